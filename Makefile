@@ -1,0 +1,36 @@
+# Two commands matter: `make run` and `make test`. Each bootstraps .venv by itself.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo $$p; break; fi; done)
+
+.PHONY: run test lint typecheck unit integration e2e openapi clean
+
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/auditlog serve
+
+test: $(STAMP) lint typecheck
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check shared functions tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit integration e2e: $(STAMP)
+	$(PY) -m pytest -q -m $@
+
+openapi: $(STAMP)
+	$(VENV)/bin/auditlog openapi > openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) .auditlog .pytest_cache .mypy_cache .ruff_cache

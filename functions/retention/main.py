@@ -1,0 +1,15 @@
+"""Cloud Function entry point: the retention routes of the audit log API."""
+
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from auditlog.api import Api
+from auditlog.runtime import get_runtime
+
+_api = Api(get_runtime, functions={"retention"})
+
+
+@functions_framework.aio.http
+async def retention(request: Request) -> Response:
+    return await _api.handle(request)

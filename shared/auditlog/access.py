@@ -1,0 +1,50 @@
+"""What each role may do, and tenant scoping: one declaration, one place that enforces it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from auditlog.errors import Forbidden
+from auditlog.identity import Principal
+
+
+class Capability(StrEnum):
+    WRITE = "write"
+    READ = "read"
+    EXPORT = "export"
+    CROSS_TENANT = "cross_tenant"
+    ADMIN = "admin"
+
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    "audit_writer": frozenset({Capability.WRITE}),
+    "audit_reader": frozenset({Capability.READ}),
+    "audit_export": frozenset({Capability.READ, Capability.EXPORT}),
+    "audit_admin": frozenset({Capability.READ, Capability.CROSS_TENANT}),
+    "system_admin": frozenset(Capability),
+}
+
+
+def capabilities(principal: Principal) -> frozenset[Capability]:
+    granted: set[Capability] = set()
+    for role in principal.roles:
+        granted |= ROLE_CAPABILITIES.get(role, frozenset())
+    return frozenset(granted)
+
+
+def require(principal: Principal, capability: Capability) -> None:
+    if capability not in capabilities(principal):
+        roles = sorted(r for r, caps in ROLE_CAPABILITIES.items() if capability in caps)
+        raise Forbidden(f"this needs one of the roles {', '.join(roles)}")
+
+
+def readable_tenants(principal: Principal, requested: list[str]) -> list[str]:
+    """The tenants a read may touch: the caller's own, or those named by a cross-tenant role."""
+    if not requested:
+        return [principal.tenant_id]
+    if Capability.CROSS_TENANT in capabilities(principal):
+        return sorted(set(requested))
+    foreign = [t for t in requested if t != principal.tenant_id]
+    if foreign:
+        raise Forbidden("tenant_id: your roles may only read your own tenant")
+    return [principal.tenant_id]

@@ -1,0 +1,277 @@
+"""The HTTP API: one route table, shared by the Cloud Functions and the local server.
+
+Each route belongs to one function (ingest, query, retention). A Cloud Function serves its own
+routes; the local server serves them all. This module is the one place where errors become HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from auditlog.errors import (
+    AuditLogError,
+    FieldProblem,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES
+from auditlog.identity import Principal, bearer_token
+from auditlog.ingest import utc_now
+from auditlog.rendering import csv_chunks, ndjson_chunks
+from auditlog.runtime import Runtime
+
+log = logging.getLogger("auditlog.api")
+
+Handler = Callable[["Call"], Awaitable[Response]]
+
+
+@dataclass(slots=True)
+class Call:
+    """One request on its way through a handler."""
+
+    request: Request
+    runtime: Runtime
+    path_params: dict[str, str]
+    request_id: str
+
+    def principal(self) -> Principal:
+        token = bearer_token(self.request.headers.get("authorization"))
+        return self.runtime.verifier.verify(token)
+
+    def params(self) -> list[tuple[str, str]]:
+        return list(self.request.query_params.multi_items())
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    operation_id: str
+    handler: Handler
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path) + "$")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+async def read_json(call: Call, limit: int) -> Any:
+    content_type = call.request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType(
+            "send the body as application/json",
+            [FieldProblem("Content-Type", "must be application/json")],
+        )
+    declared = call.request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in call.request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            "the body is not valid JSON", [FieldProblem("body", f"is not valid JSON ({exc})")]
+        ) from None
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+
+async def ingest_event(call: Call) -> Response:
+    principal = call.principal()
+    body = await read_json(call, MAX_SINGLE_BODY_BYTES)
+    return json_response(await call.runtime.ingest.write_one(principal, body), 202)
+
+
+async def ingest_batch(call: Call) -> Response:
+    principal = call.principal()
+    body = await read_json(call, MAX_BATCH_BODY_BYTES)
+    status, result = await call.runtime.ingest.write_batch(principal, body)
+    return json_response(result, status)
+
+
+async def search_events(call: Call) -> Response:
+    principal = call.principal()
+    page = await run_in_threadpool(call.runtime.reader.page, principal, call.params(), utc_now())
+    return json_response(page)
+
+
+async def get_event(call: Call) -> Response:
+    principal = call.principal()
+    params = call.params()
+    unknown = [k for k, _ in params if k != "tenant_id"]
+    if unknown:
+        raise InvalidInput(
+            f"unknown query parameter {unknown[0]!r}", [FieldProblem(unknown[0], "is not a known parameter")]
+        )
+    tenant = call.request.query_params.get("tenant_id")
+    event = await run_in_threadpool(
+        call.runtime.reader.get, principal, call.path_params["audit_id"], tenant
+    )
+    return json_response(event)
+
+
+_EXPORT_FORMATS = {
+    "csv": ("text/csv; charset=utf-8", csv_chunks),
+    "json": ("application/x-ndjson", ndjson_chunks),
+}
+
+
+async def export_events(call: Call) -> Response:
+    principal = call.principal()
+    fmt = call.request.query_params.get("format", "json")
+    if fmt not in _EXPORT_FORMATS:
+        raise InvalidInput("format must be csv or json", [FieldProblem("format", "must be csv or json")])
+    media_type, encode = _EXPORT_FORMATS[fmt]
+    chunks = await run_in_threadpool(call.runtime.reader.export, principal, call.params(), utc_now())
+    # The first chunk is read before answering, so a store error is still a proper error answer.
+    body: Iterator[bytes] = encode(chunks)
+    first = await run_in_threadpool(next, body, b"")
+    filename = f"audit-events.{'csv' if fmt == 'csv' else 'ndjson'}"
+
+    async def stream() -> Any:
+        yield first
+        async for piece in iterate_in_threadpool(body):
+            yield piece
+
+    return StreamingResponse(
+        stream(),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def run_retention(call: Call) -> Response:
+    principal = call.principal()
+    dry_run = call.request.query_params.get("dry_run", "false")
+    if dry_run not in ("true", "false"):
+        raise InvalidInput("dry_run must be true or false", [FieldProblem("dry_run", "must be true or false")])
+    report = await run_in_threadpool(
+        call.runtime.retention.run_for, principal, utc_now().date(), dry_run=dry_run == "true"
+    )
+    return json_response(report)
+
+
+async def healthz(call: Call) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(call: Call) -> Response:
+    checks: dict[str, Any] = {}
+    ok = True
+    for name, probe in (("store", call.runtime.store.count), ("queue", call.runtime.queue.depth)):
+        started = time.perf_counter()
+        try:
+            await run_in_threadpool(probe)
+            checks[name] = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        except Exception as exc:  # a readiness probe reports, it does not raise
+            ok = False
+            checks[name] = {"ok": False, "error": type(exc).__name__}
+    return json_response({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+
+
+async def openapi_document(call: Call) -> Response:
+    from auditlog.openapi import build_document
+
+    return json_response(build_document())
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/v1/audit/events", "ingest", "ingestEvent", ingest_event),
+    Route("POST", "/api/v1/audit/events/batch", "ingest", "ingestBatch", ingest_batch),
+    Route("GET", "/api/v1/audit/events", "query", "searchEvents", search_events),
+    Route("GET", "/api/v1/audit/events/export", "query", "exportEvents", export_events),
+    Route("GET", "/api/v1/audit/events/{audit_id}", "query", "getEvent", get_event),
+    Route("POST", "/api/v1/audit/retention/run", "retention", "runRetention", run_retention),
+    Route("GET", "/healthz", "*", "healthz", healthz),
+    Route("GET", "/readyz", "*", "readyz", readyz),
+    Route("GET", "/openapi.json", "*", "openapi", openapi_document),
+)
+
+
+class Api:
+    """Dispatches requests to the routes of some functions (all of them locally)."""
+
+    def __init__(self, runtime_factory: Callable[[], Runtime], functions: set[str] | None = None) -> None:
+        self._runtime_factory = runtime_factory
+        self._routes = [
+            (r, r.pattern)
+            for r in ROUTES
+            if functions is None or r.function == "*" or r.function in functions
+        ]
+
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        allowed: list[str] = []
+        for route, pattern in self._routes:
+            found = pattern.match(path)
+            if found:
+                if route.method == method:
+                    return route, found.groupdict()
+                allowed.append(route.method)
+        if allowed:
+            raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}")
+        raise NotFound(f"no such path: {path}")
+
+    async def handle(self, request: Request) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        correlation_id = request.headers.get("x-correlation-id") or request_id
+        started = time.perf_counter()
+        route_name = "unmatched"
+        try:
+            route, params = self._match(request.method, request.url.path)
+            route_name = route.operation_id
+            call = Call(request, self._runtime_factory(), params, request_id)
+            response = await route.handler(call)
+        except AuditLogError as exc:
+            response = json_response(exc.body(request_id), exc.status)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id, "route": route_name})
+            response = json_response(
+                AuditLogError("internal error; the request id identifies it in the logs").body(request_id),
+                500,
+            )
+        response.headers["X-Request-ID"] = request_id
+        response.headers["X-Correlation-ID"] = correlation_id
+        if response.status_code >= 500:
+            level = logging.ERROR
+        elif response.status_code >= 400:
+            level = logging.INFO
+        else:
+            level = logging.DEBUG
+        log.log(
+            level,
+            "%s %s %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            extra={
+                "request_id": request_id,
+                "correlation_id": correlation_id,
+                "route": route_name,
+                "status": response.status_code,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return response

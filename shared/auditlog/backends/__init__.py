@@ -1,0 +1,1 @@
+"""Backend implementations, one module each. ``auditlog.runtime`` picks them from settings."""

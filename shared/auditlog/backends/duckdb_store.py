@@ -1,0 +1,208 @@
+"""Embedded event store: one DuckDB file, laid out like the BigQuery table.
+
+Appends arrive in batches from the writer as Arrow tables, each sorted by tenant and time, so that
+DuckDB's per-row-group min/max statistics prune by ``tenant_id`` and ``timestamp``. The batch's
+queue position is stored in the same transaction as its rows, so a batch delivered twice (after a
+crash between append and acknowledgement) is written once. An ART index on ``audit_id`` serves
+point lookups.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from auditlog.event import COLUMNS
+from auditlog.store import EventQuery, Row, WriteBatch
+
+_TYPES: dict[str, str] = {
+    "audit_id": "UUID NOT NULL",
+    "timestamp": "TIMESTAMP NOT NULL",
+    "event_type": "VARCHAR NOT NULL",
+    "user_id": "VARCHAR NOT NULL",
+    "session_id": "VARCHAR",
+    "ip_address": "VARCHAR",
+    "user_agent": "VARCHAR",
+    "resource_type": "VARCHAR NOT NULL",
+    "resource_id": "VARCHAR",
+    "action": "VARCHAR NOT NULL",
+    "status": "VARCHAR NOT NULL",
+    "request_data": "JSON",
+    "response_data": "JSON",
+    "metadata": "JSON",
+    "tenant_id": "VARCHAR NOT NULL",
+    "service_name": "VARCHAR",
+    "correlation_id": "VARCHAR",
+    "retention_period_days": "INTEGER NOT NULL",
+    "created_at": "TIMESTAMP NOT NULL",
+    "partition_date": "DATE NOT NULL",
+}
+_ARROW: dict[str, pa.DataType] = {
+    "timestamp": pa.timestamp("us"),
+    "created_at": pa.timestamp("us"),
+    "partition_date": pa.date32(),
+    "retention_period_days": pa.int32(),
+}
+_SELECT = ", ".join(f'"{c}"' for c in COLUMNS).replace('"audit_id"', 'CAST("audit_id" AS VARCHAR)')
+
+
+class DuckDBEventStore:
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        self._db = duckdb.connect(str(path), config=config)
+        columns = ", ".join(f'"{c}" {_TYPES[c]}' for c in COLUMNS)
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS events ({columns})")
+        self._db.execute("CREATE INDEX IF NOT EXISTS events_audit_id ON events (audit_id)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS writer_position (id INTEGER PRIMARY KEY, position BIGINT)"
+        )
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._db.cursor()
+            self._local.cursor = cur
+        return cur
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def applied_position(self) -> int:
+        row = self._cursor().execute("SELECT position FROM writer_position WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def append(self, batch: WriteBatch) -> int:
+        events = sorted(batch.events, key=lambda e: (e["tenant_id"], e["timestamp"]))
+        table = pa.table(
+            {c: pa.array([e[c] for e in events], type=_ARROW.get(c, pa.string())) for c in COLUMNS}  # type: ignore[literal-required]
+        )
+        cast = ", ".join(
+            f'CAST("{c}" AS UUID)' if c == "audit_id" else f'"{c}"' for c in COLUMNS
+        )
+        with self._write_lock:
+            cur = self._cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                row = cur.execute("SELECT position FROM writer_position WHERE id = 1").fetchone()
+                if row and row[0] >= batch.position:
+                    cur.execute("ROLLBACK")
+                    return 0
+                cur.register("incoming", table)
+                cur.execute(f"INSERT INTO events SELECT {cast} FROM incoming")
+                cur.unregister("incoming")
+                cur.execute(
+                    "INSERT OR REPLACE INTO writer_position VALUES (1, ?)", [batch.position]
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return len(events)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _where(self, query: EventQuery) -> tuple[str, list[Any]]:
+        clauses = [
+            f"tenant_id IN ({', '.join('?' for _ in query.tenants)})",
+            "partition_date BETWEEN ? AND ?",
+            "timestamp >= ?",
+            "timestamp < ?",
+        ]
+        params: list[Any] = [
+            *query.tenants,
+            query.start.date(),
+            query.end.date(),
+            query.start,
+            query.end,
+        ]
+        for column, values in query.filters.items():
+            clauses.append(f'"{column}" IN ({", ".join("?" for _ in values)})')
+            params.extend(values)
+        for key, values in query.metadata.items():
+            clauses.append(
+                f"json_extract_string(metadata, ?) IN ({', '.join('?' for _ in values)})"
+            )
+            params.append(_json_path(key))
+            params.extend(values)
+        if query.after is not None:
+            ts, audit_id = query.after
+            clauses.append("(timestamp < ? OR (timestamp = ? AND audit_id < CAST(? AS UUID)))")
+            params.extend([ts, ts, audit_id])
+        return " AND ".join(clauses), params
+
+    def query(self, query: EventQuery) -> list[Row]:
+        where, params = self._where(query)
+        sql = (
+            f"SELECT {_SELECT} FROM events WHERE {where} "
+            "ORDER BY timestamp DESC, audit_id DESC LIMIT ?"
+        )
+        return self._cursor().execute(sql, [*params, query.limit]).fetchall()
+
+    def get(self, tenant_id: str, audit_id: str) -> Row | None:
+        row = (
+            self._cursor()
+            .execute(
+                f"SELECT {_SELECT} FROM events WHERE audit_id = CAST(? AS UUID) AND tenant_id = ?",
+                [audit_id, tenant_id],
+            )
+            .fetchone()
+        )
+        return tuple(row) if row else None
+
+    def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
+        where, params = self._where(query)
+        # A cursor of its own: the export is consumed lazily, possibly across threads.
+        cur = self._db.cursor()
+        try:
+            cur.execute(
+                f"SELECT {_SELECT} FROM events WHERE {where} ORDER BY timestamp DESC, audit_id DESC",
+                params,
+            )
+            while rows := cur.fetchmany(chunk_rows):
+                yield rows
+        finally:
+            cur.close()
+
+    def expired(self, today: date, *, delete: bool) -> dict[str, int]:
+        condition = "partition_date + CAST(retention_period_days AS INTEGER) < ?"
+        with self._write_lock:
+            cur = self._cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                counts = cur.execute(
+                    f"SELECT tenant_id, count(*) FROM events WHERE {condition} GROUP BY tenant_id",
+                    [today],
+                ).fetchall()
+                if delete and counts:
+                    cur.execute(f"DELETE FROM events WHERE {condition}", [today])
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return {tenant: int(n) for tenant, n in counts}
+
+    def count(self) -> int:
+        row = self._cursor().execute("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def checkpoint(self) -> None:
+        with self._write_lock:
+            self._cursor().execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _json_path(key: str) -> str:
+    """``a.b`` → ``$."a"."b"``: each key quoted, so no key can change the path's meaning."""
+    return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))

@@ -1,0 +1,195 @@
+"""Embedded queue: an SQLite journal with group commit.
+
+Every publish waits for a transaction that writes its events to the journal and their ids to the
+idempotency registry, committed with ``synchronous=FULL`` in WAL mode (fsync before the answer).
+One committer thread takes every publish waiting at that moment into one transaction, so
+concurrent requests share one fsync: durable and fast together.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from concurrent.futures import Future
+from pathlib import Path
+
+import orjson
+
+from auditlog.event import StoredEvent, record_from_wire, record_to_wire
+from auditlog.queue import QueuedBatch
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    event_count INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    tenant_id TEXT NOT NULL,
+    audit_id BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, audit_id)
+) WITHOUT ROWID;
+"""
+
+_Pending = tuple[str, list[StoredEvent], "Future[list[bool]]"]
+
+
+class SqliteJournalQueue:
+    def __init__(self, path: Path, *, max_group_events: int = 20_000) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._max_group_events = max_group_events
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+        self._reader = self._connect()
+        self._reader_lock = threading.Lock()
+        self._pending: list[_Pending] = []
+        self._cond = threading.Condition()
+        self._data = threading.Condition()
+        self._closed = False
+        self._last_position = self._writer.execute(
+            "SELECT COALESCE(MAX(position), 0) FROM journal"
+        ).fetchone()[0]
+        self._acked = 0
+        self._thread = threading.Thread(target=self._commit_loop, name="journal-commit", daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def publish(self, tenant_id: str, events: list[StoredEvent]) -> Future[list[bool]]:
+        future: Future[list[bool]] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("queue is closed")
+            self._pending.append((tenant_id, events, future))
+            self._cond.notify()
+        return future
+
+    def _take_group(self) -> list[_Pending]:
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            group: list[_Pending] = []
+            size = 0
+            while self._pending and (not group or size < self._max_group_events):
+                item = self._pending.pop(0)
+                group.append(item)
+                size += len(item[1])
+            return group
+
+    def _commit_loop(self) -> None:
+        while True:
+            group = self._take_group()
+            if not group:
+                return  # closed and drained
+            try:
+                answers = self._commit(group)
+            except BaseException as exc:  # every waiter must hear about the failure
+                for _, _, future in group:
+                    future.set_exception(exc)
+                continue
+            for (_, _, future), answer in zip(group, answers, strict=True):
+                future.set_result(answer)
+
+    def _commit(self, group: list[_Pending]) -> list[list[bool]]:
+        conn = self._writer
+        answers: list[list[bool]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            last = self._last_position
+            for tenant_id, events, _ in group:
+                flags: list[bool] = []
+                fresh: list[StoredEvent] = []
+                for event in events:
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO idempotency (tenant_id, audit_id) VALUES (?, ?)",
+                        (tenant_id, uuid.UUID(event["audit_id"]).bytes),
+                    )
+                    is_new = cur.rowcount == 1
+                    flags.append(is_new)
+                    if is_new:
+                        fresh.append(event)
+                if fresh:
+                    payload = orjson.dumps([record_to_wire(e) for e in fresh])
+                    cur = conn.execute(
+                        "INSERT INTO journal (tenant_id, event_count, payload) VALUES (?, ?, ?)",
+                        (tenant_id, len(fresh), payload),
+                    )
+                    last = cur.lastrowid or last
+                answers.append(flags)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if last != self._last_position:
+            with self._data:
+                self._last_position = last
+                self._data.notify_all()
+        return answers
+
+    # -- consuming ----------------------------------------------------------------------------
+
+    def pull(self, after_position: int, max_events: int, timeout: float) -> list[QueuedBatch]:
+        with self._data:
+            if self._last_position <= after_position and not self._closed:
+                self._data.wait(timeout)
+        with self._reader_lock:
+            rows = self._reader.execute(
+                "SELECT position, tenant_id, event_count, payload FROM journal "
+                "WHERE position > ? ORDER BY position LIMIT 1000",
+                (after_position,),
+            ).fetchall()
+        out: list[QueuedBatch] = []
+        total = 0
+        for position, tenant_id, count, payload in rows:
+            if out and total + count > max_events:
+                break
+            events = [record_from_wire(e) for e in orjson.loads(payload)]
+            out.append(QueuedBatch(position, tenant_id, events))
+            total += count
+        return out
+
+    def acknowledge(self, position: int) -> None:
+        with self._reader_lock:
+            self._reader.execute("DELETE FROM journal WHERE position <= ?", (position,))
+            self._acked = max(self._acked, position)
+
+    def ensure_position_after(self, position: int) -> None:
+        """Make new positions larger than ``position`` (a store that outlived its journal)."""
+        with self._reader_lock:
+            seq = self._reader.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'journal'"
+            ).fetchone()[0]
+            if seq < position:
+                self._reader.execute("DELETE FROM sqlite_sequence WHERE name = 'journal'")
+                self._reader.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES ('journal', ?)", (position,)
+                )
+
+    def depth(self) -> int:
+        with self._reader_lock:
+            row = self._reader.execute(
+                "SELECT COALESCE(SUM(event_count), 0) FROM journal WHERE position > ?",
+                (self._acked,),
+            ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        with self._data:
+            self._data.notify_all()
+        self._thread.join(timeout=10)
+        self._writer.close()
+        self._reader.close()

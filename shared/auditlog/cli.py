@@ -1,0 +1,116 @@
+"""The ``auditlog`` command: run the local server, mint development tokens, and more."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from auditlog.settings import Settings, get_settings
+
+ROLES = ("audit_reader", "audit_admin", "audit_writer", "audit_export", "system_admin")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from auditlog import logs
+    from auditlog.server import LocalServer
+
+    logs.configure(args.log_level.upper())
+    url = f"http://{settings.host}:{settings.port}"
+    print(
+        f"audit log serving on {url}  (data in {settings.data_dir.resolve()})\n"
+        f"  get a token:  .venv/bin/auditlog token --tenant acme --roles audit_writer,audit_reader\n"
+        f"  API document: {url}/openapi.json",
+        flush=True,
+    )
+    uvicorn.run(
+        LocalServer(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from auditlog.identity import DevIssuer
+
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        print(f"--roles: unknown role(s) {unknown}; choose from {', '.join(ROLES)}", file=sys.stderr)
+        return 2
+    issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    print(
+        issuer.issue(
+            tenant_id=args.tenant, roles=roles, subject=args.sub, ttl_seconds=args.ttl
+        )
+    )
+    return 0
+
+
+def _openapi(settings: Settings, args: argparse.Namespace) -> int:
+    from auditlog.openapi import build_document
+
+    sys.stdout.write(orjson.dumps(build_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
+    return 0
+
+
+def _retention(settings: Settings, args: argparse.Namespace) -> int:
+    """Runs retention through the running local server (it owns the store's file lock)."""
+    import httpx
+
+    from auditlog.identity import DevIssuer
+
+    issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    token = issuer.issue(tenant_id="system", roles=["system_admin"], subject="auditlog-cli")
+    response = httpx.post(
+        f"{args.url}/api/v1/audit/retention/run",
+        params={"dry_run": "true" if args.dry_run else "false"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=3600,
+    )
+    print(response.text)
+    return 0 if response.is_success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="auditlog", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the local server on the embedded backends")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(run=_serve)
+
+    token = sub.add_parser("token", help="print a development JWT the local server accepts")
+    token.add_argument("--tenant", required=True, help="the tenant_id claim")
+    token.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(ROLES)}")
+    token.add_argument("--sub", default="dev-user", help="the sub claim (user id)")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
+    token.set_defaults(run=_token)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document")
+    openapi.set_defaults(run=_openapi)
+
+    retention = sub.add_parser("retention", help="retention commands")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    run = retention_sub.add_parser("run", help="delete events past their retention now")
+    run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
+    run.add_argument("--url", default=None, help="the server (default: the local one)")
+    run.set_defaults(run=_retention)
+
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if getattr(args, "url", "") is None:
+        args.url = f"http://{settings.host}:{settings.port}"
+    result: int = args.run(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

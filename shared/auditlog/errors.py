@@ -1,0 +1,85 @@
+"""One error tree. ``http_error_body`` is the only place that turns errors into HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One thing wrong with one input field, e.g. ``events[3].timestamp``."""
+
+    field: str
+    problem: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "problem": self.problem}
+
+
+class AuditLogError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, details: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": [d.as_dict() for d in self.details],
+                "request_id": request_id,
+            }
+        }
+
+
+class InvalidInput(AuditLogError):
+    status = 400
+    code = "invalid_argument"
+
+
+class Unauthenticated(AuditLogError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(AuditLogError):
+    status = 403
+    code = "permission_denied"
+
+
+class NotFound(AuditLogError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(AuditLogError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(AuditLogError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AuditLogError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unavailable(AuditLogError):
+    """A backend is down; the caller may retry."""
+
+    status = 503
+    code = "unavailable"
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work; raised at start-up, never answered to a caller."""

@@ -1,0 +1,422 @@
+"""The audit event: what a client sends, what is stored, what a reader gets back.
+
+Models are split by direction. ``AuditEventIn`` validates input (and documents it in the OpenAPI
+document); ``StoredEvent`` is the record every backend stores, one key per column of the seed
+schema, in the seed's order; ``AuditEventOut`` documents what readers receive.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal, TypedDict
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from auditlog.errors import FieldProblem
+
+# Bounds, in one place so the docs, the validator and the tests agree.
+MAX_JSON_OBJECT_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 8
+MAX_EVENT_BYTES = 32 * 1024
+MAX_SINGLE_BODY_BYTES = 64 * 1024
+MAX_BATCH_EVENTS = 1000
+MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
+MIN_RETENTION_DAYS = 90
+MAX_RETENTION_DAYS = 2555
+
+# Column order of the seed schema; exports and the store use it.
+COLUMNS: tuple[str, ...] = (
+    "audit_id",
+    "timestamp",
+    "event_type",
+    "user_id",
+    "session_id",
+    "ip_address",
+    "user_agent",
+    "resource_type",
+    "resource_id",
+    "action",
+    "status",
+    "request_data",
+    "response_data",
+    "metadata",
+    "tenant_id",
+    "service_name",
+    "correlation_id",
+    "retention_period_days",
+    "created_at",
+    "partition_date",
+)
+JSON_COLUMNS: frozenset[str] = frozenset({"request_data", "response_data", "metadata"})
+SERVER_SET_FIELDS: frozenset[str] = frozenset({"created_at", "partition_date"})
+
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
+
+Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=_NAME)]
+Ident = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+Text = Annotated[StrictStr, Field(max_length=1024)]
+JsonObject = dict[str, Any]
+
+
+class StoredEvent(TypedDict):
+    """One row, as every event store holds it. Times are naive UTC; JSON columns are text."""
+
+    audit_id: str
+    timestamp: datetime
+    event_type: str
+    user_id: str
+    session_id: str | None
+    ip_address: str | None
+    user_agent: str | None
+    resource_type: str
+    resource_id: str | None
+    action: str
+    status: str
+    request_data: str | None
+    response_data: str | None
+    metadata: str | None
+    tenant_id: str
+    service_name: str | None
+    correlation_id: str | None
+    retention_period_days: int
+    created_at: datetime
+    partition_date: date
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp that carries an offset; return it as naive UTC."""
+    match = _RFC3339.match(value)
+    if not match:
+        raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T12:00:00Z")
+    day, clock, fraction, offset = match.groups()
+    fraction = (fraction or "")[:7]  # keep microseconds; more digits cannot be stored
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}")
+    except ValueError as exc:
+        raise ValueError(f"is not a valid date and time ({exc})") from None
+    return parsed.astimezone(UTC).replace(tzinfo=None)
+
+
+def format_timestamp(value: datetime) -> str:
+    """Naive UTC datetime to RFC 3339 with microseconds and ``Z``."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_depth(value: Any, depth: int = 1) -> int:
+    if isinstance(value, dict):
+        return max((_json_depth(v, depth + 1) for v in value.values()), default=depth)
+    if isinstance(value, list):
+        return max((_json_depth(v, depth + 1) for v in value), default=depth)
+    return depth
+
+
+class AuditEventIn(BaseModel):
+    """An audit event as a client writes it: who did what to which resource, when."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    audit_id: StrictStr | None = Field(
+        None,
+        description="Client-chosen UUID; it is the idempotency key within the tenant. "
+        "Assigned by the server (UUIDv7) when absent.",
+        examples=["0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b"],
+    )
+    timestamp: StrictStr = Field(
+        description="When it happened: RFC 3339 with an offset; stored as UTC. "
+        "At most a few minutes in the future.",
+        examples=["2026-11-26T12:00:00Z"],
+    )
+    event_type: Name = Field(description="Category, e.g. `user.login`.")
+    user_id: Ident = Field(description="The actor: who did it.")
+    session_id: Ident | None = None
+    ip_address: StrictStr | None = Field(None, description="IPv4 or IPv6 address of the actor.")
+    user_agent: Text | None = None
+    resource_type: Name = Field(description="Kind of resource acted on, e.g. `invoice`.")
+    resource_id: Annotated[StrictStr, Field(min_length=1, max_length=512)] | None = None
+    action: Name = Field(description="What was done, e.g. `update`.")
+    status: Annotated[StrictStr, Field(min_length=1, max_length=32, pattern=_NAME)] = Field(
+        "success", description="Outcome, e.g. `success`, `failure`, `denied`."
+    )
+    request_data: JsonObject | None = Field(
+        None, description=f"JSON object, at most {MAX_JSON_OBJECT_BYTES} bytes and depth {MAX_JSON_DEPTH}."
+    )
+    response_data: JsonObject | None = Field(None, description="As request_data.")
+    metadata: JsonObject | None = Field(
+        None, description="As request_data; searchable with `metadata.<key>=<value>`."
+    )
+    tenant_id: Ident | None = Field(
+        None, description="Taken from the caller's token; if given it must match it."
+    )
+    service_name: Annotated[StrictStr, Field(min_length=1, max_length=128)] | None = None
+    correlation_id: Ident | None = None
+    retention_period_days: StrictInt | None = Field(
+        None,
+        ge=MIN_RETENTION_DAYS,
+        le=MAX_RETENTION_DAYS,
+        description="Days to keep the event (90 to 2555); the tenant's default when absent.",
+    )
+
+    @field_validator("audit_id")
+    @classmethod
+    def _uuid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if len(value) != 36:
+            raise ValueError("must be a UUID in its 36-character form")
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError("must be a UUID in its 36-character form") from None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp(cls, value: str) -> str:
+        parse_rfc3339(value)
+        return value
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError("must be an IPv4 or IPv6 address") from None
+
+    @field_validator("request_data", "response_data", "metadata")
+    @classmethod
+    def _bounded_object(cls, value: JsonObject | None) -> JsonObject | None:
+        if value is None:
+            return None
+        if _json_depth(value) > MAX_JSON_DEPTH:
+            raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        if len(orjson.dumps(value)) > MAX_JSON_OBJECT_BYTES:
+            raise ValueError(f"is larger than {MAX_JSON_OBJECT_BYTES} bytes as JSON")
+        return value
+
+
+class AuditEventOut(BaseModel):
+    """An audit event as readers receive it."""
+
+    audit_id: str
+    timestamp: str = Field(description="RFC 3339, UTC, microseconds.")
+    event_type: str
+    user_id: str
+    session_id: str | None
+    ip_address: str | None
+    user_agent: str | None
+    resource_type: str
+    resource_id: str | None
+    action: str
+    status: str
+    request_data: JsonObject | None
+    response_data: JsonObject | None
+    metadata: JsonObject | None
+    tenant_id: str
+    service_name: str | None
+    correlation_id: str | None
+    retention_period_days: int
+    created_at: str = Field(description="When the service accepted it; RFC 3339, UTC.")
+    partition_date: date = Field(description="UTC date of `timestamp`.")
+
+
+class EventPage(BaseModel):
+    events: list[AuditEventOut]
+    next_page_token: str | None = Field(
+        description="Opaque cursor for the next page; absent on the last page."
+    )
+
+
+class IngestResult(BaseModel):
+    """The answer to one event written."""
+
+    audit_id: str
+    status: Literal["accepted", "duplicate"] = Field(
+        description="`duplicate`: this tenant already has an event with this audit_id; "
+        "it was stored once."
+    )
+
+
+class BatchItemResult(BaseModel):
+    index: int = Field(description="Position in the request's `events`.")
+    status: Literal["accepted", "duplicate", "rejected"]
+    audit_id: str | None = None
+    errors: list[dict[str, str]] | None = Field(
+        None, description="Why it was rejected: `field` and `problem`."
+    )
+
+
+class BatchIngestResult(BaseModel):
+    results: list[BatchItemResult]
+    accepted: int
+    duplicates: int
+    rejected: int
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[AuditEventIn] = Field(max_length=MAX_BATCH_EVENTS)
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+    request_id: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+def problems_from(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
+    """Pydantic's errors as ``FieldProblem``s with dotted field names."""
+    out: list[FieldProblem] = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        out.append(FieldProblem(_join(prefix, loc), _problem_text(err)))
+    return out
+
+
+def _join(prefix: str, loc: str) -> str:
+    if not prefix:
+        return loc or "body"
+    return f"{prefix}.{loc}" if loc else prefix
+
+
+def _problem_text(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "missing":
+        return "is required"
+    if kind in ("model_type", "dict_type"):
+        return "must be a JSON object"
+    message = str(err["msg"])
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def parse_event(raw: Any, prefix: str = "") -> AuditEventIn:
+    """Validate one raw event; raise ``EventRejected`` naming every bad field."""
+    problems: list[FieldProblem] = []
+    if isinstance(raw, dict):
+        for name in SERVER_SET_FIELDS & raw.keys():
+            problems.append(FieldProblem(_join(prefix, name), "is set by the server and cannot be sent"))
+        if problems:
+            raw = {k: v for k, v in raw.items() if k not in SERVER_SET_FIELDS}
+    elif prefix:
+        raise EventRejected([FieldProblem(prefix, "must be a JSON object")])
+    try:
+        event = AuditEventIn.model_validate(raw)
+    except ValidationError as exc:
+        raise EventRejected(problems + problems_from(exc, prefix)) from None
+    if problems:
+        raise EventRejected(problems)
+    return event
+
+
+def to_stored(
+    event: AuditEventIn,
+    *,
+    tenant_id: str,
+    audit_id: str,
+    default_retention_days: int,
+    now: datetime,
+    max_future: timedelta,
+) -> StoredEvent:
+    """Build the stored record; raises ``ValueError`` with a FieldProblem list on bad values."""
+    ts = parse_rfc3339(event.timestamp)
+    problems: list[FieldProblem] = []
+    if ts > now + max_future:
+        problems.append(
+            FieldProblem("timestamp", f"is more than {int(max_future.total_seconds())} s in the future")
+        )
+    retention = event.retention_period_days or default_retention_days
+    if ts.date() + timedelta(days=retention) < now.date():
+        problems.append(
+            FieldProblem("timestamp", f"is older than the event's retention ({retention} days)")
+        )
+    record: StoredEvent = {
+        "audit_id": audit_id,
+        "timestamp": ts,
+        "event_type": event.event_type,
+        "user_id": event.user_id,
+        "session_id": event.session_id,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "action": event.action,
+        "status": event.status,
+        "request_data": _json_text(event.request_data),
+        "response_data": _json_text(event.response_data),
+        "metadata": _json_text(event.metadata),
+        "tenant_id": tenant_id,
+        "service_name": event.service_name,
+        "correlation_id": event.correlation_id,
+        "retention_period_days": retention,
+        "created_at": now,
+        "partition_date": ts.date(),
+    }
+    size = sum(len(v) for v in record.values() if isinstance(v, str))
+    if size > MAX_EVENT_BYTES:
+        problems.append(FieldProblem("body", f"the event is larger than {MAX_EVENT_BYTES} bytes"))
+    if problems:
+        raise EventRejected(problems)
+    return record
+
+
+class EventRejected(ValueError):
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.field} {p.problem}" for p in problems))
+        self.problems = problems
+
+
+def _json_text(value: JsonObject | None) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def record_to_wire(record: StoredEvent) -> dict[str, Any]:
+    """A stored record as JSON-ready values (for queue messages)."""
+    out: dict[str, Any] = dict(record)
+    out["timestamp"] = format_timestamp(record["timestamp"])
+    out["created_at"] = format_timestamp(record["created_at"])
+    out["partition_date"] = record["partition_date"].isoformat()
+    return out
+
+
+def record_from_wire(data: dict[str, Any]) -> StoredEvent:
+    """Inverse of ``record_to_wire``."""
+    out = dict(data)
+    out["timestamp"] = _parse_wire_ts(data["timestamp"])
+    out["created_at"] = _parse_wire_ts(data["created_at"])
+    out["partition_date"] = date.fromisoformat(data["partition_date"])
+    return out  # type: ignore[return-value]
+
+
+def _parse_wire_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.removesuffix("Z"))

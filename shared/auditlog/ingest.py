@@ -1,0 +1,135 @@
+"""Accepting events: validate, stamp with server fields, publish durably, answer per event."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uuid_utils
+
+from auditlog import access
+from auditlog.access import Capability
+from auditlog.errors import FieldProblem, Forbidden, InvalidInput, PayloadTooLarge
+from auditlog.event import (
+    MAX_BATCH_EVENTS,
+    EventRejected,
+    StoredEvent,
+    parse_event,
+    to_stored,
+)
+from auditlog.identity import Principal
+from auditlog.queue import EventQueue
+
+
+def utc_now() -> datetime:
+    """Now, as naive UTC (the store's representation)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRules:
+    default_retention_days: int
+    max_future: timedelta
+
+
+class IngestService:
+    def __init__(self, queue: EventQueue, rules: IngestRules) -> None:
+        self._queue = queue
+        self._rules = rules
+
+    def _prepare(self, principal: Principal, raw: Any, prefix: str, now: datetime) -> StoredEvent:
+        event = parse_event(raw, prefix)
+        if event.tenant_id is not None and event.tenant_id != principal.tenant_id:
+            raise _TenantMismatch([
+                FieldProblem(_field(prefix, "tenant_id"), "does not match the tenant of your token")
+            ])
+        try:
+            return to_stored(
+                event,
+                tenant_id=principal.tenant_id,
+                audit_id=event.audit_id or str(uuid_utils.uuid7()),
+                default_retention_days=self._rules.default_retention_days,
+                now=now,
+                max_future=self._rules.max_future,
+            )
+        except EventRejected as exc:
+            raise EventRejected(
+                [FieldProblem(_field(prefix, p.field), p.problem) for p in exc.problems]
+            ) from None
+
+    async def write_one(self, principal: Principal, raw: Any) -> dict[str, Any]:
+        access.require(principal, Capability.WRITE)
+        try:
+            record = self._prepare(principal, raw, "", utc_now())
+        except _TenantMismatch as exc:
+            raise Forbidden("the event names another tenant", exc.problems) from None
+        except EventRejected as exc:
+            raise InvalidInput("the event is not valid", exc.problems) from None
+        (is_new,) = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, [record]))
+        return {"audit_id": record["audit_id"], "status": "accepted" if is_new else "duplicate"}
+
+    async def write_batch(self, principal: Principal, body: Any) -> tuple[int, dict[str, Any]]:
+        access.require(principal, Capability.WRITE)
+        if not isinstance(body, dict):
+            raise InvalidInput("the body must be a JSON object", [FieldProblem("body", "must be a JSON object")])
+        unknown = sorted(set(body) - {"events"})
+        if unknown:
+            raise InvalidInput(
+                f"unknown field {unknown[0]!r}", [FieldProblem(n, "is not a known field") for n in unknown]
+            )
+        events = body.get("events")
+        if not isinstance(events, list):
+            raise InvalidInput("events must be a list", [FieldProblem("events", "must be a list of events")])
+        if not events:
+            raise InvalidInput("events is empty", [FieldProblem("events", "must hold at least one event")])
+        if len(events) > MAX_BATCH_EVENTS:
+            raise PayloadTooLarge(
+                f"a batch holds at most {MAX_BATCH_EVENTS} events; this one has {len(events)}",
+                [FieldProblem("events", f"has more than {MAX_BATCH_EVENTS} events")],
+            )
+        now = utc_now()
+        results: list[dict[str, Any]] = []
+        records: list[StoredEvent] = []
+        slots: list[int] = []
+        for index, raw in enumerate(events):
+            try:
+                record = self._prepare(principal, raw, f"events[{index}]", now)
+            except EventRejected as exc:
+                results.append(
+                    {"index": index, "status": "rejected", "audit_id": None,
+                     "errors": [p.as_dict() for p in exc.problems]}
+                )
+                continue
+            slots.append(index)
+            records.append(record)
+            results.append({"index": index, "status": "accepted", "audit_id": record["audit_id"], "errors": None})
+        if not records:
+            details = [FieldProblem(**e) for r in results for e in r["errors"]]
+            raise InvalidInput("no event in the batch is valid", details)
+        flags = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, records))
+        for index, is_new in zip(slots, flags, strict=True):
+            if not is_new:
+                results[index]["status"] = "duplicate"
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        for r in results:
+            counts[r["status"]] += 1
+        return 202, {
+            "results": results,
+            "accepted": counts["accepted"],
+            "duplicates": counts["duplicate"],
+            "rejected": counts["rejected"],
+        }
+
+
+class _TenantMismatch(EventRejected):
+    pass
+
+
+def _field(prefix: str, name: str) -> str:
+    if not prefix:
+        return name
+    if name.startswith(prefix):
+        return name
+    return f"{prefix}.{name}" if name != "body" else prefix

@@ -1,0 +1,191 @@
+"""The OpenAPI 3.1 document, generated from the models and the route table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from auditlog import __version__
+from auditlog.event import (
+    MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_SINGLE_BODY_BYTES,
+    AuditEventIn,
+    AuditEventOut,
+    BatchIn,
+    BatchIngestResult,
+    ErrorBody,
+    EventPage,
+    IngestResult,
+)
+from auditlog.search import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from auditlog.store import FILTER_COLUMNS
+
+_MODELS = (AuditEventIn, AuditEventOut, EventPage, IngestResult, BatchIn, BatchIngestResult, ErrorBody)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Invalid input; `details` names each field and problem.",
+        401: "Missing or invalid bearer token.",
+        403: "The token's roles or tenant do not allow this.",
+        404: "Not found (also when it belongs to another tenant).",
+        413: "The body or batch is too large.",
+        415: "The body is not application/json.",
+    }
+    return {str(c): _json("ErrorBody", text[c]) for c in codes}
+
+
+def _query_params(export: bool) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": "start_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
+         "description": "Inclusive start (RFC 3339). Default: end_time minus the default window "
+         "(30 days)."},
+        {"name": "end_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
+         "description": "Exclusive end (RFC 3339). Default: now. The window is at most 400 days "
+         "(exports: 2560)."},
+        {"name": "tenant_id", "in": "query", "explode": True,
+         "schema": {"type": "array", "items": {"type": "string"}},
+         "description": "Only for roles that read across tenants (audit_admin, system_admin)."},
+    ]
+    for column in FILTER_COLUMNS:
+        params.append({
+            "name": column, "in": "query", "explode": True,
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "description": f"Match any of the given values of `{column}` (repeat the parameter).",
+        })
+    params.append({
+        "name": "metadata", "in": "query", "style": "deepObject", "explode": True,
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        "description": "`metadata.<key>=<value>`: events whose metadata has that value at that "
+        "(dotted) key, compared as text.",
+    })
+    if export:
+        params.append({"name": "format", "in": "query",
+                       "schema": {"type": "string", "enum": ["csv", "json"], "default": "json"},
+                       "description": "`csv` or newline-delimited `json`."})
+    else:
+        params += [
+            {"name": "page_size", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                        "default": DEFAULT_PAGE_SIZE}},
+            {"name": "page_token", "in": "query", "schema": {"type": "string"},
+             "description": "The previous page's `next_page_token`, with the same filters."},
+        ]
+    return params
+
+
+def build_document() -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [(m, "validation" if m in (AuditEventIn, BatchIn) else "serialization") for m in _MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    bearer = [{"bearerAuth": []}]
+    paths: dict[str, Any] = {
+        "/api/v1/audit/events": {
+            "post": {
+                "operationId": "ingestEvent",
+                "summary": "Write one audit event",
+                "description": f"Durable when answered. Body at most {MAX_SINGLE_BODY_BYTES} bytes. "
+                "Role: audit_writer.",
+                "security": bearer,
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _ref("AuditEventIn")}}},
+                "responses": {"202": _json("IngestResult", "Stored (or already stored)."),
+                              **_errors(400, 401, 403, 413, 415)},
+            },
+            "get": {
+                "operationId": "searchEvents",
+                "summary": "Search events, newest first",
+                "description": "Role: audit_reader, audit_export, audit_admin or system_admin.",
+                "security": bearer,
+                "parameters": _query_params(export=False),
+                "responses": {"200": _json("EventPage", "A page of events."),
+                              **_errors(400, 401, 403)},
+            },
+        },
+        "/api/v1/audit/events/batch": {
+            "post": {
+                "operationId": "ingestBatch",
+                "summary": f"Write up to {MAX_BATCH_EVENTS} events",
+                "description": "Valid events are stored even when others are rejected; one result "
+                f"per event, in order. Body at most {MAX_BATCH_BODY_BYTES} bytes. Role: "
+                "audit_writer.",
+                "security": bearer,
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _ref("BatchIn")}}},
+                "responses": {"202": _json("BatchIngestResult", "Per-event results."),
+                              **_errors(400, 401, 403, 413, 415)},
+            }
+        },
+        "/api/v1/audit/events/export": {
+            "get": {
+                "operationId": "exportEvents",
+                "summary": "Export events as CSV or NDJSON, streamed",
+                "description": "Role: audit_export or system_admin.",
+                "security": bearer,
+                "parameters": _query_params(export=True),
+                "responses": {
+                    "200": {"description": "The events, newest first.",
+                            "content": {"text/csv": {"schema": {"type": "string"}},
+                                        "application/x-ndjson": {"schema": {"type": "string"}}}},
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/api/v1/audit/events/{audit_id}": {
+            "get": {
+                "operationId": "getEvent",
+                "summary": "Get one event",
+                "security": bearer,
+                "parameters": [
+                    {"name": "audit_id", "in": "path", "required": True,
+                     "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "tenant_id", "in": "query", "schema": {"type": "string"},
+                     "description": "Only for roles that read across tenants."},
+                ],
+                "responses": {"200": _json("AuditEventOut", "The event."),
+                              **_errors(400, 401, 403, 404)},
+            }
+        },
+        "/api/v1/audit/retention/run": {
+            "post": {
+                "operationId": "runRetention",
+                "summary": "Delete events past their retention",
+                "description": "Role: system_admin. Called by Cloud Scheduler on GCP.",
+                "security": bearer,
+                "parameters": [{"name": "dry_run", "in": "query",
+                                "schema": {"type": "boolean", "default": False}}],
+                "responses": {"200": {"description": "Counts per tenant.",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              **_errors(400, 401, 403)},
+            }
+        },
+        "/healthz": {"get": {"operationId": "healthz", "summary": "Process is alive",
+                             "responses": {"200": {"description": "Alive."}}}},
+        "/readyz": {"get": {"operationId": "readyz", "summary": "Dependencies are reachable",
+                            "responses": {"200": {"description": "Ready."},
+                                          "503": {"description": "A dependency is down."}}}},
+        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
+                                  "responses": {"200": {"description": "OpenAPI 3.1 JSON."}}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Audit Log API", "version": __version__,
+                 "description": "Multi-tenant, tamper-evident audit events."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas["$defs"],
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"}},
+        },
+    }

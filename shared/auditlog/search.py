@@ -1,0 +1,207 @@
+"""Reading events: query-string parsing into a bounded ``EventQuery``, pages, get, export."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from auditlog import access
+from auditlog.access import Capability
+from auditlog.cursor import CursorCodec, PageCursor, filter_digest
+from auditlog.errors import FieldProblem, InvalidInput, NotFound
+from auditlog.event import COLUMNS, parse_rfc3339
+from auditlog.identity import Principal
+from auditlog.rendering import row_to_json_object
+from auditlog.store import FILTER_COLUMNS, EventQuery, EventStore, Row
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+MAX_VALUES_PER_FILTER = 100
+MAX_VALUE_LENGTH = 512
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_WINDOW_PARAMS = ("start_time", "end_time")
+_PAGING_PARAMS = ("page_size", "page_token")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    default_window: timedelta
+    max_window: timedelta
+    future_skew: timedelta
+
+
+def _single(params: list[tuple[str, str]], name: str) -> str | None:
+    values = [v for k, v in params if k == name]
+    if len(values) > 1:
+        raise InvalidInput(f"{name} may be given once", [FieldProblem(name, "is given more than once")])
+    return values[0] if values else None
+
+
+def _time(params: list[tuple[str, str]], name: str) -> datetime | None:
+    raw = _single(params, name)
+    if raw is None:
+        return None
+    try:
+        return parse_rfc3339(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} {exc}", [FieldProblem(name, str(exc))]) from None
+
+
+def parse_query(
+    params: list[tuple[str, str]],
+    *,
+    principal: Principal,
+    limits: ReadLimits,
+    codec: CursorCodec,
+    now: datetime,
+    extra_params: tuple[str, ...] = (),
+) -> tuple[EventQuery, str]:
+    """Turn query-string pairs into a tenant-scoped, time-bounded query and its filter digest;
+    refuse anything unknown."""
+    filters: dict[str, list[str]] = {}
+    metadata: dict[str, list[str]] = {}
+    tenants: list[str] = []
+    known = {*_WINDOW_PARAMS, *_PAGING_PARAMS, *extra_params}
+    for name, value in params:
+        if name in known:
+            continue
+        if not value:
+            raise InvalidInput(f"{name} is empty", [FieldProblem(name, "must not be empty")])
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidInput(
+                f"{name} is too long", [FieldProblem(name, f"is longer than {MAX_VALUE_LENGTH}")]
+            )
+        if name == "tenant_id":
+            tenants.append(value)
+        elif name in FILTER_COLUMNS:
+            filters.setdefault(name, []).append(value)
+        elif name.startswith("metadata."):
+            key = name.removeprefix("metadata.")
+            if not _METADATA_KEY.match(key):
+                raise InvalidInput(
+                    f"{name} is not a valid metadata filter",
+                    [FieldProblem(name, "key must be dotted names of letters, digits, _ or -")],
+                )
+            metadata.setdefault(key, []).append(value)
+        else:
+            raise InvalidInput(
+                f"unknown query parameter {name!r}", [FieldProblem(name, "is not a known parameter")]
+            )
+    for name, values in [*filters.items(), *(("metadata." + k, v) for k, v in metadata.items())]:
+        if len(values) > MAX_VALUES_PER_FILTER:
+            raise InvalidInput(
+                f"{name} has too many values",
+                [FieldProblem(name, f"takes at most {MAX_VALUES_PER_FILTER} values")],
+            )
+
+    page_size = DEFAULT_PAGE_SIZE
+    raw_size = _single(params, "page_size")
+    if raw_size is not None:
+        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                "page_size is out of range",
+                [FieldProblem("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}")],
+            )
+        page_size = int(raw_size)
+
+    scoped = access.readable_tenants(principal, tenants)
+    digest_items = [(k, v) for k, v in params if k not in _PAGING_PARAMS]
+    digest_items.append(("@tenants", ",".join(scoped)))
+    digest = filter_digest(digest_items)
+
+    token = _single(params, "page_token")
+    cursor: PageCursor | None = codec.decode(token, digest) if token else None
+    if cursor is not None:
+        start, end = cursor.start, cursor.end
+    else:
+        start, end = _window(params, limits, now)
+
+    return EventQuery(
+        tenants=tuple(scoped),
+        start=start,
+        end=end,
+        filters={k: tuple(v) for k, v in filters.items()},
+        metadata={k: tuple(v) for k, v in metadata.items()},
+        after=(cursor.last_timestamp, cursor.last_audit_id) if cursor else None,
+        limit=page_size,
+    ), digest
+
+
+def _window(params: list[tuple[str, str]], limits: ReadLimits, now: datetime) -> tuple[datetime, datetime]:
+    start = _time(params, "start_time")
+    end = _time(params, "end_time")
+    if end is None:
+        end = now + limits.future_skew
+    if start is None:
+        start = end - limits.default_window
+    if start >= end:
+        raise InvalidInput(
+            "start_time must be before end_time", [FieldProblem("start_time", "is not before end_time")]
+        )
+    if end - start > limits.max_window:
+        days = limits.max_window.days
+        raise InvalidInput(
+            f"the time window is longer than {days} days",
+            [FieldProblem("start_time", f"must be at most {days} days before end_time")],
+        )
+    return start, end
+
+
+class EventReader:
+    """Pages, single events and exports, always scoped to what the caller may read."""
+
+    def __init__(self, store: EventStore, codec: CursorCodec, limits: ReadLimits, export_limits: ReadLimits) -> None:
+        self._store = store
+        self._codec = codec
+        self._limits = limits
+        self._export_limits = export_limits
+
+    def page(self, principal: Principal, params: list[tuple[str, str]], now: datetime) -> dict[str, Any]:
+        access.require(principal, Capability.READ)
+        query, digest = parse_query(
+            params, principal=principal, limits=self._limits, codec=self._codec, now=now
+        )
+        rows = self._store.query(query)
+        next_token = None
+        if len(rows) == query.limit:
+            last = rows[-1]
+            next_token = self._codec.encode(
+                PageCursor(last[_TS], last[_ID], query.start, query.end, digest)
+            )
+        return {"events": [row_to_json_object(r) for r in rows], "next_page_token": next_token}
+
+    def get(self, principal: Principal, audit_id: str, tenant_id: str | None) -> dict[str, Any]:
+        access.require(principal, Capability.READ)
+        if not _UUID.match(audit_id):
+            raise InvalidInput(
+                "audit_id is not a UUID", [FieldProblem("audit_id", "must be a UUID in its 36-character form")]
+            )
+        (tenant,) = access.readable_tenants(principal, [tenant_id] if tenant_id else [])
+        row = self._store.get(tenant, audit_id.lower())
+        if row is None:
+            raise NotFound(f"no event {audit_id} in this tenant")
+        return row_to_json_object(row)
+
+    def export(
+        self, principal: Principal, params: list[tuple[str, str]], now: datetime
+    ) -> Iterator[list[Row]]:
+        access.require(principal, Capability.EXPORT)
+        query, _ = parse_query(
+            params,
+            principal=principal,
+            limits=self._export_limits,
+            codec=self._codec,
+            now=now,
+            extra_params=("format",),
+        )
+        if query.after is not None:
+            raise InvalidInput("exports are not paged", [FieldProblem("page_token", "is not accepted by export")])
+        return self._store.export(query)
+
+
+_TS = COLUMNS.index("timestamp")
+_ID = COLUMNS.index("audit_id")

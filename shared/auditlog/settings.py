@@ -1,0 +1,61 @@
+"""The one settings object. Nothing else in the package reads ``os.environ``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Backend(StrEnum):
+    EMBEDDED = "embedded"
+    GCP = "gcp"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Typed configuration, read once from ``AUDITLOG_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="AUDITLOG_", extra="ignore", frozen=True)
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT, description="development enables the local token issuer"
+    )
+    backend: Backend = Field(Backend.EMBEDDED, description="which backend implementations to use")
+    data_dir: Path = Field(Path(".auditlog"), description="embedded storage and the dev signing key")
+    host: str = Field("127.0.0.1", description="local server bind address")
+    port: int = Field(8080, ge=1, le=65535, validation_alias="PORT", description="local server port")
+
+    # Identity
+    jwt_issuer: str = Field("auditlog-dev", description="expected `iss` claim")
+    jwt_audience: str = Field("auditlog", description="expected `aud` claim")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
+
+    # Event rules
+    default_retention_days: int = Field(90, ge=90, le=2555, description="retention when none given")
+    max_future_skew_seconds: int = Field(300, ge=0, description="how far ahead a timestamp may be")
+
+    # Reading
+    default_window_days: int = Field(30, ge=1, description="query window when no start_time given")
+    max_window_days: int = Field(400, ge=1, description="longest start_time..end_time window")
+    export_max_window_days: int = Field(2560, ge=1, description="longest export window")
+
+    # Write path
+    writer_batch_max_events: int = Field(50_000, ge=1, description="largest append to the store")
+    writer_poll_seconds: float = Field(0.05, gt=0, description="writer wake-up when the queue is idle")
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,76 @@
+"""The event store: appends written batches, answers queries, streams exports, expires events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from auditlog.event import StoredEvent
+
+# A stored row, in ``event.COLUMNS`` order: times as naive-UTC datetimes, JSON columns as text.
+Row = tuple[Any, ...]
+
+# Columns a reader may filter on with ``column=value`` (several values mean any of them).
+FILTER_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    "event_type",
+    "resource_type",
+    "resource_id",
+    "action",
+    "status",
+    "service_name",
+    "correlation_id",
+    "session_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """A bounded, tenant-scoped search. ``start`` is inclusive, ``end`` exclusive (naive UTC)."""
+
+    tenants: tuple[str, ...]
+    start: datetime
+    end: datetime
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    metadata: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    after: tuple[datetime, str] | None = None  # keyset: rows strictly older than this
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBatch:
+    """Events to append. ``position`` is the queue position of the last message included."""
+
+    events: list[StoredEvent]
+    position: int
+
+
+class EventStore(Protocol):
+    def append(self, batch: WriteBatch) -> int:
+        """Append; a batch whose events are already stored is written once. Returns rows added."""
+        ...
+
+    def applied_position(self) -> int:
+        """The highest queue position whose events are durably stored (0 if none)."""
+        ...
+
+    def query(self, query: EventQuery) -> list[Row]:
+        """Newest first by (timestamp, audit_id), at most ``query.limit`` rows."""
+        ...
+
+    def get(self, tenant_id: str, audit_id: str) -> Row | None: ...
+
+    def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
+        """All matching rows (``limit`` ignored), newest first, in chunks."""
+        ...
+
+    def expired(self, today: date, *, delete: bool) -> dict[str, int]:
+        """Per tenant, events whose partition_date + retention_period_days is before ``today``;
+        deleted when ``delete``."""
+        ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,72 @@
+"""The writer: moves queued batches into the event store.
+
+On GCP a Pub/Sub push delivers one batch per call; locally ``WriterLoop`` pulls from the journal.
+Either way ``EventWriter`` does the work, and a redelivered batch is written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from auditlog.queue import PulledQueue, QueuedBatch
+from auditlog.store import EventStore, WriteBatch
+
+log = logging.getLogger(__name__)
+
+
+class EventWriter:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def write(self, batches: list[QueuedBatch]) -> int:
+        events = [e for b in batches for e in b.events]
+        return self._store.append(WriteBatch(events, position=batches[-1].position))
+
+
+class WriterLoop:
+    """Drains the embedded journal into the store in a background thread."""
+
+    def __init__(
+        self,
+        queue: PulledQueue,
+        store: EventStore,
+        *,
+        max_events: int,
+        poll_seconds: float,
+    ) -> None:
+        self._queue = queue
+        self._store = store
+        self._writer = EventWriter(store)
+        self._max_events = max_events
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+        self.position = store.applied_position()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.drain_once(self._poll)
+            except Exception:
+                log.exception("writer failed to append a batch; retrying in 1 s")
+                self._stop.wait(1.0)
+
+    def drain_once(self, timeout: float) -> int:
+        batches = self._queue.pull(self.position, self._max_events, timeout)
+        if not batches:
+            return 0
+        written = self._writer.write(batches)
+        self.position = batches[-1].position
+        self._queue.acknowledge(self.position)
+        return written
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        # Whatever was accepted before the stop is written before the store closes.
+        while self.drain_once(0):
+            pass
