@@ -1,11 +1,10 @@
 """Cloud Function entry point: the query routes of the audit log API."""
 
 import functions_framework.aio
-from starlette.requests import Request
-from starlette.responses import Response
-
 from auditlog.api import Api
 from auditlog.runtime import get_runtime
+from starlette.requests import Request
+from starlette.responses import Response
 
 _api = Api(get_runtime, functions={"query"})
 

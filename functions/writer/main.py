@@ -5,10 +5,9 @@ binary CloudEvent: in both the body is the push envelope with ``message.data`` b
 """
 
 import functions_framework.aio
-from cloudevents.http.event import CloudEvent
-
 from auditlog.pubsub_envelope import write_envelope
 from auditlog.runtime import get_runtime
+from cloudevents.http.event import CloudEvent
 
 
 @functions_framework.aio.cloud_event

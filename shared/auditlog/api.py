@@ -127,9 +127,7 @@ async def get_event(call: Call) -> Response:
             f"unknown query parameter {unknown[0]!r}", [FieldProblem(unknown[0], "is not a known parameter")]
         )
     tenant = call.request.query_params.get("tenant_id")
-    event = await run_in_threadpool(
-        call.runtime.reader.get, principal, call.path_params["audit_id"], tenant
-    )
+    event = await run_in_threadpool(call.runtime.reader.get, principal, call.path_params["audit_id"], tenant)
     return json_response(event)
 
 
@@ -167,7 +165,9 @@ async def run_retention(call: Call) -> Response:
     principal = call.principal()
     dry_run = call.request.query_params.get("dry_run", "false")
     if dry_run not in ("true", "false"):
-        raise InvalidInput("dry_run must be true or false", [FieldProblem("dry_run", "must be true or false")])
+        raise InvalidInput(
+            "dry_run must be true or false", [FieldProblem("dry_run", "must be true or false")]
+        )
     report = await run_in_threadpool(
         call.runtime.retention.run_for, principal, utc_now().date(), dry_run=dry_run == "true"
     )

@@ -46,18 +46,16 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         print(f"--roles: unknown role(s) {unknown}; choose from {', '.join(ROLES)}", file=sys.stderr)
         return 2
     issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    print(
-        issuer.issue(
-            tenant_id=args.tenant, roles=roles, subject=args.sub, ttl_seconds=args.ttl
-        )
-    )
+    print(issuer.issue(tenant_id=args.tenant, roles=roles, subject=args.sub, ttl_seconds=args.ttl))
     return 0
 
 
 def _openapi(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.openapi import build_document
 
-    sys.stdout.write(orjson.dumps(build_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
+    sys.stdout.write(
+        orjson.dumps(build_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    )
     return 0
 
 

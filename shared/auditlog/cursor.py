@@ -90,9 +90,7 @@ class CursorCodec:
                 "page_token belongs to a query with other filters",
                 [FieldProblem("page_token", "does not match this query's filters")],
             )
-        return PageCursor(
-            _from_micros(last_ts), last_id, _from_micros(start), _from_micros(end), digest
-        )
+        return PageCursor(_from_micros(last_ts), last_id, _from_micros(start), _from_micros(end), digest)
 
 
 def filter_digest(items: list[tuple[str, str]]) -> str:

@@ -62,9 +62,7 @@ COLUMNS: tuple[str, ...] = (
 JSON_COLUMNS: frozenset[str] = frozenset({"request_data", "response_data", "metadata"})
 SERVER_SET_FIELDS: frozenset[str] = frozenset({"created_at", "partition_date"})
 
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
 
 Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=_NAME)]
@@ -249,8 +247,7 @@ class IngestResult(BaseModel):
 
     audit_id: str
     status: Literal["accepted", "duplicate"] = Field(
-        description="`duplicate`: this tenant already has an event with this audit_id; "
-        "it was stored once."
+        description="`duplicate`: this tenant already has an event with this audit_id; it was stored once."
     )
 
 
@@ -357,9 +354,7 @@ def to_stored(
         )
     retention = event.retention_period_days or default_retention_days
     if ts.date() + timedelta(days=retention) < now.date():
-        problems.append(
-            FieldProblem("timestamp", f"is older than the event's retention ({retention} days)")
-        )
+        problems.append(FieldProblem("timestamp", f"is older than the event's retention ({retention} days)"))
     record: StoredEvent = {
         "audit_id": audit_id,
         "timestamp": ts,

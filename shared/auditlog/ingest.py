@@ -42,9 +42,9 @@ class IngestService:
     def _prepare(self, principal: Principal, raw: Any, prefix: str, now: datetime) -> StoredEvent:
         event = parse_event(raw, prefix)
         if event.tenant_id is not None and event.tenant_id != principal.tenant_id:
-            raise _TenantMismatch([
-                FieldProblem(_field(prefix, "tenant_id"), "does not match the tenant of your token")
-            ])
+            raise _TenantMismatch(
+                [FieldProblem(_field(prefix, "tenant_id"), "does not match the tenant of your token")]
+            )
         try:
             return to_stored(
                 event,
@@ -73,7 +73,9 @@ class IngestService:
     async def write_batch(self, principal: Principal, body: Any) -> tuple[int, dict[str, Any]]:
         access.require(principal, Capability.WRITE)
         if not isinstance(body, dict):
-            raise InvalidInput("the body must be a JSON object", [FieldProblem("body", "must be a JSON object")])
+            raise InvalidInput(
+                "the body must be a JSON object", [FieldProblem("body", "must be a JSON object")]
+            )
         unknown = sorted(set(body) - {"events"})
         if unknown:
             raise InvalidInput(
@@ -98,13 +100,19 @@ class IngestService:
                 record = self._prepare(principal, raw, f"events[{index}]", now)
             except EventRejected as exc:
                 results.append(
-                    {"index": index, "status": "rejected", "audit_id": None,
-                     "errors": [p.as_dict() for p in exc.problems]}
+                    {
+                        "index": index,
+                        "status": "rejected",
+                        "audit_id": None,
+                        "errors": [p.as_dict() for p in exc.problems],
+                    }
                 )
                 continue
             slots.append(index)
             records.append(record)
-            results.append({"index": index, "status": "accepted", "audit_id": record["audit_id"], "errors": None})
+            results.append(
+                {"index": index, "status": "accepted", "audit_id": record["audit_id"], "errors": None}
+            )
         if not records:
             details = [FieldProblem(**e) for r in results for e in r["errors"]]
             raise InvalidInput("no event in the batch is valid", details)

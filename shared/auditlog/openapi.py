@@ -47,39 +47,76 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def _query_params(export: bool) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": "start_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
-         "description": "Inclusive start (RFC 3339). Default: end_time minus the default window "
-         "(30 days)."},
-        {"name": "end_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
-         "description": "Exclusive end (RFC 3339). Default: now. The window is at most 400 days "
-         "(exports: 2560)."},
-        {"name": "tenant_id", "in": "query", "explode": True,
-         "schema": {"type": "array", "items": {"type": "string"}},
-         "description": "Only for roles that read across tenants (audit_admin, system_admin)."},
+        {
+            "name": "start_time",
+            "in": "query",
+            "schema": {"type": "string", "format": "date-time"},
+            "description": "Inclusive start (RFC 3339). Default: end_time minus the default window "
+            "(30 days).",
+        },
+        {
+            "name": "end_time",
+            "in": "query",
+            "schema": {"type": "string", "format": "date-time"},
+            "description": "Exclusive end (RFC 3339). Default: now. The window is at most 400 days "
+            "(exports: 2560).",
+        },
+        {
+            "name": "tenant_id",
+            "in": "query",
+            "explode": True,
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "description": "Only for roles that read across tenants (audit_admin, system_admin).",
+        },
     ]
     for column in FILTER_COLUMNS:
-        params.append({
-            "name": column, "in": "query", "explode": True,
-            "schema": {"type": "array", "items": {"type": "string"}},
-            "description": f"Match any of the given values of `{column}` (repeat the parameter).",
-        })
-    params.append({
-        "name": "metadata", "in": "query", "style": "deepObject", "explode": True,
-        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-        "description": "`metadata.<key>=<value>`: events whose metadata has that value at that "
-        "(dotted) key, compared as text.",
-    })
+        params.append(
+            {
+                "name": column,
+                "in": "query",
+                "explode": True,
+                "schema": {"type": "array", "items": {"type": "string"}},
+                "description": f"Match any of the given values of `{column}` (repeat the parameter).",
+            }
+        )
+    params.append(
+        {
+            "name": "metadata",
+            "in": "query",
+            "style": "deepObject",
+            "explode": True,
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+            "description": "`metadata.<key>=<value>`: events whose metadata has that value at that "
+            "(dotted) key, compared as text.",
+        }
+    )
     if export:
-        params.append({"name": "format", "in": "query",
-                       "schema": {"type": "string", "enum": ["csv", "json"], "default": "json"},
-                       "description": "`csv` or newline-delimited `json`."})
+        params.append(
+            {
+                "name": "format",
+                "in": "query",
+                "schema": {"type": "string", "enum": ["csv", "json"], "default": "json"},
+                "description": "`csv` or newline-delimited `json`.",
+            }
+        )
     else:
         params += [
-            {"name": "page_size", "in": "query",
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
-                        "default": DEFAULT_PAGE_SIZE}},
-            {"name": "page_token", "in": "query", "schema": {"type": "string"},
-             "description": "The previous page's `next_page_token`, with the same filters."},
+            {
+                "name": "page_size",
+                "in": "query",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE_SIZE,
+                    "default": DEFAULT_PAGE_SIZE,
+                },
+            },
+            {
+                "name": "page_token",
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": "The previous page's `next_page_token`, with the same filters.",
+            },
         ]
     return params
 
@@ -89,7 +126,7 @@ def build_document() -> dict[str, Any]:
         [(m, "validation" if m in (AuditEventIn, BatchIn) else "serialization") for m in _MODELS],
         ref_template="#/components/schemas/{model}",
     )
-    bearer = [{"bearerAuth": []}]
+    bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     paths: dict[str, Any] = {
         "/api/v1/audit/events": {
             "post": {
@@ -98,10 +135,14 @@ def build_document() -> dict[str, Any]:
                 "description": f"Durable when answered. Body at most {MAX_SINGLE_BODY_BYTES} bytes. "
                 "Role: audit_writer.",
                 "security": bearer,
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": _ref("AuditEventIn")}}},
-                "responses": {"202": _json("IngestResult", "Stored (or already stored)."),
-                              **_errors(400, 401, 403, 413, 415)},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("AuditEventIn")}},
+                },
+                "responses": {
+                    "202": _json("IngestResult", "Stored (or already stored)."),
+                    **_errors(400, 401, 403, 413, 415),
+                },
             },
             "get": {
                 "operationId": "searchEvents",
@@ -109,8 +150,7 @@ def build_document() -> dict[str, Any]:
                 "description": "Role: audit_reader, audit_export, audit_admin or system_admin.",
                 "security": bearer,
                 "parameters": _query_params(export=False),
-                "responses": {"200": _json("EventPage", "A page of events."),
-                              **_errors(400, 401, 403)},
+                "responses": {"200": _json("EventPage", "A page of events."), **_errors(400, 401, 403)},
             },
         },
         "/api/v1/audit/events/batch": {
@@ -121,10 +161,14 @@ def build_document() -> dict[str, Any]:
                 f"per event, in order. Body at most {MAX_BATCH_BODY_BYTES} bytes. Role: "
                 "audit_writer.",
                 "security": bearer,
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": _ref("BatchIn")}}},
-                "responses": {"202": _json("BatchIngestResult", "Per-event results."),
-                              **_errors(400, 401, 403, 413, 415)},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("BatchIn")}},
+                },
+                "responses": {
+                    "202": _json("BatchIngestResult", "Per-event results."),
+                    **_errors(400, 401, 403, 413, 415),
+                },
             }
         },
         "/api/v1/audit/events/export": {
@@ -135,9 +179,13 @@ def build_document() -> dict[str, Any]:
                 "security": bearer,
                 "parameters": _query_params(export=True),
                 "responses": {
-                    "200": {"description": "The events, newest first.",
-                            "content": {"text/csv": {"schema": {"type": "string"}},
-                                        "application/x-ndjson": {"schema": {"type": "string"}}}},
+                    "200": {
+                        "description": "The events, newest first.",
+                        "content": {
+                            "text/csv": {"schema": {"type": "string"}},
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                        },
+                    },
                     **_errors(400, 401, 403),
                 },
             }
@@ -148,13 +196,20 @@ def build_document() -> dict[str, Any]:
                 "summary": "Get one event",
                 "security": bearer,
                 "parameters": [
-                    {"name": "audit_id", "in": "path", "required": True,
-                     "schema": {"type": "string", "format": "uuid"}},
-                    {"name": "tenant_id", "in": "query", "schema": {"type": "string"},
-                     "description": "Only for roles that read across tenants."},
+                    {
+                        "name": "audit_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    },
+                    {
+                        "name": "tenant_id",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "Only for roles that read across tenants.",
+                    },
                 ],
-                "responses": {"200": _json("AuditEventOut", "The event."),
-                              **_errors(400, 401, 403, 404)},
+                "responses": {"200": _json("AuditEventOut", "The event."), **_errors(400, 401, 403, 404)},
             }
         },
         "/api/v1/audit/retention/run": {
@@ -163,29 +218,53 @@ def build_document() -> dict[str, Any]:
                 "summary": "Delete events past their retention",
                 "description": "Role: system_admin. Called by Cloud Scheduler on GCP.",
                 "security": bearer,
-                "parameters": [{"name": "dry_run", "in": "query",
-                                "schema": {"type": "boolean", "default": False}}],
-                "responses": {"200": {"description": "Counts per tenant.",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}},
-                              **_errors(400, 401, 403)},
+                "parameters": [
+                    {"name": "dry_run", "in": "query", "schema": {"type": "boolean", "default": False}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Counts per tenant.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_errors(400, 401, 403),
+                },
             }
         },
-        "/healthz": {"get": {"operationId": "healthz", "summary": "Process is alive",
-                             "responses": {"200": {"description": "Alive."}}}},
-        "/readyz": {"get": {"operationId": "readyz", "summary": "Dependencies are reachable",
-                            "responses": {"200": {"description": "Ready."},
-                                          "503": {"description": "A dependency is down."}}}},
-        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
-                                  "responses": {"200": {"description": "OpenAPI 3.1 JSON."}}}},
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Process is alive",
+                "responses": {"200": {"description": "Alive."}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Dependencies are reachable",
+                "responses": {
+                    "200": {"description": "Ready."},
+                    "503": {"description": "A dependency is down."},
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1 JSON."}},
+            }
+        },
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Audit Log API", "version": __version__,
-                 "description": "Multi-tenant, tamper-evident audit events."},
+        "info": {
+            "title": "Audit Log API",
+            "version": __version__,
+            "description": "Multi-tenant, tamper-evident audit events.",
+        },
         "paths": paths,
         "components": {
             "schemas": schemas["$defs"],
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                               "bearerFormat": "JWT"}},
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

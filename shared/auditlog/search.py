@@ -154,7 +154,9 @@ def _window(params: list[tuple[str, str]], limits: ReadLimits, now: datetime) ->
 class EventReader:
     """Pages, single events and exports, always scoped to what the caller may read."""
 
-    def __init__(self, store: EventStore, codec: CursorCodec, limits: ReadLimits, export_limits: ReadLimits) -> None:
+    def __init__(
+        self, store: EventStore, codec: CursorCodec, limits: ReadLimits, export_limits: ReadLimits
+    ) -> None:
         self._store = store
         self._codec = codec
         self._limits = limits
@@ -169,16 +171,15 @@ class EventReader:
         next_token = None
         if len(rows) == query.limit:
             last = rows[-1]
-            next_token = self._codec.encode(
-                PageCursor(last[_TS], last[_ID], query.start, query.end, digest)
-            )
+            next_token = self._codec.encode(PageCursor(last[_TS], last[_ID], query.start, query.end, digest))
         return {"events": [row_to_json_object(r) for r in rows], "next_page_token": next_token}
 
     def get(self, principal: Principal, audit_id: str, tenant_id: str | None) -> dict[str, Any]:
         access.require(principal, Capability.READ)
         if not _UUID.match(audit_id):
             raise InvalidInput(
-                "audit_id is not a UUID", [FieldProblem("audit_id", "must be a UUID in its 36-character form")]
+                "audit_id is not a UUID",
+                [FieldProblem("audit_id", "must be a UUID in its 36-character form")],
             )
         (tenant,) = access.readable_tenants(principal, [tenant_id] if tenant_id else [])
         row = self._store.get(tenant, audit_id.lower())
@@ -199,7 +200,9 @@ class EventReader:
             extra_params=("format",),
         )
         if query.after is not None:
-            raise InvalidInput("exports are not paged", [FieldProblem("page_token", "is not accepted by export")])
+            raise InvalidInput(
+                "exports are not paged", [FieldProblem("page_token", "is not accepted by export")]
+            )
         return self._store.export(query)
 
 

@@ -78,31 +78,28 @@ class DuckDBEventStore:
     # -- writing ------------------------------------------------------------------------------
 
     def applied_position(self) -> int:
-        row = self._cursor().execute("SELECT position FROM writer_position WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
+        rows = self._cursor().execute("SELECT position FROM writer_position WHERE id = 1").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def append(self, batch: WriteBatch) -> int:
         events = sorted(batch.events, key=lambda e: (e["tenant_id"], e["timestamp"]))
         table = pa.table(
             {c: pa.array([e[c] for e in events], type=_ARROW.get(c, pa.string())) for c in COLUMNS}  # type: ignore[literal-required]
         )
-        cast = ", ".join(
-            f'CAST("{c}" AS UUID)' if c == "audit_id" else f'"{c}"' for c in COLUMNS
-        )
+        cast = ", ".join(f'CAST("{c}" AS UUID)' if c == "audit_id" else f'"{c}"' for c in COLUMNS)
         with self._write_lock:
             cur = self._cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                row = cur.execute("SELECT position FROM writer_position WHERE id = 1").fetchone()
-                if row and row[0] >= batch.position:
+                # fetchall: DuckDB streams results, and an unfinished one blocks the connection.
+                rows = cur.execute("SELECT position FROM writer_position WHERE id = 1").fetchall()
+                if rows and rows[0][0] >= batch.position:
                     cur.execute("ROLLBACK")
                     return 0
                 cur.register("incoming", table)
                 cur.execute(f"INSERT INTO events SELECT {cast} FROM incoming")
                 cur.unregister("incoming")
-                cur.execute(
-                    "INSERT OR REPLACE INTO writer_position VALUES (1, ?)", [batch.position]
-                )
+                cur.execute("INSERT OR REPLACE INTO writer_position VALUES (1, ?)", [batch.position])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -129,9 +126,7 @@ class DuckDBEventStore:
             clauses.append(f'"{column}" IN ({", ".join("?" for _ in values)})')
             params.extend(values)
         for key, values in query.metadata.items():
-            clauses.append(
-                f"json_extract_string(metadata, ?) IN ({', '.join('?' for _ in values)})"
-            )
+            clauses.append(f"json_extract_string(metadata, ?) IN ({', '.join('?' for _ in values)})")
             params.append(_json_path(key))
             params.extend(values)
         if query.after is not None:
@@ -142,22 +137,19 @@ class DuckDBEventStore:
 
     def query(self, query: EventQuery) -> list[Row]:
         where, params = self._where(query)
-        sql = (
-            f"SELECT {_SELECT} FROM events WHERE {where} "
-            "ORDER BY timestamp DESC, audit_id DESC LIMIT ?"
-        )
+        sql = f"SELECT {_SELECT} FROM events WHERE {where} ORDER BY timestamp DESC, audit_id DESC LIMIT ?"
         return self._cursor().execute(sql, [*params, query.limit]).fetchall()
 
     def get(self, tenant_id: str, audit_id: str) -> Row | None:
-        row = (
+        rows = (
             self._cursor()
             .execute(
                 f"SELECT {_SELECT} FROM events WHERE audit_id = CAST(? AS UUID) AND tenant_id = ?",
                 [audit_id, tenant_id],
             )
-            .fetchone()
+            .fetchall()
         )
-        return tuple(row) if row else None
+        return tuple(rows[0]) if rows else None
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         where, params = self._where(query)
@@ -192,8 +184,8 @@ class DuckDBEventStore:
         return {tenant: int(n) for tenant, n in counts}
 
     def count(self) -> int:
-        row = self._cursor().execute("SELECT count(*) FROM events").fetchone()
-        return int(row[0]) if row else 0
+        rows = self._cursor().execute("SELECT count(*) FROM events").fetchall()
+        return int(rows[0][0])
 
     def checkpoint(self) -> None:
         with self._write_lock:

@@ -1,0 +1,227 @@
+"""The embedded queue and store against their real engines (SQLite, DuckDB) on disk."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from auditlog.backends.duckdb_store import DuckDBEventStore
+from auditlog.backends.sqlite_journal import SqliteJournalQueue
+from auditlog.event import COLUMNS, StoredEvent
+from auditlog.store import EventQuery, WriteBatch
+from auditlog.writer import WriterLoop
+
+pytestmark = pytest.mark.integration
+
+BASE = datetime(2026, 11, 1, 12, 0, 0)
+
+
+def event(tenant: str = "acme", minutes: int = 0, **overrides: Any) -> StoredEvent:
+    ts = BASE + timedelta(minutes=minutes)
+    record: dict[str, Any] = {c: None for c in COLUMNS}
+    record.update(
+        audit_id=str(uuid.uuid4()),
+        timestamp=ts,
+        event_type="user.login",
+        user_id="alice",
+        resource_type="session",
+        action="create",
+        status="success",
+        tenant_id=tenant,
+        retention_period_days=90,
+        created_at=BASE,
+        partition_date=ts.date(),
+    )
+    record.update(overrides)
+    return record  # type: ignore[return-value]
+
+
+def window(tenant: str = "acme", **kw: Any) -> EventQuery:
+    return EventQuery(tenants=(tenant,), start=BASE - timedelta(days=10), end=BASE + timedelta(days=10), **kw)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    s = DuckDBEventStore(tmp_path / "events.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Any:
+    q = SqliteJournalQueue(tmp_path / "queue.sqlite3")
+    yield q
+    q.close()
+
+
+def test_publish_reports_duplicates_per_tenant(queue: SqliteJournalQueue) -> None:
+    a, b = event(), event()
+    assert queue.publish("acme", [a, b]).result(5) == [True, True]
+    assert queue.publish("acme", [a, event()]).result(5) == [False, True]
+    assert queue.publish("globex", [dict(a, tenant_id="globex")]).result(5) == [True]  # type: ignore[list-item]
+    twice = event()
+    assert queue.publish("acme", [twice, twice]).result(5) == [True, False]
+
+
+def test_concurrent_publishes_are_grouped_and_none_is_lost(queue: SqliteJournalQueue) -> None:
+    results: list[list[bool]] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(25):
+            answer = queue.publish("acme", [event()]).result(10)
+            with lock:
+                results.append(answer)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 200 and all(r == [True] for r in results)
+    batches = queue.pull(0, 10_000, timeout=1)
+    assert sum(len(b.events) for b in batches) == 200
+    positions = [b.position for b in batches]
+    assert positions == sorted(set(positions))
+
+
+def test_journal_survives_reopen_until_acknowledged(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    q = SqliteJournalQueue(path)
+    q.publish("acme", [event(), event()]).result(5)
+    q.publish("acme", [event()]).result(5)
+    q.close()
+    q = SqliteJournalQueue(path)
+    batches = q.pull(0, 10, timeout=0)
+    assert [len(b.events) for b in batches] == [2, 1]
+    q.acknowledge(batches[0].position)
+    assert q.depth() == 1
+    assert [b.position for b in q.pull(0, 10, timeout=0)] == [batches[1].position]
+    q.close()
+
+
+def test_positions_continue_past_the_store_after_the_journal_is_lost(tmp_path: Path) -> None:
+    q = SqliteJournalQueue(tmp_path / "q.sqlite3")
+    q.ensure_position_after(500)
+    q.publish("acme", [event()]).result(5)
+    assert q.pull(0, 10, timeout=0)[0].position == 501
+    q.close()
+
+
+def test_append_is_once_per_position(store: DuckDBEventStore) -> None:
+    events = [event(minutes=i) for i in range(3)]
+    assert store.append(WriteBatch(events, position=7)) == 3
+    assert store.append(WriteBatch(events, position=7)) == 0
+    assert store.append(WriteBatch([event()], position=5)) == 0
+    assert store.count() == 3
+    assert store.applied_position() == 7
+
+
+def test_query_is_newest_first_with_keyset_ties_by_audit_id(store: DuckDBEventStore) -> None:
+    same = [event(minutes=5) for _ in range(4)]
+    store.append(WriteBatch([event(minutes=1), *same, event(minutes=9)], position=1))
+    rows = store.query(window(limit=100))
+    ts = COLUMNS.index("timestamp")
+    ids = [r[0] for r in rows]
+    assert [r[ts] for r in rows] == sorted((r[ts] for r in rows), reverse=True)
+    assert ids[1:5] == sorted((e["audit_id"] for e in same), reverse=True)
+    seen: list[str] = []
+    after = None
+    while True:
+        page = store.query(window(limit=2, after=after))
+        if not page:
+            break
+        seen += [r[0] for r in page]
+        after = (page[-1][ts], page[-1][0])
+    assert seen == ids
+
+
+def test_filters_and_metadata(store: DuckDBEventStore) -> None:
+    store.append(
+        WriteBatch(
+            [
+                event(user_id="bob", metadata='{"geo":{"region":"eu"},"n":5}'),
+                event(user_id="carol", metadata='{"geo":{"region":"us"}}'),
+                event(user_id="dave"),
+                event(tenant="globex", user_id="bob"),
+            ],
+            position=1,
+        )
+    )
+    users = lambda q: sorted(r[COLUMNS.index("user_id")] for r in store.query(q))  # noqa: E731
+    assert users(window(filters={"user_id": ("bob", "carol")})) == ["bob", "carol"]
+    assert users(window(metadata={"geo.region": ("eu",)})) == ["bob"]
+    assert users(window(metadata={"n": ("5",)})) == ["bob"]
+    assert users(window(metadata={"geo.region": ("eu') OR ('1'='1",)})) == []
+    assert users(window("globex")) == ["bob"]
+
+
+def test_time_bounds_are_start_inclusive_end_exclusive(store: DuckDBEventStore) -> None:
+    store.append(WriteBatch([event(minutes=0), event(minutes=10)], position=1))
+    q = EventQuery(tenants=("acme",), start=BASE, end=BASE + timedelta(minutes=10))
+    assert [r[COLUMNS.index("timestamp")] for r in store.query(q)] == [BASE]
+
+
+def test_get_is_scoped_to_the_tenant(store: DuckDBEventStore) -> None:
+    e = event()
+    store.append(WriteBatch([e], position=1))
+    row = store.get("acme", e["audit_id"])
+    assert row is not None and row[0] == e["audit_id"]
+    assert store.get("globex", e["audit_id"]) is None
+    assert store.get("acme", str(uuid.uuid4())) is None
+
+
+def test_export_streams_every_row_in_chunks(store: DuckDBEventStore) -> None:
+    store.append(WriteBatch([event(minutes=i % 500) for i in range(2500)], position=1))
+    chunks = list(store.export(window(), chunk_rows=1000))
+    assert [len(c) for c in chunks] == [1000, 1000, 500]
+
+
+def test_expired_counts_and_deletes_per_tenant(store: DuckDBEventStore) -> None:
+    store.append(
+        WriteBatch(
+            [event(), event(retention_period_days=365), event(tenant="globex")],
+            position=1,
+        )
+    )
+    today = BASE.date() + timedelta(days=91)
+    assert store.expired(today, delete=False) == {"acme": 1, "globex": 1}
+    assert store.count() == 3
+    assert store.expired(today, delete=True) == {"acme": 1, "globex": 1}
+    assert store.count() == 1
+    assert store.expired(today, delete=True) == {}
+    assert store.expired(date(2026, 11, 1), delete=False) == {}
+
+
+def test_writer_loop_moves_published_events_into_the_store(
+    queue: SqliteJournalQueue, store: DuckDBEventStore
+) -> None:
+    loop = WriterLoop(queue, store, max_events=1000, poll_seconds=0.01)
+    loop.start()
+    for _ in range(5):
+        queue.publish("acme", [event() for _ in range(300)]).result(5)
+    deadline = datetime.now() + timedelta(seconds=5)
+    while store.count() < 1500 and datetime.now() < deadline:
+        threading.Event().wait(0.02)
+    loop.stop()
+    assert store.count() == 1500
+    assert queue.depth() == 0
+
+
+def test_writer_resumes_from_the_store_position_after_a_crash(tmp_path: Path) -> None:
+    """A batch appended but not acknowledged (crash in between) is not written twice."""
+    q = SqliteJournalQueue(tmp_path / "q.sqlite3")
+    s = DuckDBEventStore(tmp_path / "e.duckdb")
+    q.publish("acme", [event(), event()]).result(5)
+    batches = q.pull(0, 100, timeout=0)
+    s.append(WriteBatch([e for b in batches for e in b.events], position=batches[-1].position))
+    # no acknowledge: the journal still holds the batch, as after a crash
+    loop = WriterLoop(q, s, max_events=100, poll_seconds=0.01)
+    assert loop.drain_once(0) == 0
+    assert s.count() == 2
+    q.close()
+    s.close()
