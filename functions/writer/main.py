@@ -1,15 +1,17 @@
 """Cloud Function entry point: writes events delivered by Pub/Sub into the event store.
 
-Accepts both the emulator's push (turned into a CloudEvent by functions-framework) and Eventarc's
-binary CloudEvent: in both the body is the push envelope with ``message.data`` base64-encoded.
+Uses functions-framework's Flask stack, which turns the emulator's raw push envelope into a
+CloudEvent; Eventarc sends a binary CloudEvent whose body is the same envelope. Either way
+``event.data`` is the push envelope with ``message.data`` base64-encoded.
 """
 
-import functions_framework.aio
-from auditlog.pubsub_envelope import write_envelope
-from auditlog.runtime import get_runtime
+import functions_framework
 from cloudevents.http.event import CloudEvent
 
+from auditlog.pubsub_envelope import write_envelope
+from auditlog.runtime import get_runtime
 
-@functions_framework.aio.cloud_event
+
+@functions_framework.cloud_event
 def writer(event: CloudEvent) -> None:
     write_envelope(get_runtime().store, event.data)

@@ -41,11 +41,11 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
+        # The writer drains what was accepted; anything committed after that stays in the
+        # journal and is written at the next start.
         if self.writer_loop is not None:
-            self.queue.close()  # stop accepting; the writer drains what was accepted
             self.writer_loop.stop()
-        else:
-            self.queue.close()
+        self.queue.close()
         self.store.close()
 
 

@@ -1,0 +1,156 @@
+"""Each Cloud Function folder, loaded the way functions-framework loads it, serving its routes."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import functions_framework
+import orjson
+import pytest
+from functions_framework.aio import create_asgi_app
+from starlette.testclient import TestClient
+
+from auditlog import runtime as runtime_module
+from auditlog.event import record_to_wire
+from auditlog.identity import DevIssuer
+from auditlog.settings import get_settings
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+FUNCTIONS = ROOT / "functions"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("AUDITLOG_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    runtime_module._runtime = None
+    yield tmp_path
+    if runtime_module._runtime is not None:
+        runtime_module._runtime.close()
+    runtime_module._runtime = None
+    get_settings.cache_clear()
+
+
+def http_function(name: str) -> TestClient:
+    return TestClient(create_asgi_app(target=name, source=str(FUNCTIONS / name / "main.py")))
+
+
+def auth(data_dir: Path, roles: list[str]) -> dict[str, str]:
+    token = DevIssuer(data_dir, issuer="auditlog-dev", audience="auditlog").issue(
+        tenant_id="acme", roles=roles
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def an_event() -> dict[str, str]:
+    return {
+        "timestamp": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        "event_type": "user.login",
+        "user_id": "alice",
+        "resource_type": "session",
+        "action": "create",
+    }
+
+
+def test_ingest_and_query_functions_serve_only_their_routes(data_dir: Path) -> None:
+    ingest, query = http_function("ingest"), http_function("query")
+    writer_headers = auth(data_dir, ["audit_writer"])
+    reader_headers = auth(data_dir, ["audit_reader"])
+
+    written = ingest.post("/api/v1/audit/events", json=an_event(), headers=writer_headers)
+    assert written.status_code == 202, written.text
+    audit_id = written.json()["audit_id"]
+    assert ingest.get("/api/v1/audit/events", headers=reader_headers).status_code == 405
+    assert query.post("/api/v1/audit/events", json=an_event(), headers=writer_headers).status_code == 405
+    assert ingest.get(f"/api/v1/audit/events/{audit_id}", headers=reader_headers).status_code == 404
+
+    runtime_module.get_runtime().writer_loop.drain_once(1)  # type: ignore[union-attr]
+    found = query.get(f"/api/v1/audit/events/{audit_id}", headers=reader_headers)
+    assert found.status_code == 200 and found.json()["audit_id"] == audit_id
+    assert query.get("/healthz").status_code == 200
+
+
+def test_retention_function_needs_system_admin(data_dir: Path) -> None:
+    retention = http_function("retention")
+    refused = retention.post("/api/v1/audit/retention/run", headers=auth(data_dir, ["audit_admin"]))
+    assert refused.status_code == 403
+    ran = retention.post("/api/v1/audit/retention/run?dry_run=true", headers=auth(data_dir, ["system_admin"]))
+    assert ran.status_code == 200 and ran.json()["dry_run"] is True
+
+
+def _envelope(
+    position: int | None, audit_id: str = "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b"
+) -> dict[str, object]:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    record = {
+        "audit_id": audit_id,
+        "timestamp": now,
+        "event_type": "user.login",
+        "user_id": "alice",
+        "session_id": None,
+        "ip_address": None,
+        "user_agent": None,
+        "resource_type": "session",
+        "resource_id": None,
+        "action": "create",
+        "status": "success",
+        "request_data": None,
+        "response_data": None,
+        "metadata": '{"k":"v"}',
+        "tenant_id": "acme",
+        "service_name": None,
+        "correlation_id": None,
+        "retention_period_days": 90,
+        "created_at": now,
+        "partition_date": now.date(),
+    }
+    attributes = (
+        {"tenant_id": "acme"} if position is None else {"tenant_id": "acme", "position": str(position)}
+    )
+    return {
+        "message": {
+            "data": base64.b64encode(orjson.dumps([record_to_wire(record)])).decode(),  # type: ignore[arg-type]
+            "attributes": attributes,
+            "messageId": "1",
+        },
+        "subscription": "projects/p/subscriptions/writer",
+    }
+
+
+def test_writer_accepts_a_raw_push_and_a_binary_cloudevent_and_redelivery_is_written_once(
+    data_dir: Path,
+) -> None:
+    app = functions_framework.create_app(target="writer", source=str(FUNCTIONS / "writer" / "main.py"))
+    client = app.test_client()
+    raw_push = client.post("/", json=_envelope(1))
+    assert raw_push.status_code == 200, raw_push.data
+    binary = client.post(
+        "/",
+        data=orjson.dumps(_envelope(1)),
+        headers={
+            "ce-id": "2",
+            "ce-source": "//pubsub.googleapis.com/projects/p/topics/events",
+            "ce-specversion": "1.0",
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "Content-Type": "application/json",
+        },
+    )
+    assert binary.status_code == 200, binary.data
+    store = runtime_module.get_runtime().store
+    assert store.count() == 1, "the redelivered message was written twice"
+    later = client.post("/", json=_envelope(2, "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6c"))
+    assert later.status_code == 200
+    assert store.count() == 2
+
+
+def test_writer_refuses_an_undecodable_message(data_dir: Path) -> None:
+    app = functions_framework.create_app(target="writer", source=str(FUNCTIONS / "writer" / "main.py"))
+    envelope = _envelope(None)
+    response = app.test_client().post("/", json=envelope)
+    assert response.status_code == 500  # raised: Pub/Sub redelivers, then dead-letters
+    assert runtime_module.get_runtime().store.count() == 0
