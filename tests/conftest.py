@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from auditlog.identity import DevIssuer
 
 ROOT = Path(__file__).resolve().parent.parent

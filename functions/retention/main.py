@@ -1,10 +1,11 @@
 """Cloud Function entry point: the retention routes of the audit log API."""
 
 import functions_framework.aio
-from auditlog.api import Api
-from auditlog.runtime import get_runtime
 from starlette.requests import Request
 from starlette.responses import Response
+
+from auditlog.api import Api
+from auditlog.runtime import get_runtime
 
 _api = Api(get_runtime, functions={"retention"})
 

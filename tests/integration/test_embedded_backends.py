@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from auditlog.backends.duckdb_store import DuckDBEventStore
 from auditlog.backends.sqlite_journal import SqliteJournalQueue
 from auditlog.event import COLUMNS, StoredEvent

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from auditlog.event import (
     COLUMNS,
     MAX_JSON_DEPTH,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+
 from auditlog.backends.duckdb_store import _json_path
 from auditlog.cursor import CursorCodec, PageCursor, filter_digest
 from auditlog.errors import Forbidden, InvalidInput
