@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypedDict
 import orjson
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -72,10 +73,13 @@ JsonObject = dict[str, Any]
 
 
 class StoredEvent(TypedDict):
-    """One row, as every event store holds it. Times are naive UTC; JSON columns are text."""
+    """One row as it travels from ingest through the queue to the store, JSON-native so that it
+    crosses each hop without conversion: times are RFC 3339 UTC strings with microseconds and
+    ``Z`` (they sort as they compare), the date is ``YYYY-MM-DD``, JSON columns are compact text.
+    """
 
     audit_id: str
-    timestamp: datetime
+    timestamp: str
     event_type: str
     user_id: str
     session_id: str | None
@@ -92,8 +96,8 @@ class StoredEvent(TypedDict):
     service_name: str | None
     correlation_id: str | None
     retention_period_days: int
-    created_at: datetime
-    partition_date: date
+    created_at: str
+    partition_date: str
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -113,15 +117,34 @@ def parse_rfc3339(value: str) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """Naive UTC datetime to RFC 3339 with microseconds and ``Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
-def _json_depth(value: Any, depth: int = 1) -> int:
-    if isinstance(value, dict):
-        return max((_json_depth(v, depth + 1) for v in value.values()), default=depth)
-    if isinstance(value, list):
-        return max((_json_depth(v, depth + 1) for v in value), default=depth)
-    return depth
+# Unrolled-loop form: one C-level scan per run of ordinary characters, not one per character.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def json_depth(text: bytes) -> int:
+    """Nesting depth of serialized JSON: strings removed, then brackets counted (fast in C)."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", text))
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+_IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
+
+
+def _parse_timestamp_field(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string with an offset")
+    return parse_rfc3339(value)
 
 
 class AuditEventIn(BaseModel):
@@ -135,7 +158,7 @@ class AuditEventIn(BaseModel):
         "Assigned by the server (UUIDv7) when absent.",
         examples=["0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b"],
     )
-    timestamp: StrictStr = Field(
+    timestamp: Annotated[datetime, BeforeValidator(_parse_timestamp_field)] = Field(
         description="When it happened: RFC 3339 with an offset; stored as UTC. "
         "At most a few minutes in the future.",
         examples=["2026-11-26T12:00:00Z"],
@@ -182,32 +205,17 @@ class AuditEventIn(BaseModel):
         except ValueError:
             raise ValueError("must be a UUID in its 36-character form") from None
 
-    @field_validator("timestamp")
-    @classmethod
-    def _timestamp(cls, value: str) -> str:
-        parse_rfc3339(value)
-        return value
-
     @field_validator("ip_address")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if _IPV4.match(value):
+            return value  # already canonical: the pattern admits no leading zeros
         try:
             return str(ipaddress.ip_address(value))
         except ValueError:
             raise ValueError("must be an IPv4 or IPv6 address") from None
-
-    @field_validator("request_data", "response_data", "metadata")
-    @classmethod
-    def _bounded_object(cls, value: JsonObject | None) -> JsonObject | None:
-        if value is None:
-            return None
-        if _json_depth(value) > MAX_JSON_DEPTH:
-            raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
-        if len(orjson.dumps(value)) > MAX_JSON_OBJECT_BYTES:
-            raise ValueError(f"is larger than {MAX_JSON_OBJECT_BYTES} bytes as JSON")
-        return value
 
 
 class AuditEventOut(BaseModel):
@@ -346,8 +354,22 @@ def to_stored(
     max_future: timedelta,
 ) -> StoredEvent:
     """Build the stored record; raises ``ValueError`` with a FieldProblem list on bad values."""
-    ts = parse_rfc3339(event.timestamp)
+    ts = event.timestamp
     problems: list[FieldProblem] = []
+    json_texts: dict[str, str | None] = {}
+    json_bytes = 0
+    for name in ("request_data", "response_data", "metadata"):
+        value = getattr(event, name)
+        if value is None:
+            json_texts[name] = None
+            continue
+        text = orjson.dumps(value)
+        if len(text) > MAX_JSON_OBJECT_BYTES:
+            problems.append(FieldProblem(name, f"is larger than {MAX_JSON_OBJECT_BYTES} bytes as JSON"))
+        elif json_depth(text) > MAX_JSON_DEPTH:
+            problems.append(FieldProblem(name, f"is nested deeper than {MAX_JSON_DEPTH} levels"))
+        json_texts[name] = text.decode()
+        json_bytes += len(text)
     if ts > now + max_future:
         problems.append(
             FieldProblem("timestamp", f"is more than {int(max_future.total_seconds())} s in the future")
@@ -357,7 +379,7 @@ def to_stored(
         problems.append(FieldProblem("timestamp", f"is older than the event's retention ({retention} days)"))
     record: StoredEvent = {
         "audit_id": audit_id,
-        "timestamp": ts,
+        "timestamp": format_timestamp(ts),
         "event_type": event.event_type,
         "user_id": event.user_id,
         "session_id": event.session_id,
@@ -367,17 +389,18 @@ def to_stored(
         "resource_id": event.resource_id,
         "action": event.action,
         "status": event.status,
-        "request_data": _json_text(event.request_data),
-        "response_data": _json_text(event.response_data),
-        "metadata": _json_text(event.metadata),
+        "request_data": json_texts["request_data"],
+        "response_data": json_texts["response_data"],
+        "metadata": json_texts["metadata"],
         "tenant_id": tenant_id,
         "service_name": event.service_name,
         "correlation_id": event.correlation_id,
         "retention_period_days": retention,
-        "created_at": now,
-        "partition_date": ts.date(),
+        "created_at": format_timestamp(now),
+        "partition_date": ts.date().isoformat(),
     }
-    size = sum(len(v) for v in record.values() if isinstance(v, str))
+    # JSON columns in bytes; the other fields are short and bounded, counted in characters.
+    size = json_bytes + sum(len(v) for k, v in record.items() if isinstance(v, str) and k not in JSON_COLUMNS)
     if size > MAX_EVENT_BYTES:
         problems.append(FieldProblem("body", f"the event is larger than {MAX_EVENT_BYTES} bytes"))
     if problems:
@@ -389,29 +412,3 @@ class EventRejected(ValueError):
     def __init__(self, problems: list[FieldProblem]) -> None:
         super().__init__("; ".join(f"{p.field} {p.problem}" for p in problems))
         self.problems = problems
-
-
-def _json_text(value: JsonObject | None) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def record_to_wire(record: StoredEvent) -> dict[str, Any]:
-    """A stored record as JSON-ready values (for queue messages)."""
-    out: dict[str, Any] = dict(record)
-    out["timestamp"] = format_timestamp(record["timestamp"])
-    out["created_at"] = format_timestamp(record["created_at"])
-    out["partition_date"] = record["partition_date"].isoformat()
-    return out
-
-
-def record_from_wire(data: dict[str, Any]) -> StoredEvent:
-    """Inverse of ``record_to_wire``."""
-    out = dict(data)
-    out["timestamp"] = _parse_wire_ts(data["timestamp"])
-    out["created_at"] = _parse_wire_ts(data["created_at"])
-    out["partition_date"] = date.fromisoformat(data["partition_date"])
-    return out  # type: ignore[return-value]
-
-
-def _parse_wire_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value.removesuffix("Z"))

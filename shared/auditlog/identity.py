@@ -51,17 +51,38 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
 
 
 class KeyVerifier:
-    """Verifies tokens signed by one known public key (the development issuer's)."""
+    """Verifies tokens signed by one known public key (the development issuer's).
 
-    def __init__(self, public_key: Any, *, issuer: str, audience: str, leeway: int) -> None:
+    A signature check costs more than the rest of a small write, and clients reuse a token for
+    many requests, so verified tokens are remembered (bounded) until they expire.
+    """
+
+    def __init__(
+        self, public_key: Any, *, issuer: str, audience: str, leeway: int, cache_size: int = 4096
+    ) -> None:
         self._key = public_key
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        self._verified: dict[str, tuple[float, Principal]] = {}
+        self._cache_size = cache_size
 
     def verify(self, token: str) -> Principal:
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthenticated("token is too large")
+        known = self._verified.get(token)
+        if known is not None:
+            expires, principal = known
+            if time.time() < expires + self._leeway:
+                return principal
+            self._verified.pop(token, None)
+        principal, expires = self._check(token)
+        if len(self._verified) >= self._cache_size:
+            self._verified.pop(next(iter(self._verified)), None)  # oldest first
+        self._verified[token] = (expires, principal)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -84,7 +105,7 @@ class KeyVerifier:
             raise Unauthenticated(f"token has no `{exc.claim}` claim") from None
         except jwt.InvalidTokenError:
             raise Unauthenticated("token is malformed or its signature does not verify") from None
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 class DevIssuer:

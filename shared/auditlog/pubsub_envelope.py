@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from auditlog.event import record_from_wire
 from auditlog.queue import QueuedBatch
 from auditlog.store import EventStore
 from auditlog.writer import EventWriter
@@ -23,7 +22,9 @@ def decode_envelope(envelope: Any) -> QueuedBatch:
         payload = orjson.loads(base64.b64decode(message["data"]))
         attributes = message.get("attributes") or {}
         position = int(attributes["position"])
-        events = [record_from_wire(e) for e in payload]
+        events = payload
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise TypeError("message data is not a list of events")
         tenant = attributes.get("tenant_id") or (events[0]["tenant_id"] if events else "")
     except (KeyError, TypeError, ValueError, orjson.JSONDecodeError) as exc:
         raise PoisonMessage(f"undecodable message: {type(exc).__name__}") from None

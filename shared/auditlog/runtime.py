@@ -93,6 +93,7 @@ def build_runtime(settings: Settings) -> Runtime:
         store,
         max_events=settings.writer_batch_max_events,
         poll_seconds=settings.writer_poll_seconds,
+        min_interval_seconds=settings.writer_min_interval_seconds,
     )
     loop.start()
     return Runtime(

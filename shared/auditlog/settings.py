@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Write path
     writer_batch_max_events: int = Field(50_000, ge=1, description="largest append to the store")
     writer_poll_seconds: float = Field(0.05, gt=0, description="writer wake-up when the queue is idle")
+    writer_min_interval_seconds: float = Field(
+        0.1, ge=0, le=0.5, description="least time between two appends to the store"
+    )
 
     @property
     def is_development(self) -> bool:

@@ -34,12 +34,14 @@ class WriterLoop:
         *,
         max_events: int,
         poll_seconds: float,
+        min_interval_seconds: float = 0.0,
     ) -> None:
         self._queue = queue
         self._store = store
         self._writer = EventWriter(store)
         self._max_events = max_events
         self._poll = poll_seconds
+        self._min_interval = min_interval_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self.position = store.applied_position()
@@ -50,7 +52,10 @@ class WriterLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.drain_once(self._poll)
+                if self.drain_once(self._poll) and self._min_interval:
+                    # Every append has a fixed cost (transaction, index, fsync); waiting a little
+                    # lets concurrent publishes share one append.
+                    self._stop.wait(self._min_interval)
             except Exception:
                 log.exception("writer failed to append a batch; retrying in 1 s")
                 self._stop.wait(1.0)

@@ -12,7 +12,7 @@ import pytest
 
 from auditlog.backends.duckdb_store import DuckDBEventStore
 from auditlog.backends.sqlite_journal import SqliteJournalQueue
-from auditlog.event import COLUMNS, StoredEvent
+from auditlog.event import COLUMNS, StoredEvent, format_timestamp
 from auditlog.store import EventQuery, WriteBatch
 from auditlog.writer import WriterLoop
 
@@ -26,7 +26,7 @@ def event(tenant: str = "acme", minutes: int = 0, **overrides: Any) -> StoredEve
     record: dict[str, Any] = {c: None for c in COLUMNS}
     record.update(
         audit_id=str(uuid.uuid4()),
-        timestamp=ts,
+        timestamp=format_timestamp(ts),
         event_type="user.login",
         user_id="alice",
         resource_type="session",
@@ -34,8 +34,8 @@ def event(tenant: str = "acme", minutes: int = 0, **overrides: Any) -> StoredEve
         status="success",
         tenant_id=tenant,
         retention_period_days=90,
-        created_at=BASE,
-        partition_date=ts.date(),
+        created_at=format_timestamp(BASE),
+        partition_date=ts.date().isoformat(),
     )
     record.update(overrides)
     return record  # type: ignore[return-value]

@@ -14,7 +14,7 @@ from functions_framework.aio import create_asgi_app
 from starlette.testclient import TestClient
 
 from auditlog import runtime as runtime_module
-from auditlog.event import record_to_wire
+from auditlog.event import format_timestamp
 from auditlog.identity import DevIssuer
 from auditlog.settings import get_settings
 from tests.conftest import ROOT
@@ -87,9 +87,9 @@ def _envelope(
     position: int | None, audit_id: str = "0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b"
 ) -> dict[str, object]:
     now = datetime.now(UTC).replace(tzinfo=None)
-    record = {
+    record: dict[str, object] = {
         "audit_id": audit_id,
-        "timestamp": now,
+        "timestamp": format_timestamp(now),
         "event_type": "user.login",
         "user_id": "alice",
         "session_id": None,
@@ -106,15 +106,15 @@ def _envelope(
         "service_name": None,
         "correlation_id": None,
         "retention_period_days": 90,
-        "created_at": now,
-        "partition_date": now.date(),
+        "created_at": format_timestamp(now),
+        "partition_date": now.date().isoformat(),
     }
     attributes = (
         {"tenant_id": "acme"} if position is None else {"tenant_id": "acme", "position": str(position)}
     )
     return {
         "message": {
-            "data": base64.b64encode(orjson.dumps([record_to_wire(record)])).decode(),  # type: ignore[arg-type]
+            "data": base64.b64encode(orjson.dumps([record])).decode(),
             "attributes": attributes,
             "messageId": "1",
         },

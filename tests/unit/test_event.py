@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,10 +14,9 @@ from auditlog.event import (
     AuditEventIn,
     EventRejected,
     format_timestamp,
+    json_depth,
     parse_event,
     parse_rfc3339,
-    record_from_wire,
-    record_to_wire,
     to_stored,
 )
 
@@ -72,7 +71,7 @@ def test_minimal_event_is_accepted_with_defaults() -> None:
     assert record["status"] == "success"
     assert record["retention_period_days"] == 90
     assert record["tenant_id"] == "acme"
-    assert record["created_at"] == NOW
+    assert record["created_at"] == format_timestamp(NOW)
     assert list(record) == list(COLUMNS)
 
 
@@ -100,7 +99,7 @@ def test_timestamps_without_offset_or_malformed_are_refused(text: str) -> None:
 
 def test_partition_date_is_the_utc_date_of_the_timestamp() -> None:
     record = stored(valid(timestamp="2026-11-26T01:00:00+03:00"))
-    assert record["partition_date"] == date(2026, 11, 25)
+    assert record["partition_date"] == "2026-11-25"
 
 
 def test_every_missing_required_field_is_named() -> None:
@@ -170,11 +169,27 @@ def test_json_objects_are_bounded_in_depth_and_size() -> None:
     for _ in range(MAX_JSON_DEPTH):
         node["x"] = {}
         node = node["x"]
-    assert "request_data" in problems(valid(request_data=deep))
-    assert "metadata" in problems(valid(metadata={"blob": "x" * MAX_JSON_OBJECT_BYTES}))
+    for field, value in (("request_data", deep), ("metadata", {"blob": "x" * MAX_JSON_OBJECT_BYTES})):
+        with pytest.raises(EventRejected) as caught:
+            stored(valid(**{field: value}))
+        assert [p.field for p in caught.value.problems] == [field]
     assert stored(valid(metadata={"a": {"b": [1, 2, {"c": None}]}}))["metadata"] == (
         '{"a":{"b":[1,2,{"c":null}]}}'
     )
+    at_limit: dict[str, Any] = {}
+    node = at_limit
+    for _ in range(MAX_JSON_DEPTH - 1):
+        node["x"] = {"s": "}}}]]]{{{"}
+        node = node["x"]
+    assert stored(valid(request_data=at_limit))["request_data"]
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [(b"{}", 1), (b'{"a":[1,{"b":2}]}', 3), (b'{"a":"[[[{{{"}', 1), (b'{"a":"\\"}', 1), (b"[]", 1)],
+)
+def test_json_depth_ignores_brackets_inside_strings(text: bytes, depth: int) -> None:
+    assert json_depth(text) == depth
 
 
 def test_whole_event_is_bounded() -> None:
@@ -197,9 +212,12 @@ def test_timestamp_older_than_its_retention_is_refused() -> None:
     assert stored(valid(timestamp="2026-08-01T00:00:00Z", retention_period_days=365))
 
 
-def test_wire_form_round_trips() -> None:
-    record = stored(valid(metadata={"k": "v"}))
-    assert record_from_wire(record_to_wire(record)) == record  # type: ignore[arg-type]
+def test_stored_record_is_json_native() -> None:
+    record = stored(valid(timestamp="2026-11-26T10:00:00.5+01:00", metadata={"k": "v"}))
+    assert record["timestamp"] == "2026-11-26T09:00:00.500000Z"
+    assert record["created_at"] == "2026-11-26T12:00:00.000000Z"
+    assert record["partition_date"] == "2026-11-26"
+    assert record["metadata"] == '{"k":"v"}'
 
 
 def test_format_timestamp_is_rfc3339_utc_microseconds() -> None:

@@ -43,12 +43,8 @@ _TYPES: dict[str, str] = {
     "created_at": "TIMESTAMP NOT NULL",
     "partition_date": "DATE NOT NULL",
 }
-_ARROW: dict[str, pa.DataType] = {
-    "timestamp": pa.timestamp("us"),
-    "created_at": pa.timestamp("us"),
-    "partition_date": pa.date32(),
-    "retention_period_days": pa.int32(),
-}
+# Incoming records are JSON-native (times and dates as text); DuckDB casts them on insert.
+_INSERT_CASTS = ", ".join(f'CAST("{c}" AS {_TYPES[c].removesuffix(" NOT NULL")})' for c in COLUMNS)
 _SELECT = ", ".join(f'"{c}"' for c in COLUMNS).replace('"audit_id"', 'CAST("audit_id" AS VARCHAR)')
 
 
@@ -82,11 +78,16 @@ class DuckDBEventStore:
         return int(rows[0][0]) if rows else 0
 
     def append(self, batch: WriteBatch) -> int:
-        events = sorted(batch.events, key=lambda e: (e["tenant_id"], e["timestamp"]))
+        events = batch.events
         table = pa.table(
-            {c: pa.array([e[c] for e in events], type=_ARROW.get(c, pa.string())) for c in COLUMNS}  # type: ignore[literal-required]
+            {
+                c: pa.array(
+                    [e[c] for e in events],  # type: ignore[literal-required]
+                    type=pa.int32() if c == "retention_period_days" else pa.string(),
+                )
+                for c in COLUMNS
+            }
         )
-        cast = ", ".join(f'CAST("{c}" AS UUID)' if c == "audit_id" else f'"{c}"' for c in COLUMNS)
         with self._write_lock:
             cur = self._cursor()
             cur.execute("BEGIN TRANSACTION")
@@ -97,7 +98,10 @@ class DuckDBEventStore:
                     cur.execute("ROLLBACK")
                     return 0
                 cur.register("incoming", table)
-                cur.execute(f"INSERT INTO events SELECT {cast} FROM incoming")
+                # Sorted by tenant and time so row-group statistics prune on both.
+                cur.execute(
+                    f"INSERT INTO events SELECT {_INSERT_CASTS} FROM incoming ORDER BY tenant_id, timestamp"
+                )
                 cur.unregister("incoming")
                 cur.execute("INSERT OR REPLACE INTO writer_position VALUES (1, ?)", [batch.position])
                 cur.execute("COMMIT")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from auditlog.event import StoredEvent, record_from_wire, record_to_wire
+from auditlog.event import StoredEvent
 from auditlog.queue import QueuedBatch
 
 _SCHEMA = """
@@ -108,19 +108,23 @@ class SqliteJournalQueue:
         try:
             last = self._last_position
             for tenant_id, events, _ in group:
+                keys = [uuid.UUID(e["audit_id"]).bytes for e in events]
+                seen = self._known(conn, tenant_id, keys)
                 flags: list[bool] = []
                 fresh: list[StoredEvent] = []
-                for event in events:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO idempotency (tenant_id, audit_id) VALUES (?, ?)",
-                        (tenant_id, uuid.UUID(event["audit_id"]).bytes),
-                    )
-                    is_new = cur.rowcount == 1
+                fresh_keys: list[tuple[str, bytes]] = []
+                for key, event in zip(keys, events, strict=True):
+                    is_new = key not in seen
+                    seen.add(key)  # a second copy within the same publish is a duplicate too
                     flags.append(is_new)
                     if is_new:
                         fresh.append(event)
+                        fresh_keys.append((tenant_id, key))
                 if fresh:
-                    payload = orjson.dumps([record_to_wire(e) for e in fresh])
+                    conn.executemany(
+                        "INSERT INTO idempotency (tenant_id, audit_id) VALUES (?, ?)", fresh_keys
+                    )
+                    payload = orjson.dumps(fresh)
                     cur = conn.execute(
                         "INSERT INTO journal (tenant_id, event_count, payload) VALUES (?, ?, ?)",
                         (tenant_id, len(fresh), payload),
@@ -136,6 +140,19 @@ class SqliteJournalQueue:
                 self._last_position = last
                 self._data.notify_all()
         return answers
+
+    @staticmethod
+    def _known(conn: sqlite3.Connection, tenant_id: str, keys: list[bytes]) -> set[bytes]:
+        known: set[bytes] = set()
+        for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = conn.execute(
+                f"SELECT audit_id FROM idempotency WHERE tenant_id = ? AND audit_id IN ({marks})",
+                (tenant_id, *chunk),
+            )
+            known.update(row[0] for row in rows)
+        return known
 
     # -- consuming ----------------------------------------------------------------------------
 
@@ -154,8 +171,7 @@ class SqliteJournalQueue:
         for position, tenant_id, count, payload in rows:
             if out and total + count > max_events:
                 break
-            events = [record_from_wire(e) for e in orjson.loads(payload)]
-            out.append(QueuedBatch(position, tenant_id, events))
+            out.append(QueuedBatch(position, tenant_id, orjson.loads(payload)))
             total += count
         return out
 
