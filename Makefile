@@ -21,7 +21,7 @@ test: $(STAMP) lint typecheck
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions tests
+	$(VENV)/bin/ruff check shared functions tests devtools
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -123,3 +123,58 @@ def wait_for(predicate: Any, timeout: float = 5.0, interval: float = 0.02) -> An
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+# -- GCP stand-ins: started once per session, each on a free port ---------------------------
+
+
+def _stand_in(name: str, start: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from devtools import standins
+
+    reason = standins.unavailable(name)
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} stand-in is required under CI=true: {reason}")
+        pytest.skip(f"{name} stand-in unavailable: {reason}")
+    stand_in = start(tmp_path_factory.mktemp(f"standin-{name}"))
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The official Pub/Sub emulator; ``.host`` is what PUBSUB_EMULATOR_HOST takes."""
+    from devtools import standins
+
+    yield from _stand_in("pubsub", standins.start_pubsub, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The official Firestore emulator; ``.host`` is what FIRESTORE_EMULATOR_HOST takes."""
+    from devtools import standins
+
+    yield from _stand_in("firestore", standins.start_firestore, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real redis-server; connect to ``redis://{host}/0``."""
+    from devtools import standins
+
+    yield from _stand_in("redis", standins.start_redis, tmp_path_factory)
+
+
+BIGQUERY_PROJECT = "auditlog-test"
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """bqemulator (REST on ``.port``) for project ``BIGQUERY_PROJECT``."""
+    from devtools import standins
+
+    yield from _stand_in(
+        "bigquery",
+        lambda workdir: standins.start_bigquery(workdir, BIGQUERY_PROJECT),
+        tmp_path_factory,
+    )

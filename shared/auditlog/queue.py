@@ -45,3 +45,15 @@ class PulledQueue(EventQueue, Protocol):
     def acknowledge(self, position: int) -> None:
         """Everything up to ``position`` is durable in the store and may be dropped."""
         ...
+
+
+class IdempotencyRegistry(Protocol):
+    """Which (tenant, audit_id) pairs were already accepted; used by queues that cannot record
+    ids atomically with the publish (Pub/Sub). The store's own de-duplication stays the
+    guarantee; the registry makes the ``duplicate`` answer exact within its retention."""
+
+    def known(self, tenant_id: str, audit_ids: list[str]) -> set[str]: ...
+
+    def remember(self, tenant_id: str, audit_ids: list[str]) -> None: ...
+
+    def close(self) -> None: ...

@@ -54,6 +54,28 @@ class Settings(BaseSettings):
         0.1, ge=0, le=0.5, description="least time between two appends to the store"
     )
 
+    # GCP backends (AUDITLOG_BACKEND=gcp). The client libraries read the standard emulator
+    # variables (PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST) themselves.
+    gcp_project: str = Field("auditlog-local", description="Google Cloud project id")
+    pubsub_topic: str = Field("audit-events", description="topic ingest publishes to")
+    pubsub_dead_letter_topic: str = Field("audit-events-dead-letter", description="poison messages")
+    bigquery_dataset: str = Field("auditlog", description="dataset of the events table")
+    bigquery_table: str = Field("events", description="events table")
+    bigquery_endpoint: str | None = Field(
+        None, description="API endpoint override (the BigQuery emulator); None for Google's"
+    )
+    redis_url: str | None = Field(None, description="Memorystore/Redis URL for cache and registry")
+    firestore_database: str = Field("(default)", description="Firestore database id")
+    idempotency_ttl_days: int = Field(
+        30, ge=1, description="how long the registry remembers audit_ids (GCP)"
+    )
+    cache_ttl_seconds: float = Field(
+        1.0, ge=0, description="TTL of cached pages whose window touches now"
+    )
+    cache_closed_ttl_seconds: float = Field(
+        3600.0, ge=0, description="TTL of cached pages whose window is entirely in the past"
+    )
+
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
