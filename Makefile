@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit integration e2e openapi clean
+.PHONY: run test lint typecheck unit integration e2e openapi clean system-deps
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(VENV)/bin/auditlog serve
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) system-deps lint typecheck
 	$(PY) -m pytest -q
+
+system-deps:
+	@bash devtools/system-deps.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shared functions tests devtools

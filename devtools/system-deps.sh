@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in).
+# The gcloud emulators (Pub/Sub, Firestore) come with the gcloud SDK in this machine image and
+# cannot be installed from the package registries; tests that need them skip where they are
+# absent, except under CI=true.
+set -u
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: please install ${missing[*]} with your package manager" >&2
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "system-deps: not root and no sudo; please install ${missing[*]}" >&2
+    exit 0
+  fi
+fi
+echo "system-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+  || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q "${missing[@]}" >/dev/null; } \
+  || echo "system-deps: could not install ${missing[*]}" >&2
+exit 0
