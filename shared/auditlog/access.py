@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from auditlog.errors import Forbidden
+from auditlog.errors import FieldProblem, Forbidden
 from auditlog.identity import Principal
 
 
@@ -46,5 +46,8 @@ def readable_tenants(principal: Principal, requested: list[str]) -> list[str]:
         return sorted(set(requested))
     foreign = [t for t in requested if t != principal.tenant_id]
     if foreign:
-        raise Forbidden("tenant_id: your roles may only read your own tenant")
+        raise Forbidden(
+            "your roles may only read your own tenant",
+            [FieldProblem("tenant_id", "names a tenant your roles may not read")],
+        )
     return [principal.tenant_id]

@@ -19,6 +19,8 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from auditlog import access
+from auditlog.access import Capability
 from auditlog.errors import (
     AuditLogError,
     FieldProblem,
@@ -81,13 +83,17 @@ async def read_json(call: Call, limit: int) -> Any:
             [FieldProblem("Content-Type", "must be application/json")],
         )
     declared = call.request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    too_large = PayloadTooLarge(
+        f"the body is larger than {limit} bytes",
+        [FieldProblem("body", f"is larger than {limit} bytes")],
+    )
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large
     body = bytearray()
     async for chunk in call.request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+            raise too_large
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -101,12 +107,14 @@ async def read_json(call: Call, limit: int) -> Any:
 
 async def ingest_event(call: Call) -> Response:
     principal = call.principal()
+    access.require(principal, Capability.WRITE)  # before reading a body it may not send
     body = await read_json(call, MAX_SINGLE_BODY_BYTES)
     return json_response(await call.runtime.ingest.write_one(principal, body), 202)
 
 
 async def ingest_batch(call: Call) -> Response:
     principal = call.principal()
+    access.require(principal, Capability.WRITE)  # before reading a body it may not send
     body = await read_json(call, MAX_BATCH_BODY_BYTES)
     status, result = await call.runtime.ingest.write_batch(principal, body)
     return json_response(result, status)

@@ -48,6 +48,9 @@ class Unauthenticated(AuditLogError):
     status = 401
     code = "unauthenticated"
 
+    def __init__(self, message: str, details: list[FieldProblem] | None = None) -> None:
+        super().__init__(message, details or [FieldProblem("Authorization", message)])
+
 
 class Forbidden(AuditLogError):
     status = 403

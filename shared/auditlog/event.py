@@ -63,7 +63,10 @@ COLUMNS: tuple[str, ...] = (
 JSON_COLUMNS: frozenset[str] = frozenset({"request_data", "response_data", "metadata"})
 SERVER_SET_FIELDS: frozenset[str] = frozenset({"created_at", "partition_date"})
 
-_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
 
 Name = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=_NAME)]
@@ -100,9 +103,14 @@ class StoredEvent(TypedDict):
     partition_date: str
 
 
+def is_uuid(text: str) -> bool:
+    """Exactly the canonical 36-character form (any case), nothing else ``uuid.UUID`` accepts."""
+    return _UUID_TEXT.fullmatch(text) is not None
+
+
 def parse_rfc3339(value: str) -> datetime:
     """Parse an RFC 3339 timestamp that carries an offset; return it as naive UTC."""
-    match = _RFC3339.match(value)
+    match = _RFC3339.fullmatch(value)
     if not match:
         raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T12:00:00Z")
     day, clock, fraction, offset = match.groups()
@@ -110,9 +118,11 @@ def parse_rfc3339(value: str) -> datetime:
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
         parsed = datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}")
+        return parsed.astimezone(UTC).replace(tzinfo=None)
     except ValueError as exc:
         raise ValueError(f"is not a valid date and time ({exc})") from None
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError("is outside the range of representable times") from None
 
 
 def format_timestamp(value: datetime) -> str:
@@ -138,7 +148,9 @@ def json_depth(text: bytes) -> int:
     return deepest
 
 
-_IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
 
 
 def _parse_timestamp_field(value: Any) -> datetime:
@@ -198,19 +210,16 @@ class AuditEventIn(BaseModel):
     def _uuid(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if len(value) != 36:
+        if not is_uuid(value):
             raise ValueError("must be a UUID in its 36-character form")
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise ValueError("must be a UUID in its 36-character form") from None
+        return str(uuid.UUID(value))
 
     @field_validator("ip_address")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if _IPV4.match(value):
+        if _IPV4.fullmatch(value):
             return value  # already canonical: the pattern admits no leading zeros
         try:
             return str(ipaddress.ip_address(value))
@@ -370,12 +379,12 @@ def to_stored(
             problems.append(FieldProblem(name, f"is nested deeper than {MAX_JSON_DEPTH} levels"))
         json_texts[name] = text.decode()
         json_bytes += len(text)
+    retention = event.retention_period_days or default_retention_days
     if ts > now + max_future:
         problems.append(
             FieldProblem("timestamp", f"is more than {int(max_future.total_seconds())} s in the future")
         )
-    retention = event.retention_period_days or default_retention_days
-    if ts.date() + timedelta(days=retention) < now.date():
+    elif (now.date() - ts.date()).days > retention:
         problems.append(FieldProblem("timestamp", f"is older than the event's retention ({retention} days)"))
     record: StoredEvent = {
         "audit_id": audit_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from auditlog import access
 from auditlog.access import Capability
 from auditlog.cursor import CursorCodec, PageCursor, filter_digest
 from auditlog.errors import FieldProblem, InvalidInput, NotFound
-from auditlog.event import COLUMNS, parse_rfc3339
+from auditlog.event import COLUMNS, is_uuid, parse_rfc3339
 from auditlog.identity import Principal
 from auditlog.rendering import row_to_json_object
 from auditlog.store import FILTER_COLUMNS, EventQuery, EventStore, Row
@@ -22,7 +22,7 @@ DEFAULT_PAGE_SIZE = 100
 MAX_VALUES_PER_FILTER = 100
 MAX_VALUE_LENGTH = 512
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_PAGE_SIZE = re.compile(r"[0-9]{1,4}")
 _WINDOW_PARAMS = ("start_time", "end_time")
 _PAGING_PARAMS = ("page_size", "page_token")
 
@@ -101,7 +101,7 @@ def parse_query(
     page_size = DEFAULT_PAGE_SIZE
     raw_size = _single(params, "page_size")
     if raw_size is not None:
-        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+        if not _PAGE_SIZE.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
             raise InvalidInput(
                 "page_size is out of range",
                 [FieldProblem("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}")],
@@ -137,7 +137,12 @@ def _window(params: list[tuple[str, str]], limits: ReadLimits, now: datetime) ->
     if end is None:
         end = now + limits.future_skew
     if start is None:
-        start = end - limits.default_window
+        try:
+            start = end - limits.default_window
+        except OverflowError:
+            raise InvalidInput(
+                "end_time is too early", [FieldProblem("end_time", "is too early for a default window")]
+            ) from None
     if start >= end:
         raise InvalidInput(
             "start_time must be before end_time", [FieldProblem("start_time", "is not before end_time")]
@@ -167,16 +172,19 @@ class EventReader:
         query, digest = parse_query(
             params, principal=principal, limits=self._limits, codec=self._codec, now=now
         )
-        rows = self._store.query(query)
+        # One row more than the page tells whether another page exists, so the last page
+        # carries no token.
+        rows = self._store.query(replace(query, limit=query.limit + 1))
         next_token = None
-        if len(rows) == query.limit:
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
             last = rows[-1]
             next_token = self._codec.encode(PageCursor(last[_TS], last[_ID], query.start, query.end, digest))
         return {"events": [row_to_json_object(r) for r in rows], "next_page_token": next_token}
 
     def get(self, principal: Principal, audit_id: str, tenant_id: str | None) -> dict[str, Any]:
         access.require(principal, Capability.READ)
-        if not _UUID.match(audit_id):
+        if not is_uuid(audit_id):
             raise InvalidInput(
                 "audit_id is not a UUID",
                 [FieldProblem("audit_id", "must be a UUID in its 36-character form")],

@@ -66,12 +66,8 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(None, description="Memorystore/Redis URL for cache and registry")
     firestore_database: str = Field("(default)", description="Firestore database id")
-    idempotency_ttl_days: int = Field(
-        30, ge=1, description="how long the registry remembers audit_ids (GCP)"
-    )
-    cache_ttl_seconds: float = Field(
-        1.0, ge=0, description="TTL of cached pages whose window touches now"
-    )
+    idempotency_ttl_days: int = Field(30, ge=1, description="how long the registry remembers audit_ids (GCP)")
+    cache_ttl_seconds: float = Field(1.0, ge=0, description="TTL of cached pages whose window touches now")
     cache_closed_ttl_seconds: float = Field(
         3600.0, ge=0, description="TTL of cached pages whose window is entirely in the past"
     )
