@@ -123,7 +123,7 @@ async def ingest_batch(call: Call) -> Response:
 async def search_events(call: Call) -> Response:
     principal = call.principal()
     page = await run_in_threadpool(call.runtime.reader.page, principal, call.params(), utc_now())
-    return json_response(page)
+    return Response(page, 200, media_type="application/json")
 
 
 async def get_event(call: Call) -> Response:

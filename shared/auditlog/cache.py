@@ -6,6 +6,7 @@ it is counted and the store answers.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 
@@ -24,5 +25,14 @@ class QueryCache(Protocol):
         ...
 
     def unlock(self, key: str) -> None: ...
+
+    def generations(self, tenant_ids: tuple[str, ...]) -> list[str]:
+        """Per tenant, a counter the writer bumps when the tenant's new events become visible.
+        When the cache cannot tell (unreachable), a fresh random value, so nothing stale is served."""
+        ...
+
+    def bump(self, tenant_ids: Collection[str]) -> None:
+        """Advance the generation of each tenant, after its new events are visible in the store."""
+        ...
 
     def close(self) -> None: ...

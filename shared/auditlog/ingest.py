@@ -20,6 +20,7 @@ from auditlog.event import (
     to_stored,
 )
 from auditlog.identity import Principal
+from auditlog.policy import PolicyBook
 from auditlog.queue import EventQueue
 
 
@@ -30,16 +31,18 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class IngestRules:
-    default_retention_days: int
     max_future: timedelta
 
 
 class IngestService:
-    def __init__(self, queue: EventQueue, rules: IngestRules) -> None:
+    def __init__(self, queue: EventQueue, rules: IngestRules, policies: PolicyBook) -> None:
         self._queue = queue
         self._rules = rules
+        self._policies = policies
 
-    def _prepare(self, principal: Principal, raw: Any, prefix: str, now: datetime) -> StoredEvent:
+    def _prepare(
+        self, principal: Principal, raw: Any, prefix: str, now: datetime, default_retention: int
+    ) -> StoredEvent:
         event = parse_event(raw, prefix)
         if event.tenant_id is not None and event.tenant_id != principal.tenant_id:
             raise _TenantMismatch(
@@ -50,7 +53,7 @@ class IngestService:
                 event,
                 tenant_id=principal.tenant_id,
                 audit_id=event.audit_id or str(uuid_utils.uuid7()),
-                default_retention_days=self._rules.default_retention_days,
+                default_retention_days=default_retention,
                 now=now,
                 max_future=self._rules.max_future,
             )
@@ -59,10 +62,13 @@ class IngestService:
                 [FieldProblem(_field(prefix, p.field), p.problem) for p in exc.problems]
             ) from None
 
+    def _retention(self, principal: Principal) -> int:
+        return self._policies.get(principal.tenant_id).default_retention_days
+
     async def write_one(self, principal: Principal, raw: Any) -> dict[str, Any]:
         access.require(principal, Capability.WRITE)
         try:
-            record = self._prepare(principal, raw, "", utc_now())
+            record = self._prepare(principal, raw, "", utc_now(), self._retention(principal))
         except _TenantMismatch as exc:
             raise Forbidden("the event names another tenant", exc.problems) from None
         except EventRejected as exc:
@@ -92,12 +98,13 @@ class IngestService:
                 [FieldProblem("events", f"has more than {MAX_BATCH_EVENTS} events")],
             )
         now = utc_now()
+        retention = self._retention(principal)
         results: list[dict[str, Any]] = []
         records: list[StoredEvent] = []
         slots: list[int] = []
         for index, raw in enumerate(events):
             try:
-                record = self._prepare(principal, raw, f"events[{index}]", now)
+                record = self._prepare(principal, raw, f"events[{index}]", now, retention)
             except EventRejected as exc:
                 results.append(
                     {

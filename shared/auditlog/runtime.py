@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec
 from auditlog.errors import ConfigurationError
 from auditlog.identity import DevIssuer, TokenVerifier
 from auditlog.ingest import IngestRules, IngestService
+from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
 from auditlog.retention import RetentionService
 from auditlog.search import EventReader, ReadLimits
 from auditlog.settings import Backend, Settings, get_settings
+from auditlog.state import StateStore
 from auditlog.store import EventStore
 from auditlog.writer import WriterLoop
 
@@ -26,16 +29,36 @@ CURSOR_KEY_FILE = "cursor-key"
 
 
 @dataclass
-class Runtime:
-    settings: Settings
+class Backends:
     queue: EventQueue
     store: EventStore
+    cache: QueryCache
+    state: StateStore
+    writer_loop: WriterLoop | None = None
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    backends: Backends
     verifier: TokenVerifier
+    policies: PolicyBook
     ingest: IngestService
     reader: EventReader
     retention: RetentionService
-    writer_loop: WriterLoop | None = None
     _closed: bool = field(default=False, repr=False)
+
+    @property
+    def queue(self) -> EventQueue:
+        return self.backends.queue
+
+    @property
+    def store(self) -> EventStore:
+        return self.backends.store
+
+    @property
+    def writer_loop(self) -> WriterLoop | None:
+        return self.backends.writer_loop
 
     def close(self) -> None:
         if self._closed:
@@ -43,10 +66,12 @@ class Runtime:
         self._closed = True
         # The writer drains what was accepted; anything committed after that stays in the
         # journal and is written at the next start.
-        if self.writer_loop is not None:
-            self.writer_loop.stop()
-        self.queue.close()
-        self.store.close()
+        if self.backends.writer_loop is not None:
+            self.backends.writer_loop.stop()
+        self.backends.queue.close()
+        self.backends.store.close()
+        self.backends.cache.close()
+        self.backends.state.close()
 
 
 def _secret_file(path: Path) -> bytes:
@@ -59,24 +84,117 @@ def _secret_file(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    if settings.backend is not Backend.EMBEDDED:
-        raise ConfigurationError(
-            f"backend {settings.backend.value!r} is not available in this build; use 'embedded'"
+def _embedded(settings: Settings) -> Backends:
+    from auditlog.backends.duckdb_store import DuckDBEventStore
+    from auditlog.backends.memory_cache import MemoryQueryCache
+    from auditlog.backends.sqlite_journal import SqliteJournalQueue
+    from auditlog.backends.sqlite_state import SqliteStateStore
+
+    data = settings.data_dir
+    store = DuckDBEventStore(data / "events.duckdb")
+    queue = SqliteJournalQueue(data / "queue.sqlite3")
+    queue.ensure_position_after(store.applied_position())
+    cache = MemoryQueryCache()
+    loop = WriterLoop(
+        queue,
+        store,
+        cache,
+        max_events=settings.writer_batch_max_events,
+        poll_seconds=settings.writer_poll_seconds,
+        min_interval_seconds=settings.writer_min_interval_seconds,
+    )
+    loop.start()
+    return Backends(
+        queue=queue,
+        store=store,
+        cache=cache,
+        state=SqliteStateStore(data / "state.sqlite3"),
+        writer_loop=loop,
+    )
+
+
+def _gcp(settings: Settings) -> Backends:
+    from google.cloud import firestore
+
+    from auditlog.backends.bigquery_store import BigQueryEventStore, storage_write_client
+    from auditlog.backends.firestore_state import FirestoreStateStore
+    from auditlog.backends.pubsub_queue import PubSubEventQueue, publisher_for_throughput
+    from auditlog.backends.redis_cache import RedisQueryCache, connect
+    from auditlog.backends.redis_registry import RedisIdempotencyRegistry, redis_client
+
+    if not settings.redis_url:
+        raise ConfigurationError("AUDITLOG_REDIS_URL is required with AUDITLOG_BACKEND=gcp")
+    publisher = publisher_for_throughput()
+    topic = publisher.topic_path(settings.gcp_project, settings.pubsub_topic)
+    # Two clients on purpose: the registry sends 1000-key scripts and may wait longer than the
+    # cache, whose reads must give up within milliseconds.
+    registry = RedisIdempotencyRegistry(
+        redis_client(settings.redis_url), ttl_seconds=settings.idempotency_ttl_days * 86400
+    )
+    return Backends(
+        queue=PubSubEventQueue(publisher, topic, registry),
+        store=BigQueryEventStore(
+            bigquery_client(settings),
+            settings.bigquery_dataset,
+            settings.bigquery_table,
+            write_client=storage_write_client(settings.bigquery_storage_endpoint),
+        ),
+        cache=RedisQueryCache(connect(settings.redis_url)),
+        state=FirestoreStateStore(
+            firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
+        ),
+    )
+
+
+def bigquery_client(settings: Settings):  # type: ignore[no-untyped-def]
+    from google.cloud import bigquery
+
+    if settings.bigquery_endpoint:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=settings.gcp_project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=settings.bigquery_endpoint),
         )
+    return bigquery.Client(project=settings.gcp_project)
+
+
+def bootstrap_gcp(
+    settings: Settings,
+    *,
+    push_endpoint: str | None,
+    writer_subscription: str,
+    max_delivery_attempts: int,
+    minimum_backoff_seconds: float | None = 10.0,
+) -> None:
+    """Create the topic, subscriptions and events table (dev and emulator projects; Terraform
+    creates them in real ones)."""
+    from auditlog.backends.bigquery_store import ensure_events_table
+    from auditlog.backends.pubsub_queue import ensure_topology
+
+    ensure_events_table(bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table)
+    ensure_topology(
+        settings.gcp_project,
+        settings.pubsub_topic,
+        settings.pubsub_dead_letter_topic,
+        writer_subscription,
+        push_endpoint,
+        max_delivery_attempts,
+        minimum_backoff_seconds=minimum_backoff_seconds,
+    )
+
+
+def build_runtime(settings: Settings) -> Runtime:
     if not settings.is_development:
         raise ConfigurationError(
             "production identity (JWKS) is not configured in this build; "
             "set AUDITLOG_ENVIRONMENT=development to use the local token issuer"
         )
-    from auditlog.backends.duckdb_store import DuckDBEventStore
-    from auditlog.backends.sqlite_journal import SqliteJournalQueue
-
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
-    store = DuckDBEventStore(data / "events.duckdb")
-    queue = SqliteJournalQueue(data / "queue.sqlite3")
-    queue.ensure_position_after(store.applied_position())
+    backends = _gcp(settings) if settings.backend is Backend.GCP else _embedded(settings)
     issuer = DevIssuer(data, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     codec = CursorCodec(_secret_file(data / CURSOR_KEY_FILE))
     skew = timedelta(seconds=settings.max_future_skew_seconds)
@@ -88,23 +206,25 @@ def build_runtime(settings: Settings) -> Runtime:
         timedelta(days=settings.export_max_window_days),
         skew,
     )
-    loop = WriterLoop(
-        queue,
-        store,
-        max_events=settings.writer_batch_max_events,
-        poll_seconds=settings.writer_poll_seconds,
-        min_interval_seconds=settings.writer_min_interval_seconds,
+    policies = PolicyBook(
+        backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
     )
-    loop.start()
     return Runtime(
         settings=settings,
-        queue=queue,
-        store=store,
+        backends=backends,
         verifier=issuer.verifier(settings.jwt_leeway_seconds),
-        ingest=IngestService(queue, IngestRules(settings.default_retention_days, skew)),
-        reader=EventReader(store, codec, limits, export_limits),
-        retention=RetentionService(store),
-        writer_loop=loop,
+        policies=policies,
+        ingest=IngestService(backends.queue, IngestRules(skew), policies),
+        reader=EventReader(
+            backends.store,
+            codec,
+            limits,
+            export_limits,
+            cache=backends.cache,
+            live_ttl_seconds=settings.cache_ttl_seconds,
+            closed_ttl_seconds=settings.cache_closed_ttl_seconds,
+        ),
+        retention=RetentionService(backends.store),
     )
 
 

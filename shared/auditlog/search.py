@@ -8,12 +8,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from auditlog import access
 from auditlog.access import Capability
+from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec, PageCursor, filter_digest
 from auditlog.errors import FieldProblem, InvalidInput, NotFound
 from auditlog.event import COLUMNS, is_uuid, parse_rfc3339
 from auditlog.identity import Principal
+from auditlog.query_cache import cache_key, cached
 from auditlog.rendering import row_to_json_object
 from auditlog.store import FILTER_COLUMNS, EventQuery, EventStore, Row
 
@@ -157,23 +161,48 @@ def _window(params: list[tuple[str, str]], limits: ReadLimits, now: datetime) ->
 
 
 class EventReader:
-    """Pages, single events and exports, always scoped to what the caller may read."""
+    """Pages, single events and exports, always scoped to what the caller may read.
+
+    Pages go through the query cache. A cache key includes each tenant's generation, which the
+    writer bumps after the tenant's new events become visible in the store, so a cached page is
+    never served once a newer write is visible. The TTL only bounds how far an implicit window
+    ("the last 30 days", ending now) may drift: short when the window ends near now, long when an
+    explicit window ends in the past.
+    """
 
     def __init__(
-        self, store: EventStore, codec: CursorCodec, limits: ReadLimits, export_limits: ReadLimits
+        self,
+        store: EventStore,
+        codec: CursorCodec,
+        limits: ReadLimits,
+        export_limits: ReadLimits,
+        *,
+        cache: QueryCache,
+        live_ttl_seconds: float,
+        closed_ttl_seconds: float,
     ) -> None:
         self._store = store
         self._codec = codec
         self._limits = limits
         self._export_limits = export_limits
+        self._cache = cache
+        self._live_ttl = live_ttl_seconds
+        self._closed_ttl = closed_ttl_seconds
 
-    def page(self, principal: Principal, params: list[tuple[str, str]], now: datetime) -> dict[str, Any]:
+    def page(self, principal: Principal, params: list[tuple[str, str]], now: datetime) -> bytes:
+        """One page as JSON bytes."""
         access.require(principal, Capability.READ)
         query, digest = parse_query(
             params, principal=principal, limits=self._limits, codec=self._codec, now=now
         )
-        # One row more than the page tells whether another page exists, so the last page
-        # carries no token.
+        generations = ",".join(self._cache.generations(query.tenants))
+        key = cache_key(query.tenants, params, principal_scope=f"generations={generations}")
+        explicit_end = any(name == "end_time" for name, _ in params)
+        closed = explicit_end and query.end < now - self._limits.future_skew
+        ttl = self._closed_ttl if closed else self._live_ttl
+        return cached(self._cache, key, ttl, lambda: orjson.dumps(self._page(query, digest)))
+
+    def _page(self, query: EventQuery, digest: str) -> dict[str, Any]:
         rows = self._store.query(replace(query, limit=query.limit + 1))
         next_token = None
         if len(rows) > query.limit:

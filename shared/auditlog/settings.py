@@ -64,9 +64,14 @@ class Settings(BaseSettings):
     bigquery_endpoint: str | None = Field(
         None, description="API endpoint override (the BigQuery emulator); None for Google's"
     )
+    bigquery_storage_endpoint: str | None = Field(
+        None, description="Storage Write API gRPC host:port override (the BigQuery emulator)"
+    )
     redis_url: str | None = Field(None, description="Memorystore/Redis URL for cache and registry")
     firestore_database: str = Field("(default)", description="Firestore database id")
-    idempotency_ttl_days: int = Field(30, ge=1, description="how long the registry remembers audit_ids (GCP)")
+    idempotency_ttl_days: int = Field(
+        1, ge=1, description="how long the registry remembers audit_ids for `duplicate` answers (GCP)"
+    )
     cache_ttl_seconds: float = Field(1.0, ge=0, description="TTL of cached pages whose window touches now")
     cache_closed_ttl_seconds: float = Field(
         3600.0, ge=0, description="TTL of cached pages whose window is entirely in the past"

@@ -10,6 +10,21 @@ from typing import Any, Protocol
 Document = dict[str, Any]
 
 
+def check_name(name: str) -> str:
+    """``name`` if it is a valid Firestore id, else ValueError. Both stores apply Firestore's
+    rules (no ``/``, not ``.``/``..``, not ``__x__``, at most 1,500 bytes), so what works locally
+    also works on GCP. Documents likewise may not hold arrays directly inside arrays."""
+    if (
+        not name
+        or "/" in name
+        or name in (".", "..")
+        or (name.startswith("__") and name.endswith("__"))
+        or len(name.encode()) > 1500
+    ):
+        raise ValueError(f"invalid state collection or key name: {name!r}")
+    return name
+
+
 class StateStore(Protocol):
     def get(self, collection: str, key: str) -> Document | None: ...
 

@@ -74,3 +74,9 @@ class EventStore(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+def json_path(key: str) -> str:
+    """A dotted metadata key as a JSON path, ``a.b`` → ``$."a"."b"``: each key quoted, so no key
+    can change the path's meaning. Passed to the engines as a bound parameter."""
+    return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))

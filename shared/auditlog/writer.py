@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from auditlog.cache import QueryCache
 from auditlog.queue import PulledQueue, QueuedBatch
 from auditlog.store import EventStore, WriteBatch
 
@@ -16,12 +17,16 @@ log = logging.getLogger(__name__)
 
 
 class EventWriter:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, cache: QueryCache) -> None:
         self._store = store
+        self._cache = cache
 
     def write(self, batches: list[QueuedBatch]) -> int:
         events = [e for b in batches for e in b.events]
-        return self._store.append(WriteBatch(events, position=batches[-1].position))
+        written = self._store.append(WriteBatch(events, position=batches[-1].position))
+        # Only now are the events visible: cached pages of these tenants become stale.
+        self._cache.bump({b.tenant_id for b in batches})
+        return written
 
 
 class WriterLoop:
@@ -31,6 +36,7 @@ class WriterLoop:
         self,
         queue: PulledQueue,
         store: EventStore,
+        cache: QueryCache,
         *,
         max_events: int,
         poll_seconds: float,
@@ -38,7 +44,7 @@ class WriterLoop:
     ) -> None:
         self._queue = queue
         self._store = store
-        self._writer = EventWriter(store)
+        self._writer = EventWriter(store, cache)
         self._max_events = max_events
         self._poll = poll_seconds
         self._min_interval = min_interval_seconds

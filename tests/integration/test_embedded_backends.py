@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from auditlog.backends.duckdb_store import DuckDBEventStore
+from auditlog.backends.memory_cache import MemoryQueryCache
 from auditlog.backends.sqlite_journal import SqliteJournalQueue
 from auditlog.event import COLUMNS, StoredEvent, format_timestamp
 from auditlog.store import EventQuery, WriteBatch
@@ -201,7 +202,7 @@ def test_expired_counts_and_deletes_per_tenant(store: DuckDBEventStore) -> None:
 def test_writer_loop_moves_published_events_into_the_store(
     queue: SqliteJournalQueue, store: DuckDBEventStore
 ) -> None:
-    loop = WriterLoop(queue, store, max_events=1000, poll_seconds=0.01)
+    loop = WriterLoop(queue, store, MemoryQueryCache(), max_events=1000, poll_seconds=0.01)
     loop.start()
     for _ in range(5):
         queue.publish("acme", [event() for _ in range(300)]).result(5)
@@ -221,7 +222,7 @@ def test_writer_resumes_from_the_store_position_after_a_crash(tmp_path: Path) ->
     batches = q.pull(0, 100, timeout=0)
     s.append(WriteBatch([e for b in batches for e in b.events], position=batches[-1].position))
     # no acknowledge: the journal still holds the batch, as after a crash
-    loop = WriterLoop(q, s, max_events=100, poll_seconds=0.01)
+    loop = WriterLoop(q, s, MemoryQueryCache(), max_events=100, poll_seconds=0.01)
     assert loop.drain_once(0) == 0
     assert s.count() == 2
     q.close()

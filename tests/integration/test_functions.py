@@ -148,9 +148,24 @@ def test_writer_accepts_a_raw_push_and_a_binary_cloudevent_and_redelivery_is_wri
     assert store.count() == 2
 
 
-def test_writer_refuses_an_undecodable_message(data_dir: Path) -> None:
+def test_a_message_without_position_is_written_once_when_redelivered(data_dir: Path) -> None:
+    """Pub/Sub messages carry no queue position; the store then skips stored audit_ids."""
+    client = functions_framework.create_app(
+        target="writer", source=str(FUNCTIONS / "writer" / "main.py")
+    ).test_client()
+    for _ in range(2):
+        assert client.post("/", json=_envelope(None)).status_code == 200
+    assert runtime_module.get_runtime().store.count() == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"not json", b'{"an": "object"}', b'[{"tenant_id": "other"}]', b"[1, 2]"],
+)
+def test_writer_refuses_an_undecodable_message(data_dir: Path, data: bytes) -> None:
     app = functions_framework.create_app(target="writer", source=str(FUNCTIONS / "writer" / "main.py"))
     envelope = _envelope(None)
+    envelope["message"]["data"] = base64.b64encode(data).decode()  # type: ignore[index]
     response = app.test_client().post("/", json=envelope)
     assert response.status_code == 500  # raised: Pub/Sub redelivers, then dead-letters
     assert runtime_module.get_runtime().store.count() == 0

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from auditlog.backends.duckdb_store import _json_path
 from auditlog.cursor import CursorCodec, PageCursor, filter_digest
 from auditlog.errors import Forbidden, InvalidInput
 from auditlog.identity import Principal
 from auditlog.search import ReadLimits, parse_query
+from auditlog.store import json_path
 
 pytestmark = pytest.mark.unit
 
@@ -124,5 +124,5 @@ def test_filter_digest_ignores_order() -> None:
 
 
 def test_json_path_quotes_every_key() -> None:
-    assert _json_path("a.b") == '$."a"."b"'
-    assert _json_path('x"y') == '$."x\\"y"'
+    assert json_path("a.b") == '$."a"."b"'
+    assert json_path('x"y') == '$."x\\"y"'

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from auditlog.event import COLUMNS
-from auditlog.store import EventQuery, Row, WriteBatch
+from auditlog.store import EventQuery, Row, WriteBatch, json_path
 
 _TYPES: dict[str, str] = {
     "audit_id": "UUID NOT NULL",
@@ -92,23 +92,33 @@ class DuckDBEventStore:
             cur = self._cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
-                # fetchall: DuckDB streams results, and an unfinished one blocks the connection.
-                rows = cur.execute("SELECT position FROM writer_position WHERE id = 1").fetchall()
-                if rows and rows[0][0] >= batch.position:
-                    cur.execute("ROLLBACK")
-                    return 0
+                if batch.position > 0:
+                    # fetchall: DuckDB streams results; an unfinished one blocks the connection.
+                    rows = cur.execute("SELECT position FROM writer_position WHERE id = 1").fetchall()
+                    if rows and rows[0][0] >= batch.position:
+                        cur.execute("ROLLBACK")
+                        return 0
+                    source = "incoming"
+                else:
+                    # No queue position (a Pub/Sub message): skip events already stored, found
+                    # through the audit_id index.
+                    source = (
+                        "incoming WHERE NOT EXISTS (SELECT 1 FROM events e WHERE "
+                        "e.audit_id = CAST(incoming.audit_id AS UUID) AND e.tenant_id = incoming.tenant_id)"
+                    )
                 cur.register("incoming", table)
                 # Sorted by tenant and time so row-group statistics prune on both.
-                cur.execute(
-                    f"INSERT INTO events SELECT {_INSERT_CASTS} FROM incoming ORDER BY tenant_id, timestamp"
-                )
+                inserted = cur.execute(
+                    f"INSERT INTO events SELECT {_INSERT_CASTS} FROM {source} ORDER BY tenant_id, timestamp"
+                ).fetchall()[0][0]
                 cur.unregister("incoming")
-                cur.execute("INSERT OR REPLACE INTO writer_position VALUES (1, ?)", [batch.position])
+                if batch.position > 0:
+                    cur.execute("INSERT OR REPLACE INTO writer_position VALUES (1, ?)", [batch.position])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        return len(events)
+        return int(inserted)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -131,7 +141,7 @@ class DuckDBEventStore:
             params.extend(values)
         for key, values in query.metadata.items():
             clauses.append(f"json_extract_string(metadata, ?) IN ({', '.join('?' for _ in values)})")
-            params.append(_json_path(key))
+            params.append(json_path(key))
             params.extend(values)
         if query.after is not None:
             ts, audit_id = query.after
@@ -197,8 +207,3 @@ class DuckDBEventStore:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _json_path(key: str) -> str:
-    """``a.b`` → ``$."a"."b"``: each key quoted, so no key can change the path's meaning."""
-    return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))

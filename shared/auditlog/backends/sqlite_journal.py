@@ -8,10 +8,11 @@ concurrent requests share one fsync: durable and fast together.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
 
 import orjson
@@ -96,10 +97,13 @@ class SqliteJournalQueue:
                 answers = self._commit(group)
             except BaseException as exc:  # every waiter must hear about the failure
                 for _, _, future in group:
-                    future.set_exception(exc)
+                    with contextlib.suppress(InvalidStateError):  # the caller went away
+                        future.set_exception(exc)
                 continue
             for (_, _, future), answer in zip(group, answers, strict=True):
-                future.set_result(answer)
+                # A caller that disconnected cancels its future; its events are durable anyway.
+                with contextlib.suppress(InvalidStateError):
+                    future.set_result(answer)
 
     def _commit(self, group: list[_Pending]) -> list[list[bool]]:
         conn = self._writer

@@ -1,0 +1,174 @@
+"""`make run-gcp-local`: the GCP shape on one machine.
+
+Starts the stand-ins (Pub/Sub and Firestore emulators, redis-server, the BigQuery emulator),
+creates the topic, subscriptions (push to the writer, with a dead-letter policy) and the events
+table, runs the four functions as separate functions-framework processes, and serves the same API
+as `make run` on PORT through a local gateway. Endpoints are written to DATA_DIR/stack.json so
+that tests (and curious people) can reach each piece.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devtools import standins
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "auditlog-local"
+WRITER_SUBSCRIPTION = "audit-events-writer"
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+class Stack:
+    def __init__(self, workdir: Path, data_dir: Path) -> None:
+        self.workdir = workdir
+        self.data_dir = data_dir
+        self.stand_ins: list[standins.StandIn] = []
+        self.functions: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        self.env: dict[str, str] = {}
+
+    def start(self) -> dict[str, Any]:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pubsub = self._keep(standins.start_pubsub(self.workdir))
+        firestore = self._keep(standins.start_firestore(self.workdir))
+        redis = self._keep(standins.start_redis(self.workdir))
+        bigquery = self._keep(standins.start_bigquery(self.workdir, PROJECT))
+        self.env = {
+            "AUDITLOG_BACKEND": "gcp",
+            "AUDITLOG_ENVIRONMENT": "development",
+            "AUDITLOG_DATA_DIR": str(self.data_dir),
+            "AUDITLOG_GCP_PROJECT": PROJECT,
+            "AUDITLOG_BIGQUERY_ENDPOINT": f"http://127.0.0.1:{bigquery.port}",
+            "AUDITLOG_BIGQUERY_STORAGE_ENDPOINT": f"127.0.0.1:{bigquery.extra_ports['grpc']}",
+            "AUDITLOG_REDIS_URL": f"redis://{redis.host}/0",
+            "PUBSUB_EMULATOR_HOST": pubsub.host,
+            "FIRESTORE_EMULATOR_HOST": firestore.host,
+        }
+        ports = {name: standins.free_port() for name in ("ingest", "query", "retention", "writer")}
+        self._bootstrap(push_endpoint=f"http://127.0.0.1:{ports['writer']}/")
+        for name, port in ports.items():
+            self._start_function(name, port)
+        for name, (_, port) in self.functions.items():
+            self._wait_healthy(name, port)
+        info = {
+            "project": PROJECT,
+            "env": self.env,
+            "functions": {name: f"http://127.0.0.1:{port}" for name, (_, port) in self.functions.items()},
+            "topic": "audit-events",
+            "dead_letter_topic": "audit-events-dead-letter",
+            "writer_subscription": WRITER_SUBSCRIPTION,
+        }
+        (self.data_dir / "stack.json").write_text(json.dumps(info, indent=2))
+        return info
+
+    def _keep(self, stand_in: standins.StandIn) -> standins.StandIn:
+        self.stand_ins.append(stand_in)
+        return stand_in
+
+    def _bootstrap(self, push_endpoint: str) -> None:
+        code = (
+            "from auditlog.settings import get_settings\n"
+            "from auditlog.runtime import bootstrap_gcp\n"
+            f"bootstrap_gcp(get_settings(), push_endpoint={push_endpoint!r}, "
+            f"writer_subscription={WRITER_SUBSCRIPTION!r}, "
+            f"max_delivery_attempts={MAX_DELIVERY_ATTEMPTS}, minimum_backoff_seconds=1.0)\n"
+        )
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, **self.env}, check=True)
+
+    def _start_function(self, name: str, port: int) -> None:
+        argv = [
+            sys.executable, "-m", "functions_framework", "--target", name,
+            "--source", str(ROOT / "functions" / name / "main.py"),
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        if name == "writer":
+            argv += ["--signature-type", "cloudevent"]
+        else:
+            argv += ["--asgi"]
+        log = (self.workdir / f"function-{name}.log").open("ab")
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
+        )
+        self.functions[name] = (process, port)
+
+    def _wait_healthy(self, name: str, port: int, timeout: float = 60) -> None:
+        process, _ = self.functions[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                log = (self.workdir / f"function-{name}.log").read_text(errors="replace")
+                raise RuntimeError(f"function {name} exited:\n{log[-3000:]}")
+            with contextlib.suppress(httpx.TransportError):
+                if name == "writer":
+                    httpx.get(f"http://127.0.0.1:{port}/", timeout=1)  # any answer means it is up
+                    return
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"function {name} did not come up within {timeout} s")
+
+    def stop(self) -> None:
+        for process, _ in self.functions.values():
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process, _ in self.functions.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+        for stand_in in reversed(self.stand_ins):
+            stand_in.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    from devtools.gateway import LocalGateway
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("AUDITLOG_DATA_DIR", ".auditlog-gcp"))
+    )
+    args = parser.parse_args(argv)
+    for name in ("pubsub", "firestore", "redis", "bigquery"):
+        reason = standins.unavailable(name)
+        if reason:
+            print(f"cannot start the GCP shape: {reason}", file=sys.stderr)
+            return 1
+    stack = Stack(args.data_dir / "stand-ins", args.data_dir)
+    try:
+        info = stack.start()
+        print(
+            f"GCP shape serving on http://127.0.0.1:{args.port} (functions: {info['functions']})\n"
+            f"  get a token:  AUDITLOG_DATA_DIR={args.data_dir} .venv/bin/auditlog token "
+            "--tenant acme --roles audit_writer,audit_reader",
+            flush=True,
+        )
+        uvicorn.run(LocalGateway(info["functions"]), host="127.0.0.1", port=args.port, log_level="warning")
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
