@@ -14,4 +14,5 @@ from auditlog.runtime import get_runtime
 
 @functions_framework.cloud_event
 def writer(event: CloudEvent) -> None:
-    write_envelope(get_runtime().store, event.data)
+    runtime = get_runtime()
+    write_envelope(runtime.store, runtime.backends.cache, event.data)
