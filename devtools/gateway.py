@@ -21,16 +21,22 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
 class LocalGateway:
     def __init__(self, function_urls: dict[str, str]) -> None:
         """``function_urls`` maps a function name (ingest, query, retention) to its base URL."""
-        self._routes = [(route.pattern, route.function) for route in ROUTES]
+        self._routes = [(route.method, route.pattern, route.function) for route in ROUTES]
         self._urls = function_urls
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=3600.0))
 
-    def _target(self, path: str) -> str | None:
-        for pattern, function in self._routes:
+    def _target(self, method: str, path: str) -> str | None:
+        """The function serving (method, path); for a known path with another method, any
+        function serving the path, which answers 405 itself."""
+        fallback = None
+        for route_method, pattern, function in self._routes:
             if pattern.match(path):
                 # Routes every function serves (health, openapi) go to the query function.
-                return self._urls["query" if function == "*" else function]
-        return None
+                url = self._urls["query" if function == "*" else function]
+                if route_method == method:
+                    return url
+                fallback = fallback or url
+        return fallback
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -45,7 +51,7 @@ class LocalGateway:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        base = self._target(request.url.path)
+        base = self._target(request.method, request.url.path)
         if base is None:
             response: Any = JSONResponse(
                 {"error": {"code": "not_found", "message": f"no such path: {request.url.path}",
