@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit integration e2e openapi clean system-deps
+.PHONY: run run-gcp-local test lint typecheck unit integration e2e openapi clean system-deps bench
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
@@ -17,6 +17,19 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(VENV)/bin/auditlog serve
 
+# The GCP shape on this machine: emulators, four function processes, a local gateway on PORT.
+run-gcp-local: $(STAMP) system-deps
+	$(PY) -m devtools.gcp_local
+
+# `make bench -- --events 10000000`: the words after `bench` are the benchmark's arguments.
+ifeq (bench,$(firstword $(MAKECMDGOALS)))
+BENCH_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(eval $(BENCH_ARGS):;@:)
+endif
+
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
 test: $(STAMP) system-deps lint typecheck
 	$(PY) -m pytest -q
 
@@ -24,7 +37,7 @@ system-deps:
 	@bash devtools/system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions tests devtools
+	$(VENV)/bin/ruff check shared functions tests devtools bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
