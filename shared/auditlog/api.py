@@ -6,6 +6,7 @@ routes; the local server serves them all. This module is the one place where err
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -24,6 +25,7 @@ from auditlog.access import Capability
 from auditlog.errors import (
     AuditLogError,
     FieldProblem,
+    Forbidden,
     InvalidInput,
     MethodNotAllowed,
     NotFound,
@@ -35,6 +37,7 @@ from auditlog.identity import Principal, bearer_token
 from auditlog.ingest import utc_now
 from auditlog.rendering import csv_chunks, ndjson_chunks
 from auditlog.runtime import Runtime
+from auditlog.self_audit import RequestContext
 
 log = logging.getLogger("auditlog.api")
 
@@ -49,10 +52,23 @@ class Call:
     runtime: Runtime
     path_params: dict[str, str]
     request_id: str
+    correlation_id: str
+    verified: Principal | None = None
 
     def principal(self) -> Principal:
-        token = bearer_token(self.request.headers.get("authorization"))
-        return self.runtime.verifier.verify(token)
+        if self.verified is None:
+            token = bearer_token(self.request.headers.get("authorization"))
+            self.verified = self.runtime.verifier.verify(token)
+        return self.verified
+
+    def context(self) -> RequestContext:
+        client = self.request.client
+        return RequestContext(
+            request_id=self.request_id,
+            correlation_id=self.correlation_id,
+            ip_address=client.host if client else None,
+            user_agent=self.request.headers.get("user-agent"),
+        )
 
     def params(self) -> list[tuple[str, str]]:
         return list(self.request.query_params.multi_items())
@@ -122,7 +138,9 @@ async def ingest_batch(call: Call) -> Response:
 
 async def search_events(call: Call) -> Response:
     principal = call.principal()
-    page = await run_in_threadpool(call.runtime.reader.page, principal, call.params(), utc_now())
+    page = await run_in_threadpool(
+        call.runtime.reader.page, principal, call.params(), utc_now(), call.context()
+    )
     return Response(page, 200, media_type="application/json")
 
 
@@ -135,7 +153,9 @@ async def get_event(call: Call) -> Response:
             f"unknown query parameter {unknown[0]!r}", [FieldProblem(unknown[0], "is not a known parameter")]
         )
     tenant = call.request.query_params.get("tenant_id")
-    event = await run_in_threadpool(call.runtime.reader.get, principal, call.path_params["audit_id"], tenant)
+    event = await run_in_threadpool(
+        call.runtime.reader.get, principal, call.path_params["audit_id"], tenant, utc_now(), call.context()
+    )
     return json_response(event)
 
 
@@ -151,7 +171,9 @@ async def export_events(call: Call) -> Response:
     if fmt not in _EXPORT_FORMATS:
         raise InvalidInput("format must be csv or json", [FieldProblem("format", "must be csv or json")])
     media_type, encode = _EXPORT_FORMATS[fmt]
-    chunks = await run_in_threadpool(call.runtime.reader.export, principal, call.params(), utc_now())
+    chunks = await run_in_threadpool(
+        call.runtime.reader.export, principal, call.params(), utc_now(), call.context()
+    )
     # The first chunk is read before answering, so a store error is still a proper error answer.
     body: Iterator[bytes] = encode(chunks)
     first = await run_in_threadpool(next, body, b"")
@@ -176,9 +198,24 @@ async def run_retention(call: Call) -> Response:
         raise InvalidInput(
             "dry_run must be true or false", [FieldProblem("dry_run", "must be true or false")]
         )
+    now = utc_now()
     report = await run_in_threadpool(
-        call.runtime.retention.run_for, principal, utc_now().date(), dry_run=dry_run == "true"
+        call.runtime.retention.run_for, principal, now.date(), dry_run=dry_run == "true"
     )
+    per_tenant: dict[str, int] = report["per_tenant"]
+    for tenant in sorted(per_tenant) or [principal.tenant_id]:
+        await run_in_threadpool(
+            functools.partial(
+                call.runtime.self_audit.record,
+                principal,
+                call.context(),
+                action="retention.run",
+                tenants=[tenant],
+                request={"dry_run": report["dry_run"], "as_of": report["as_of"]},
+                response={"deleted" if not report["dry_run"] else "would_delete": per_tenant.get(tenant, 0)},
+                now=now,
+            )
+        )
     return json_response(report)
 
 
@@ -204,6 +241,26 @@ async def openapi_document(call: Call) -> Response:
     from auditlog.openapi import build_document
 
     return json_response(build_document())
+
+
+async def _record_refusal(call: Call, principal: Principal, operation: str, exc: Forbidden) -> None:
+    """A refused attempt by an authenticated caller is itself an audit event of its tenant."""
+    try:
+        await run_in_threadpool(
+            functools.partial(
+                call.runtime.self_audit.record,
+                principal,
+                call.context(),
+                action="access.denied",
+                tenants=[principal.tenant_id],
+                status="denied",
+                request={"operation": operation, "path": call.request.url.path},
+                response={"reason": exc.message},
+                now=utc_now(),
+            )
+        )
+    except Exception:  # the refusal is answered even if its record cannot be written
+        log.exception("could not record a refused request", extra={"request_id": call.request_id})
 
 
 ROUTES: tuple[Route, ...] = (
@@ -247,12 +304,15 @@ class Api:
         correlation_id = request.headers.get("x-correlation-id") or request_id
         started = time.perf_counter()
         route_name = "unmatched"
+        call: Call | None = None
         try:
             route, params = self._match(request.method, request.url.path)
             route_name = route.operation_id
-            call = Call(request, self._runtime_factory(), params, request_id)
+            call = Call(request, self._runtime_factory(), params, request_id, correlation_id)
             response = await route.handler(call)
         except AuditLogError as exc:
+            if isinstance(exc, Forbidden) and call is not None and call.verified is not None:
+                await _record_refusal(call, call.verified, route_name, exc)
             response = json_response(exc.body(request_id), exc.status)
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id, "route": route_name})

@@ -22,6 +22,7 @@ from auditlog.event import (
 from auditlog.identity import Principal
 from auditlog.policy import PolicyBook
 from auditlog.queue import EventQueue
+from auditlog.self_audit import RESERVED_PREFIX
 
 
 def utc_now() -> datetime:
@@ -44,6 +45,10 @@ class IngestService:
         self, principal: Principal, raw: Any, prefix: str, now: datetime, default_retention: int
     ) -> StoredEvent:
         event = parse_event(raw, prefix)
+        if event.event_type.startswith(RESERVED_PREFIX):
+            raise EventRejected(
+                [FieldProblem(_field(prefix, "event_type"), f"the {RESERVED_PREFIX} prefix is reserved")]
+            )
         if event.tenant_id is not None and event.tenant_id != principal.tenant_id:
             raise _TenantMismatch(
                 [FieldProblem(_field(prefix, "tenant_id"), "does not match the tenant of your token")]

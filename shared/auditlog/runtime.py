@@ -20,6 +20,7 @@ from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
 from auditlog.retention import RetentionService
 from auditlog.search import EventReader, ReadLimits
+from auditlog.self_audit import SelfAudit
 from auditlog.settings import Backend, Settings, get_settings
 from auditlog.state import StateStore
 from auditlog.store import EventStore
@@ -46,6 +47,7 @@ class Runtime:
     ingest: IngestService
     reader: EventReader
     retention: RetentionService
+    self_audit: SelfAudit
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -206,6 +208,7 @@ def build_runtime(settings: Settings) -> Runtime:
         timedelta(days=settings.export_max_window_days),
         skew,
     )
+    self_audit = SelfAudit(backends.queue)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
     )
@@ -223,8 +226,10 @@ def build_runtime(settings: Settings) -> Runtime:
             cache=backends.cache,
             live_ttl_seconds=settings.cache_ttl_seconds,
             closed_ttl_seconds=settings.cache_closed_ttl_seconds,
+            self_audit=self_audit,
         ),
         retention=RetentionService(backends.store),
+        self_audit=self_audit,
     )
 
 

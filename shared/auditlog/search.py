@@ -14,11 +14,12 @@ from auditlog import access
 from auditlog.access import Capability
 from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec, PageCursor, filter_digest
-from auditlog.errors import FieldProblem, InvalidInput, NotFound
+from auditlog.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from auditlog.event import COLUMNS, is_uuid, parse_rfc3339
 from auditlog.identity import Principal
 from auditlog.query_cache import cache_key, cached
 from auditlog.rendering import row_to_json_object
+from auditlog.self_audit import RequestContext, SelfAudit
 from auditlog.store import FILTER_COLUMNS, EventQuery, EventStore, Row
 
 MAX_PAGE_SIZE = 1000
@@ -27,7 +28,7 @@ MAX_VALUES_PER_FILTER = 100
 MAX_VALUE_LENGTH = 512
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$")
 _PAGE_SIZE = re.compile(r"[0-9]{1,4}")
-_WINDOW_PARAMS = ("start_time", "end_time")
+_WINDOW_PARAMS = ("start_time", "end_time", "include_self_audit")
 _PAGING_PARAMS = ("page_size", "page_token")
 
 
@@ -113,6 +114,17 @@ def parse_query(
         page_size = int(raw_size)
 
     scoped = access.readable_tenants(principal, tenants)
+    include_self_audit = _single(params, "include_self_audit")
+    if include_self_audit not in (None, "true", "false"):
+        raise InvalidInput(
+            "include_self_audit must be true or false",
+            [FieldProblem("include_self_audit", "must be true or false")],
+        )
+    if include_self_audit == "true" and not access.may_see_self_audit(principal):
+        raise Forbidden(
+            "the service's own records are visible to audit_admin and system_admin",
+            [FieldProblem("include_self_audit", "needs audit_admin or system_admin")],
+        )
     digest_items = [(k, v) for k, v in params if k not in _PAGING_PARAMS]
     digest_items.append(("@tenants", ",".join(scoped)))
     digest = filter_digest(digest_items)
@@ -132,6 +144,7 @@ def parse_query(
         metadata={k: tuple(v) for k, v in metadata.items()},
         after=(cursor.last_timestamp, cursor.last_audit_id) if cursor else None,
         limit=page_size,
+        include_self_audit=include_self_audit == "true",
     ), digest
 
 
@@ -180,7 +193,9 @@ class EventReader:
         cache: QueryCache,
         live_ttl_seconds: float,
         closed_ttl_seconds: float,
+        self_audit: SelfAudit,
     ) -> None:
+        self._self_audit = self_audit
         self._store = store
         self._codec = codec
         self._limits = limits
@@ -189,8 +204,14 @@ class EventReader:
         self._live_ttl = live_ttl_seconds
         self._closed_ttl = closed_ttl_seconds
 
-    def page(self, principal: Principal, params: list[tuple[str, str]], now: datetime) -> bytes:
-        """One page as JSON bytes."""
+    def page(
+        self,
+        principal: Principal,
+        params: list[tuple[str, str]],
+        now: datetime,
+        context: RequestContext | None = None,
+    ) -> bytes:
+        """One page as JSON bytes; the read is recorded before it is answered."""
         access.require(principal, Capability.READ)
         query, digest = parse_query(
             params, principal=principal, limits=self._limits, codec=self._codec, now=now
@@ -200,7 +221,22 @@ class EventReader:
         explicit_end = any(name == "end_time" for name, _ in params)
         closed = explicit_end and query.end < now - self._limits.future_skew
         ttl = self._closed_ttl if closed else self._live_ttl
-        return cached(self._cache, key, ttl, lambda: orjson.dumps(self._page(query, digest)))
+
+        def compute() -> bytes:
+            page = self._page(query, digest)
+            return len(page["events"]).to_bytes(4, "big") + orjson.dumps(page)
+
+        value = cached(self._cache, key, ttl, compute)
+        self._self_audit.record(
+            principal,
+            context,
+            action="events.search",
+            tenants=query.tenants,
+            request={"filters": _described(params)},
+            response={"events": int.from_bytes(value[:4], "big")},
+            now=now,
+        )
+        return value[4:]
 
     def _page(self, query: EventQuery, digest: str) -> dict[str, Any]:
         rows = self._store.query(replace(query, limit=query.limit + 1))
@@ -211,7 +247,14 @@ class EventReader:
             next_token = self._codec.encode(PageCursor(last[_TS], last[_ID], query.start, query.end, digest))
         return {"events": [row_to_json_object(r) for r in rows], "next_page_token": next_token}
 
-    def get(self, principal: Principal, audit_id: str, tenant_id: str | None) -> dict[str, Any]:
+    def get(
+        self,
+        principal: Principal,
+        audit_id: str,
+        tenant_id: str | None,
+        now: datetime,
+        context: RequestContext | None = None,
+    ) -> dict[str, Any]:
         access.require(principal, Capability.READ)
         if not is_uuid(audit_id):
             raise InvalidInput(
@@ -220,13 +263,28 @@ class EventReader:
             )
         (tenant,) = access.readable_tenants(principal, [tenant_id] if tenant_id else [])
         row = self._store.get(tenant, audit_id.lower())
+        self._self_audit.record(
+            principal,
+            context,
+            action="events.get",
+            tenants=[tenant],
+            status="success" if row is not None else "not_found",
+            resource_id=audit_id.lower(),
+            now=now,
+        )
         if row is None:
             raise NotFound(f"no event {audit_id} in this tenant")
         return row_to_json_object(row)
 
     def export(
-        self, principal: Principal, params: list[tuple[str, str]], now: datetime
+        self,
+        principal: Principal,
+        params: list[tuple[str, str]],
+        now: datetime,
+        context: RequestContext | None = None,
     ) -> Iterator[list[Row]]:
+        """The rows, streamed; the export is recorded when the stream ends, with its row count
+        and whether it completed."""
         access.require(principal, Capability.EXPORT)
         query, _ = parse_query(
             params,
@@ -240,7 +298,43 @@ class EventReader:
             raise InvalidInput(
                 "exports are not paged", [FieldProblem("page_token", "is not accepted by export")]
             )
-        return self._store.export(query)
+        return self._recorded_export(principal, context, query, params, now)
+
+    def _recorded_export(
+        self,
+        principal: Principal,
+        context: RequestContext | None,
+        query: EventQuery,
+        params: list[tuple[str, str]],
+        now: datetime,
+    ) -> Iterator[list[Row]]:
+        rows = 0
+        complete = False
+        try:
+            for chunk in self._store.export(query):
+                rows += len(chunk)
+                yield chunk
+            complete = True
+        finally:
+            self._self_audit.record(
+                principal,
+                context,
+                action="events.export",
+                tenants=query.tenants,
+                status="success" if complete else "incomplete",
+                request={"filters": _described(params)},
+                response={"events": rows},
+                now=now,
+            )
+
+
+def _described(params: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The filters of a read as recorded in its audit event (cursors left out)."""
+    out: dict[str, list[str]] = {}
+    for name, value in params:
+        if name != "page_token":
+            out.setdefault(name, []).append(value)
+    return out
 
 
 _TS = COLUMNS.index("timestamp")

@@ -37,6 +37,8 @@ class EventQuery:
     metadata: dict[str, tuple[str, ...]] = field(default_factory=dict)
     after: tuple[datetime, str] | None = None  # keyset: rows strictly older than this
     limit: int = 100
+    # The service's own records of reads (event_type ``auditlog.*``) are left out unless asked.
+    include_self_audit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,9 @@ class EventStore(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+SELF_AUDIT_PREFIX = "auditlog."
 
 
 def json_path(key: str) -> str:

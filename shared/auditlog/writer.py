@@ -11,6 +11,7 @@ import threading
 
 from auditlog.cache import QueryCache
 from auditlog.queue import PulledQueue, QueuedBatch
+from auditlog.self_audit import is_self_audit
 from auditlog.store import EventStore, WriteBatch
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,11 @@ class EventWriter:
     def write(self, batches: list[QueuedBatch]) -> int:
         events = [e for b in batches for e in b.events]
         written = self._store.append(WriteBatch(events, position=batches[-1].position))
-        # Only now are the events visible: cached pages of these tenants become stale.
-        self._cache.bump({b.tenant_id for b in batches})
+        # Only now are the events visible: cached pages of these tenants become stale. The
+        # service's own records of reads are stamped "now", so they only fall in windows that
+        # end near now, whose cached pages live for the short TTL; bumping for them would empty
+        # the cache at every read.
+        self._cache.bump({b.tenant_id for b in batches if not all(is_self_audit(e) for e in b.events)})
         return written
 
 

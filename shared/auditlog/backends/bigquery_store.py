@@ -66,7 +66,7 @@ from google.protobuf import (
 from auditlog.errors import Unavailable
 from auditlog.event import COLUMNS, JSON_COLUMNS, MAX_RETENTION_DAYS, StoredEvent
 from auditlog.schema import load_events_schema
-from auditlog.store import FILTER_COLUMNS, EventQuery, Row, WriteBatch, json_path
+from auditlog.store import FILTER_COLUMNS, SELF_AUDIT_PREFIX, EventQuery, Row, WriteBatch, json_path
 
 PARTITION_FIELD = "partition_date"
 CLUSTERING_FIELDS: tuple[str, ...] = ("tenant_id", "user_id", "event_type", "timestamp")
@@ -318,6 +318,9 @@ class BigQueryEventStore:
             clauses.append(f"JSON_VALUE(metadata, @metadata_path_{i}) IN UNNEST(@metadata_{i})")
             params.append(bigquery.ScalarQueryParameter(f"metadata_path_{i}", "STRING", json_path(key)))
             params.append(bigquery.ArrayQueryParameter(f"metadata_{i}", "STRING", list(values)))
+        if not query.include_self_audit:
+            clauses.append("NOT STARTS_WITH(event_type, @self_audit_prefix)")
+            params.append(bigquery.ScalarQueryParameter("self_audit_prefix", "STRING", SELF_AUDIT_PREFIX))
         if after is not None:
             clauses.append("(`timestamp` < @after_ts OR (`timestamp` = @after_ts AND audit_id < @after_id))")
             params.append(bigquery.ScalarQueryParameter("after_ts", "TIMESTAMP", after[0]))

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from auditlog.event import COLUMNS
-from auditlog.store import EventQuery, Row, WriteBatch, json_path
+from auditlog.store import SELF_AUDIT_PREFIX, EventQuery, Row, WriteBatch, json_path
 
 _TYPES: dict[str, str] = {
     "audit_id": "UUID NOT NULL",
@@ -143,6 +143,9 @@ class DuckDBEventStore:
             clauses.append(f"json_extract_string(metadata, ?) IN ({', '.join('?' for _ in values)})")
             params.append(json_path(key))
             params.extend(values)
+        if not query.include_self_audit:
+            clauses.append("NOT starts_with(event_type, ?)")
+            params.append(SELF_AUDIT_PREFIX)
         if query.after is not None:
             ts, audit_id = query.after
             clauses.append("(timestamp < ? OR (timestamp = ? AND audit_id < CAST(? AS UUID)))")
