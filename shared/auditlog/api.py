@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -32,9 +33,10 @@ from auditlog.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES
+from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, problems_from
 from auditlog.identity import Principal, bearer_token
 from auditlog.ingest import utc_now
+from auditlog.policy import TenantPolicy
 from auditlog.rendering import csv_chunks, ndjson_chunks
 from auditlog.runtime import Runtime
 from auditlog.self_audit import RequestContext
@@ -219,6 +221,40 @@ async def run_retention(call: Call) -> Response:
     return json_response(report)
 
 
+async def get_policy(call: Call) -> Response:
+    principal = call.principal()
+    access.require(principal, Capability.ADMIN)
+    policy = await run_in_threadpool(call.runtime.policies.get, call.path_params["tenant_id"])
+    return json_response(policy.model_dump(mode="json"))
+
+
+async def put_policy(call: Call) -> Response:
+    principal = call.principal()
+    access.require(principal, Capability.ADMIN)
+    tenant = call.path_params["tenant_id"]
+    body = await read_json(call, MAX_SINGLE_BODY_BYTES)
+    try:
+        policy = TenantPolicy.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidInput("the policy is not valid", problems_from(exc)) from None
+    before = await run_in_threadpool(call.runtime.policies.get, tenant)
+    await run_in_threadpool(call.runtime.policies.put, tenant, policy)
+    await run_in_threadpool(
+        functools.partial(
+            call.runtime.self_audit.record,
+            principal,
+            call.context(),
+            action="policy.update",
+            tenants=[tenant],
+            resource_id=tenant,
+            request={"policy": policy.model_dump(mode="json")},
+            response={"previous": before.model_dump(mode="json")},
+            now=utc_now(),
+        )
+    )
+    return json_response(policy.model_dump(mode="json"))
+
+
 async def healthz(call: Call) -> Response:
     return json_response({"status": "ok"})
 
@@ -270,6 +306,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/audit/events/export", "query", "exportEvents", export_events),
     Route("GET", "/api/v1/audit/events/{audit_id}", "query", "getEvent", get_event),
     Route("POST", "/api/v1/audit/retention/run", "retention", "runRetention", run_retention),
+    Route("GET", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "getTenantPolicy", get_policy),
+    Route("PUT", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "putTenantPolicy", put_policy),
     Route("GET", "/healthz", "*", "healthz", healthz),
     Route("GET", "/readyz", "*", "readyz", readyz),
     Route("GET", "/openapi.json", "*", "openapi", openapi_document),

@@ -59,22 +59,58 @@ def _openapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _retention(settings: Settings, args: argparse.Namespace) -> int:
-    """Runs retention through the running local server (it owns the store's file lock)."""
+def _admin_call(
+    settings: Settings,
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, str] | None = None,
+    json_body: bytes | None = None,
+) -> int:
+    """Admin commands go through the running server (it owns the stores), as system_admin with a
+    development token from the same data dir."""
     import httpx
 
     from auditlog.identity import DevIssuer
 
     issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     token = issuer.issue(tenant_id="system", roles=["system_admin"], subject="auditlog-cli")
-    response = httpx.post(
-        f"{args.url}/api/v1/audit/retention/run",
-        params={"dry_run": "true" if args.dry_run else "false"},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=3600,
+    headers = {"Authorization": f"Bearer {token}"}
+    if json_body is not None:
+        headers["Content-Type"] = "application/json"
+    response = httpx.request(
+        method, f"{args.url}{path}", headers=headers, params=params, content=json_body, timeout=3600
     )
     print(response.text)
     return 0 if response.is_success else 1
+
+
+def _retention(settings: Settings, args: argparse.Namespace) -> int:
+    return _admin_call(
+        settings,
+        args,
+        "POST",
+        "/api/v1/audit/retention/run",
+        params={"dry_run": "true" if args.dry_run else "false"},
+    )
+
+
+def _policy_show(settings: Settings, args: argparse.Namespace) -> int:
+    return _admin_call(settings, args, "GET", f"/api/v1/admin/tenants/{args.tenant}/policy")
+
+
+def _policy_set(settings: Settings, args: argparse.Namespace) -> int:
+    """Replace the tenant's policy with the JSON document in --file (see `policy show`)."""
+    with open(args.file, "rb") as handle:
+        body = handle.read()
+    return _admin_call(
+        settings,
+        args,
+        "PUT",
+        f"/api/v1/admin/tenants/{args.tenant}/policy",
+        json_body=body,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
     run.add_argument("--url", default=None, help="the server (default: the local one)")
     run.set_defaults(run=_retention)
+
+    policy = sub.add_parser("policy", help="tenant policies (retention, rate limits, allowlist, PII)")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    show = policy_sub.add_parser("show", help="print a tenant's policy as JSON")
+    show.add_argument("--tenant", required=True)
+    show.add_argument("--url", default=None, help="the server (default: the local one)")
+    show.set_defaults(run=_policy_show)
+    put = policy_sub.add_parser("set", help="replace a tenant's policy with a JSON file")
+    put.add_argument("--tenant", required=True)
+    put.add_argument("--file", required=True, help="the policy as JSON (start from `policy show`)")
+    put.add_argument("--url", default=None, help="the server (default: the local one)")
+    put.set_defaults(run=_policy_set)
 
     args = parser.parse_args(argv)
     settings = get_settings()

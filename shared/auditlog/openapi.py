@@ -19,10 +19,23 @@ from auditlog.event import (
     EventPage,
     IngestResult,
 )
+from auditlog.policy import TenantPolicy
 from auditlog.search import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from auditlog.store import FILTER_COLUMNS
 
-_MODELS = (AuditEventIn, AuditEventOut, EventPage, IngestResult, BatchIn, BatchIngestResult, ErrorBody)
+_MODELS = (
+    AuditEventIn,
+    AuditEventOut,
+    EventPage,
+    IngestResult,
+    BatchIn,
+    BatchIngestResult,
+    ErrorBody,
+    TenantPolicy,
+)
+
+
+_INPUT_MODELS = (AuditEventIn, BatchIn, TenantPolicy)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -121,9 +134,16 @@ def _query_params(export: bool) -> list[dict[str, Any]]:
     return params
 
 
+def _tenant_param() -> dict[str, Any]:
+    return {"name": "tenant_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def build_document() -> dict[str, Any]:
     _, schemas = models_json_schema(
-        [(m, "validation" if m in (AuditEventIn, BatchIn) else "serialization") for m in _MODELS],
+        [
+            (m, "validation" if m in (AuditEventIn, BatchIn, TenantPolicy) else "serialization")
+            for m in _MODELS
+        ],
         ref_template="#/components/schemas/{model}",
     )
     bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -229,6 +249,31 @@ def build_document() -> dict[str, Any]:
                     **_errors(400, 401, 403),
                 },
             }
+        },
+        "/api/v1/admin/tenants/{tenant_id}/policy": {
+            "get": {
+                "operationId": "getTenantPolicy",
+                "summary": "A tenant's policy (defaults when none was set)",
+                "description": "Role: system_admin.",
+                "security": bearer,
+                "parameters": [_tenant_param()],
+                "responses": {"200": _json("TenantPolicy", "The policy."), **_errors(401, 403)},
+            },
+            "put": {
+                "operationId": "putTenantPolicy",
+                "summary": "Replace a tenant's policy",
+                "description": "Role: system_admin. Recorded as an audit event of the tenant.",
+                "security": bearer,
+                "parameters": [_tenant_param()],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("TenantPolicy")}},
+                },
+                "responses": {
+                    "200": _json("TenantPolicy", "The stored policy."),
+                    **_errors(400, 401, 403, 413, 415),
+                },
+            },
         },
         "/healthz": {
             "get": {
