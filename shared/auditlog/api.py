@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from auditlog import access
 from auditlog.access import Capability
+from auditlog.allowlist import check_allowlist, client_address
 from auditlog.errors import (
     AuditLogError,
     FieldProblem,
@@ -31,6 +32,7 @@ from auditlog.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     UnsupportedMediaType,
 )
 from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, problems_from
@@ -58,17 +60,37 @@ class Call:
     verified: Principal | None = None
 
     def principal(self) -> Principal:
+        """The verified caller, from an allowed address (checked once per request)."""
         if self.verified is None:
             token = bearer_token(self.request.headers.get("authorization"))
             self.verified = self.runtime.verifier.verify(token)
+            # After `verified` is set, so that a refusal is recorded as an audit event; before
+            # any rate limit, so that a stolen token used from elsewhere cannot drain the buckets.
+            policy = self.runtime.policies.get(self.verified.tenant_id)
+            check_allowlist(self.address(), policy.ip_allowlist)
         return self.verified
 
-    def context(self) -> RequestContext:
+    def address(self) -> str | None:
+        """The caller's address: the socket peer, or the configured number of hops from the
+        right of X-Forwarded-For when trusted proxies stand in front."""
         client = self.request.client
+        forwarded = ",".join(self.request.headers.getlist("x-forwarded-for")) or None
+        return client_address(
+            client.host if client else None, forwarded, self.runtime.settings.trusted_proxy_hops
+        )
+
+    def reading(self) -> Principal:
+        """The caller of a read, admitted by its read bucket."""
+        principal = self.principal()
+        policy = self.runtime.policies.get(principal.tenant_id)
+        self.runtime.limits.check_read(principal.tenant_id, principal.subject, policy.rate_limit)
+        return principal
+
+    def context(self) -> RequestContext:
         return RequestContext(
             request_id=self.request_id,
             correlation_id=self.correlation_id,
-            ip_address=client.host if client else None,
+            ip_address=self.address(),
             user_agent=self.request.headers.get("user-agent"),
         )
 
@@ -139,7 +161,7 @@ async def ingest_batch(call: Call) -> Response:
 
 
 async def search_events(call: Call) -> Response:
-    principal = call.principal()
+    principal = call.reading()
     page = await run_in_threadpool(
         call.runtime.reader.page, principal, call.params(), utc_now(), call.context()
     )
@@ -147,7 +169,7 @@ async def search_events(call: Call) -> Response:
 
 
 async def get_event(call: Call) -> Response:
-    principal = call.principal()
+    principal = call.reading()
     params = call.params()
     unknown = [k for k, _ in params if k != "tenant_id"]
     if unknown:
@@ -168,7 +190,7 @@ _EXPORT_FORMATS = {
 
 
 async def export_events(call: Call) -> Response:
-    principal = call.principal()
+    principal = call.reading()
     fmt = call.request.query_params.get("format", "json")
     if fmt not in _EXPORT_FORMATS:
         raise InvalidInput("format must be csv or json", [FieldProblem("format", "must be csv or json")])
@@ -352,6 +374,9 @@ class Api:
             if isinstance(exc, Forbidden) and call is not None and call.verified is not None:
                 await _record_refusal(call, call.verified, route_name, exc)
             response = json_response(exc.body(request_id), exc.status)
+            if isinstance(exc, RateLimited):
+                # Not recorded as an audit event: that would add load exactly when overloaded.
+                response.headers["Retry-After"] = str(exc.retry_after_seconds)
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id, "route": route_name})
             response = json_response(

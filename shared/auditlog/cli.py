@@ -33,6 +33,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # The service applies its own trusted-hops rule to X-Forwarded-For (allowlist.py).
+        proxy_headers=False,
     )
     return 0
 

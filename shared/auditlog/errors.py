@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,23 @@ class PayloadTooLarge(AuditLogError):
 class UnsupportedMediaType(AuditLogError):
     status = 415
     code = "unsupported_media_type"
+
+
+class RateLimited(AuditLogError):
+    """Too many events or requests for now; the answer carries ``Retry-After``.
+
+    ``retry_after_seconds`` is whole seconds, rounded up and at least 1, as the header takes them
+    (RFC 9110 section 10.2.3: delta-seconds is a non-negative integer).
+    """
+
+    status = 429
+    code = "resource_exhausted"
+
+    def __init__(
+        self, message: str, retry_after_seconds: float, details: list[FieldProblem] | None = None
+    ) -> None:
+        super().__init__(message, details)
+        self.retry_after_seconds = max(1, math.ceil(retry_after_seconds))
 
 
 class Unavailable(AuditLogError):

@@ -22,6 +22,7 @@ from auditlog.event import (
 from auditlog.identity import Principal
 from auditlog.policy import PolicyBook
 from auditlog.queue import EventQueue
+from auditlog.ratelimit import RequestLimits
 from auditlog.self_audit import RESERVED_PREFIX
 
 
@@ -36,10 +37,19 @@ class IngestRules:
 
 
 class IngestService:
-    def __init__(self, queue: EventQueue, rules: IngestRules, policies: PolicyBook) -> None:
+    def __init__(
+        self, queue: EventQueue, rules: IngestRules, policies: PolicyBook, limits: RequestLimits
+    ) -> None:
         self._queue = queue
         self._rules = rules
         self._policies = policies
+        self._limits = limits
+
+    def _admit(self, principal: Principal, events: int) -> None:
+        """Charge the tenant's and the caller's write buckets for every submitted event (invalid
+        ones too: the cost is known before the per-event checks, and spam still uses capacity)."""
+        policy = self._policies.get(principal.tenant_id)
+        self._limits.check_write(principal.tenant_id, principal.subject, events, policy.rate_limit)
 
     def _prepare(
         self, principal: Principal, raw: Any, prefix: str, now: datetime, default_retention: int
@@ -72,6 +82,7 @@ class IngestService:
 
     async def write_one(self, principal: Principal, raw: Any) -> dict[str, Any]:
         access.require(principal, Capability.WRITE)
+        self._admit(principal, 1)
         try:
             record = self._prepare(principal, raw, "", utc_now(), self._retention(principal))
         except _TenantMismatch as exc:
@@ -102,6 +113,7 @@ class IngestService:
                 f"a batch holds at most {MAX_BATCH_EVENTS} events; this one has {len(events)}",
                 [FieldProblem("events", f"has more than {MAX_BATCH_EVENTS} events")],
             )
+        self._admit(principal, len(events))
         now = utc_now()
         retention = self._retention(principal)
         results: list[dict[str, Any]] = []

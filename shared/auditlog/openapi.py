@@ -50,10 +50,12 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Invalid input; `details` names each field and problem.",
         401: "Missing or invalid bearer token.",
-        403: "The token's roles or tenant do not allow this.",
+        403: "The token's roles or tenant do not allow this, or the caller's address is outside "
+        "the tenant's IP allowlist.",
         404: "Not found (also when it belongs to another tenant).",
         413: "The body or batch is too large.",
         415: "The body is not application/json.",
+        429: "Rate limited; the Retry-After header says when to retry.",
     }
     return {str(c): _json("ErrorBody", text[c]) for c in codes}
 
@@ -161,7 +163,7 @@ def build_document() -> dict[str, Any]:
                 },
                 "responses": {
                     "202": _json("IngestResult", "Stored (or already stored)."),
-                    **_errors(400, 401, 403, 413, 415),
+                    **_errors(400, 401, 403, 413, 415, 429),
                 },
             },
             "get": {
@@ -170,7 +172,7 @@ def build_document() -> dict[str, Any]:
                 "description": "Role: audit_reader, audit_export, audit_admin or system_admin.",
                 "security": bearer,
                 "parameters": _query_params(export=False),
-                "responses": {"200": _json("EventPage", "A page of events."), **_errors(400, 401, 403)},
+                "responses": {"200": _json("EventPage", "A page of events."), **_errors(400, 401, 403, 429)},
             },
         },
         "/api/v1/audit/events/batch": {
@@ -187,7 +189,7 @@ def build_document() -> dict[str, Any]:
                 },
                 "responses": {
                     "202": _json("BatchIngestResult", "Per-event results."),
-                    **_errors(400, 401, 403, 413, 415),
+                    **_errors(400, 401, 403, 413, 415, 429),
                 },
             }
         },
@@ -206,7 +208,7 @@ def build_document() -> dict[str, Any]:
                             "application/x-ndjson": {"schema": {"type": "string"}},
                         },
                     },
-                    **_errors(400, 401, 403),
+                    **_errors(400, 401, 403, 429),
                 },
             }
         },
@@ -229,7 +231,10 @@ def build_document() -> dict[str, Any]:
                         "description": "Only for roles that read across tenants.",
                     },
                 ],
-                "responses": {"200": _json("AuditEventOut", "The event."), **_errors(400, 401, 403, 404)},
+                "responses": {
+                    "200": _json("AuditEventOut", "The event."),
+                    **_errors(400, 401, 403, 404, 429),
+                },
             }
         },
         "/api/v1/audit/retention/run": {

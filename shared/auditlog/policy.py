@@ -31,12 +31,13 @@ class RateLimit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tenant_events_per_second: float = Field(5000, gt=0, description="sustained writes, whole tenant")
-    tenant_event_burst: int = Field(20000, ge=1, description="bucket size, whole tenant")
-    caller_events_per_second: float = Field(2000, gt=0, description="sustained writes, one caller")
-    caller_event_burst: int = Field(10000, ge=1, description="bucket size, one caller")
-    caller_reads_per_second: float = Field(50, gt=0, description="sustained reads, one caller")
-    caller_read_burst: int = Field(200, ge=1, description="bucket size of reads, one caller")
+    # Defaults are a safety net sized above what one instance can take; tighten per tenant.
+    tenant_events_per_second: float = Field(100_000, gt=0, description="sustained writes, whole tenant")
+    tenant_event_burst: int = Field(200_000, ge=1, description="bucket size, whole tenant")
+    caller_events_per_second: float = Field(50_000, gt=0, description="sustained writes, one caller")
+    caller_event_burst: int = Field(100_000, ge=1, description="bucket size, one caller")
+    caller_reads_per_second: float = Field(1000, gt=0, description="sustained reads, one caller")
+    caller_read_burst: int = Field(2000, ge=1, description="bucket size of reads, one caller")
 
 
 class PiiRule(BaseModel):

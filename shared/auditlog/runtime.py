@@ -18,6 +18,7 @@ from auditlog.identity import DevIssuer, TokenVerifier
 from auditlog.ingest import IngestRules, IngestService
 from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
+from auditlog.ratelimit import RateLimiter, RequestLimits
 from auditlog.retention import RetentionService
 from auditlog.search import EventReader, ReadLimits
 from auditlog.self_audit import SelfAudit
@@ -35,6 +36,7 @@ class Backends:
     store: EventStore
     cache: QueryCache
     state: StateStore
+    limiter: RateLimiter
     writer_loop: WriterLoop | None = None
 
 
@@ -48,6 +50,7 @@ class Runtime:
     reader: EventReader
     retention: RetentionService
     self_audit: SelfAudit
+    limits: RequestLimits
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -74,6 +77,7 @@ class Runtime:
         self.backends.store.close()
         self.backends.cache.close()
         self.backends.state.close()
+        self.backends.limiter.close()
 
 
 def _secret_file(path: Path) -> bytes:
@@ -89,6 +93,7 @@ def _secret_file(path: Path) -> bytes:
 def _embedded(settings: Settings) -> Backends:
     from auditlog.backends.duckdb_store import DuckDBEventStore
     from auditlog.backends.memory_cache import MemoryQueryCache
+    from auditlog.backends.memory_ratelimit import MemoryRateLimiter
     from auditlog.backends.sqlite_journal import SqliteJournalQueue
     from auditlog.backends.sqlite_state import SqliteStateStore
 
@@ -111,6 +116,7 @@ def _embedded(settings: Settings) -> Backends:
         store=store,
         cache=cache,
         state=SqliteStateStore(data / "state.sqlite3"),
+        limiter=MemoryRateLimiter(max_keys=settings.rate_limit_max_keys),
         writer_loop=loop,
     )
 
@@ -122,6 +128,7 @@ def _gcp(settings: Settings) -> Backends:
     from auditlog.backends.firestore_state import FirestoreStateStore
     from auditlog.backends.pubsub_queue import PubSubEventQueue, publisher_for_throughput
     from auditlog.backends.redis_cache import RedisQueryCache, connect
+    from auditlog.backends.redis_ratelimit import RedisRateLimiter
     from auditlog.backends.redis_registry import RedisIdempotencyRegistry, redis_client
 
     if not settings.redis_url:
@@ -142,6 +149,8 @@ def _gcp(settings: Settings) -> Backends:
             write_client=storage_write_client(settings.bigquery_storage_endpoint),
         ),
         cache=RedisQueryCache(connect(settings.redis_url)),
+        # A client of its own, so limiter calls never wait behind the registry's scripts.
+        limiter=RedisRateLimiter(connect(settings.redis_url)),
         state=FirestoreStateStore(
             firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
         ),
@@ -209,6 +218,7 @@ def build_runtime(settings: Settings) -> Runtime:
         skew,
     )
     self_audit = SelfAudit(backends.queue)
+    request_limits = RequestLimits(backends.limiter)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
     )
@@ -217,7 +227,7 @@ def build_runtime(settings: Settings) -> Runtime:
         backends=backends,
         verifier=issuer.verifier(settings.jwt_leeway_seconds),
         policies=policies,
-        ingest=IngestService(backends.queue, IngestRules(skew), policies),
+        ingest=IngestService(backends.queue, IngestRules(skew), policies, request_limits),
         reader=EventReader(
             backends.store,
             codec,
@@ -230,6 +240,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         retention=RetentionService(backends.store),
         self_audit=self_audit,
+        limits=request_limits,
     )
 
 

@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     jwt_audience: str = Field("auditlog", description="expected `aud` claim")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
 
+    # Network and limits
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="X-Forwarded-For entries appended by our own proxies; the caller is that many "
+        "from the right; 0 = the socket peer, header ignored",
+    )
+    rate_limit_max_keys: int = Field(100_000, ge=1, description="embedded limiter: buckets kept in memory")
+
     # Event rules
     default_retention_days: int = Field(90, ge=90, le=2555, description="retention when none given")
     max_future_skew_seconds: int = Field(300, ge=0, description="how far ahead a timestamp may be")
