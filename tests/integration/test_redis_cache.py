@@ -138,8 +138,8 @@ def test_warning_repeats_after_the_interval(
     dead_cache: RedisQueryCache, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.WARNING, logger="auditlog.backends.redis_cache")
-    monkeypatch.setattr(dead_cache, "WARNING_INTERVAL_SECONDS", 0.05)
-    monkeypatch.setattr(dead_cache, "RETRY_AFTER_SECONDS", 0)
+    monkeypatch.setattr(dead_cache.health, "warning_interval_seconds", 0.05)
+    monkeypatch.setattr(dead_cache.health, "rest_seconds", 0)
     dead_cache.get("k")
     dead_cache.get("k")
     time.sleep(0.06)
@@ -169,7 +169,7 @@ def test_the_cache_is_used_again_once_redis_recovers(
     redis_server: Any, raw: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = RedisQueryCache.from_url(f"redis://{redis_server.host}/0")
-    monkeypatch.setattr(cache, "RETRY_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr(cache.health, "rest_seconds", 0.05)
     try:
         cache.set("k", b"v", 60)
         raw.client_kill_filter(_type="normal", skipme=True)

@@ -137,7 +137,7 @@ def test_dead_redis_allows_counts_and_warns_once_quickly(
 
 
 def test_dead_redis_is_tried_again_after_a_rest(dead: RedisRateLimiter) -> None:
-    dead.RETRY_AFTER_SECONDS = 0.0
+    dead.health.rest_seconds = 0.0
     assert dead.take("k", 1, 1.0, 1) == 0.0
     assert dead.take("k", 1, 1.0, 1) == 0.0
     assert dead.failures == 2

@@ -16,7 +16,7 @@ minute. Three things keep a dead Redis cheap:
 - no retries (``connect()``): redis-py's ``Redis(host=...)`` retries 10 times with back-off up to
   1 s, which is seconds per call. A pooled connection the server closed is replaced when it is
   taken from the pool, and a failed call is only a miss.
-- after a failure the cache leaves Redis alone for ``RETRY_AFTER_SECONDS`` (1 s): calls in that
+- after a failure the cache leaves Redis alone for ``health.rest_seconds`` (1 s): calls in that
   window are misses (counted) at no cost, so a Redis that hangs costs one timeout per second per
   process, not one per cache call (a read makes up to four).
 """
@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Collection
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from auditlog.backends.redis_failures import RedisFailures
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,6 @@ def _milliseconds(seconds: float) -> int:
 class RedisQueryCache:
     """``QueryCache`` on Redis. Owns ``client`` (closes it); build it with ``connect()``."""
 
-    WARNING_INTERVAL_SECONDS = 60.0
-    RETRY_AFTER_SECONDS = 1.0
-
     def __init__(self, client: redis.Redis, prefix: str = "qc:") -> None:
         self._client = client
         self._values = f"{prefix}v:"
@@ -82,27 +80,29 @@ class RedisQueryCache:
         self._release = client.register_script(_RELEASE)
         self._tokens: dict[str, str] = {}  # key -> token of a lock this process holds
         self._mutex = threading.Lock()
-        self._last_warning: float | None = None
-        self._quiet_until = 0.0  # monotonic time before which Redis is not tried
-        self.failures = 0
+        self.health = RedisFailures("query cache", "reads go to the store", logger=log)
         _warn_if_slow(client)
+
+    @property
+    def failures(self) -> int:
+        return self.health.count
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "qc:") -> RedisQueryCache:
         return cls(connect(url), prefix)
 
     def get(self, key: str) -> bytes | None:
-        if self._resting():
+        if self.health.resting():
             return None
         try:
             value = self._client.get(self._values + key)
         except _ERRORS as exc:
-            self._failed("GET", exc)
+            self.health.failed("GET", exc)
             return None
         return value.encode() if isinstance(value, str) else value
 
     def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        if self._resting():
+        if self.health.resting():
             return
         try:
             if ttl_seconds <= 0:
@@ -110,16 +110,16 @@ class RedisQueryCache:
             else:
                 self._client.set(self._values + key, value, px=_milliseconds(ttl_seconds))
         except _ERRORS as exc:
-            self._failed("SET", exc)
+            self.health.failed("SET", exc)
 
     def try_lock(self, key: str, ttl_seconds: float) -> bool:
-        if self._resting():
+        if self.health.resting():
             return True  # cannot tell: compute rather than wait
         token = uuid.uuid4().hex
         try:
             acquired = self._client.set(self._locks + key, token, nx=True, px=_milliseconds(ttl_seconds))
         except _ERRORS as exc:
-            self._failed("SET NX", exc)
+            self.health.failed("SET NX", exc)
             return True
         if not acquired:
             return False
@@ -130,21 +130,21 @@ class RedisQueryCache:
     def unlock(self, key: str) -> None:
         with self._mutex:
             token = self._tokens.pop(key, None)
-        if token is None or self._resting():
+        if token is None or self.health.resting():
             return  # not ours, taken while Redis was unreachable, or it expires by itself
         try:
             self._release(keys=[self._locks + key], args=[token])
         except _ERRORS as exc:
-            self._failed("unlock", exc)
+            self.health.failed("unlock", exc)
 
     def generations(self, tenant_ids: tuple[str, ...]) -> list[str]:
         unknown = [uuid.uuid4().hex for _ in tenant_ids]  # never matches a cached key
-        if self._resting():
+        if self.health.resting():
             return unknown
         try:
             values = self._client.mget([self._generations + t for t in tenant_ids])
         except _ERRORS as exc:
-            self._failed("MGET", exc)
+            self.health.failed("MGET", exc)
             return unknown
         return ["0" if v is None else (v.decode() if isinstance(v, bytes) else str(v)) for v in values]
 
@@ -157,35 +157,10 @@ class RedisQueryCache:
                 pipeline.incr(self._generations + tenant)
             pipeline.execute()
         except _ERRORS as exc:
-            self._failed("INCR", exc)
+            self.health.failed("INCR", exc)
 
     def close(self) -> None:
         self._client.close()
-
-    def _resting(self) -> bool:
-        """True (and counted as a failure) while Redis is left alone after a failure."""
-        if time.monotonic() >= self._quiet_until:
-            return False
-        with self._mutex:
-            self.failures += 1
-        return True
-
-    def _failed(self, operation: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        with self._mutex:
-            self.failures += 1
-            failures = self.failures
-            self._quiet_until = now + self.RETRY_AFTER_SECONDS
-            if self._last_warning is not None and now - self._last_warning < self.WARNING_INTERVAL_SECONDS:
-                return
-            self._last_warning = now
-        log.warning(
-            "query cache: Redis %s failed (%s: %s); reads go to the store (%d cache failures so far)",
-            operation,
-            type(exc).__name__,
-            exc,
-            failures,
-        )
 
 
 def _warn_if_slow(client: redis.Redis) -> None:

@@ -13,19 +13,18 @@ write refused because the limiter's cache is down is an event lost, while an unl
 costs capacity that the queue absorbs. Each such call is counted in ``failures`` and a warning is
 logged at most once a minute. The house habits for a Redis on the request path keep a dead one
 cheap: short timeouts and no retries (``redis_cache.connect()``), and after a failure Redis is
-left alone for ``RETRY_AFTER_SECONDS``, so a hung Redis costs one timeout per second per process.
+left alone for ``health.rest_seconds``, so a hung Redis costs one timeout per second per process.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
-import time
 
 import redis
 
 from auditlog.backends.redis_cache import connect
+from auditlog.backends.redis_failures import RedisFailures
 from auditlog.ratelimit import check_bucket
 
 log = logging.getLogger(__name__)
@@ -92,19 +91,19 @@ def expiry_ms(rate_per_second: float, burst: int) -> int:
 class RedisRateLimiter:
     """``RateLimiter`` on Redis. Owns ``client`` (closes it); build it with ``connect()``."""
 
-    WARNING_INTERVAL_SECONDS = 60.0
-    RETRY_AFTER_SECONDS = 1.0
-
     def __init__(self, client: redis.Redis, prefix: str = "rl:") -> None:
         self._client = client
         self._prefix = prefix
         self._take = client.register_script(_TAKE)
         self._refund = client.register_script(_REFUND)
-        self._mutex = threading.Lock()
-        self._last_warning: float | None = None
-        self._quiet_until = 0.0  # monotonic time before which Redis is not tried
-        self.failures = 0
+        self.health = RedisFailures(
+            "rate limiter", "requests pass unlimited until it answers (fail open)", logger=log
+        )
+
+    @property
+    def failures(self) -> int:
         """Calls answered without Redis (errors, and calls skipped while it is left alone)."""
+        return self.health.count
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "rl:") -> RedisRateLimiter:
@@ -114,7 +113,7 @@ class RedisRateLimiter:
         check_bucket(cost, rate_per_second, burst)
         if cost > burst:
             return math.inf
-        if cost == 0 or self._resting():
+        if cost == 0 or self.health.resting():
             return 0.0
         try:
             waited = self._take(
@@ -122,13 +121,13 @@ class RedisRateLimiter:
                 args=[rate_per_second, burst, cost, expiry_ms(rate_per_second, burst)],
             )
         except _ERRORS as exc:
-            self._failed("take", exc)
+            self.health.failed("take", exc)
             return 0.0  # fail open: see the module docstring
         return int(waited) / 1_000_000
 
     def refund(self, key: str, cost: int, rate_per_second: float, burst: int) -> None:
         check_bucket(cost, rate_per_second, burst)
-        if cost == 0 or self._resting():
+        if cost == 0 or self.health.resting():
             return
         try:
             self._refund(
@@ -136,33 +135,7 @@ class RedisRateLimiter:
                 args=[rate_per_second, burst, cost, expiry_ms(rate_per_second, burst)],
             )
         except _ERRORS as exc:
-            self._failed("refund", exc)
+            self.health.failed("refund", exc)
 
     def close(self) -> None:
         self._client.close()
-
-    def _resting(self) -> bool:
-        """True (and counted as a failure) while Redis is left alone after a failure."""
-        if time.monotonic() >= self._quiet_until:
-            return False
-        with self._mutex:
-            self.failures += 1
-        return True
-
-    def _failed(self, operation: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        with self._mutex:
-            self.failures += 1
-            failures = self.failures
-            self._quiet_until = now + self.RETRY_AFTER_SECONDS
-            if self._last_warning is not None and now - self._last_warning < self.WARNING_INTERVAL_SECONDS:
-                return
-            self._last_warning = now
-        log.warning(
-            "rate limiter: Redis %s failed (%s: %s); requests pass unlimited until it answers "
-            "(%d limiter failures so far)",
-            operation,
-            type(exc).__name__,
-            exc,
-            failures,
-        )

@@ -16,15 +16,14 @@ interval rather than one per request.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 
 import redis
 
+from auditlog.backends.redis_failures import RedisFailures
+
 log = logging.getLogger(__name__)
 
-WARNING_INTERVAL_SECONDS = 60.0
 
 # SET ... EX for every key in one command. A pipeline of 1000 SETs is also one round trip, but
 # redis-py spends ~15 ms of CPU building and parsing it against ~3 ms for this (measured); EVAL
@@ -53,13 +52,17 @@ class RedisIdempotencyRegistry:
             raise ValueError("ttl_seconds must be positive")
         self._client = client
         self._ttl = ttl_seconds
-        self._retry_after = retry_after_seconds
-        self._lock = threading.Lock()
-        self._down_until = 0.0
-        self._last_warning = -WARNING_INTERVAL_SECONDS
-        self._unreported = 0
-        self.failures = 0
+        self.health = RedisFailures(
+            "idempotency registry",
+            "duplicates are still removed by the store",
+            logger=log,
+            rest_seconds=retry_after_seconds,
+        )
+
+    @property
+    def failures(self) -> int:
         """Calls that could not consult Redis (errors and calls skipped while it is down)."""
+        return self.health.count
 
     @staticmethod
     def key(tenant_id: str, audit_id: str) -> str:
@@ -68,52 +71,25 @@ class RedisIdempotencyRegistry:
     def known(self, tenant_id: str, audit_ids: list[str]) -> set[str]:
         if not audit_ids:
             return set()
-        if self._skipping():
+        if self.health.resting():
             return set()
         try:
             values: list[Any] = self._client.mget([self.key(tenant_id, a) for a in audit_ids])
         except (redis.RedisError, OSError) as exc:
-            self._failed("known", exc)
+            self.health.failed("known", exc)
             return set()
         return {a for a, v in zip(audit_ids, values, strict=True) if v is not None}
 
     def remember(self, tenant_id: str, audit_ids: list[str]) -> None:
-        if not audit_ids or self._skipping():
+        if not audit_ids or self.health.resting():
             return
         keys = [self.key(tenant_id, a) for a in audit_ids]
         try:
             self._client.eval(_REMEMBER, len(keys), *keys, self._ttl)
         except (redis.RedisError, OSError) as exc:
-            self._failed("remember", exc)
+            self.health.failed("remember", exc)
 
     def close(self) -> None:
         self._client.close()
 
     # -- failure handling ---------------------------------------------------------------------
-
-    def _skipping(self) -> bool:
-        with self._lock:
-            if time.monotonic() >= self._down_until:
-                return False
-            self.failures += 1
-            self._unreported += 1
-            return True
-
-    def _failed(self, operation: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self.failures += 1
-            self._unreported += 1
-            self._down_until = now + self._retry_after
-            if now - self._last_warning < WARNING_INTERVAL_SECONDS:
-                return
-            self._last_warning = now
-            count, self._unreported = self._unreported, 0
-        log.warning(
-            "idempotency registry unavailable (%s: %s: %s); %d call(s) went without it since the "
-            "last warning; duplicates are still removed by the store",
-            operation,
-            type(exc).__name__,
-            exc,
-            count,
-        )
