@@ -20,7 +20,8 @@ from auditlog.event import (
     to_stored,
 )
 from auditlog.identity import Principal
-from auditlog.policy import PolicyBook
+from auditlog.pii import PiiProtector
+from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
 from auditlog.ratelimit import RequestLimits
 from auditlog.self_audit import RESERVED_PREFIX
@@ -38,21 +39,29 @@ class IngestRules:
 
 class IngestService:
     def __init__(
-        self, queue: EventQueue, rules: IngestRules, policies: PolicyBook, limits: RequestLimits
+        self,
+        queue: EventQueue,
+        rules: IngestRules,
+        policies: PolicyBook,
+        limits: RequestLimits,
+        protector: PiiProtector,
     ) -> None:
         self._queue = queue
         self._rules = rules
         self._policies = policies
         self._limits = limits
+        self._protector = protector
 
-    def _admit(self, principal: Principal, events: int) -> None:
+    def _admit(self, principal: Principal, events: int) -> TenantPolicy:
         """Charge the tenant's and the caller's write buckets for every submitted event (invalid
-        ones too: the cost is known before the per-event checks, and spam still uses capacity)."""
+        ones too: the cost is known before the per-event checks, and spam still uses capacity).
+        Returns the tenant's policy, which the rest of the write follows."""
         policy = self._policies.get(principal.tenant_id)
         self._limits.check_write(principal.tenant_id, principal.subject, events, policy.rate_limit)
+        return policy
 
     def _prepare(
-        self, principal: Principal, raw: Any, prefix: str, now: datetime, default_retention: int
+        self, principal: Principal, raw: Any, prefix: str, now: datetime, policy: TenantPolicy
     ) -> StoredEvent:
         event = parse_event(raw, prefix)
         if event.event_type.startswith(RESERVED_PREFIX):
@@ -64,11 +73,11 @@ class IngestService:
                 [FieldProblem(_field(prefix, "tenant_id"), "does not match the tenant of your token")]
             )
         try:
-            return to_stored(
+            record = to_stored(
                 event,
                 tenant_id=principal.tenant_id,
                 audit_id=event.audit_id or str(uuid_utils.uuid7()),
-                default_retention_days=default_retention,
+                default_retention_days=policy.default_retention_days,
                 now=now,
                 max_future=self._rules.max_future,
             )
@@ -76,15 +85,14 @@ class IngestService:
             raise EventRejected(
                 [FieldProblem(_field(prefix, p.field), p.problem) for p in exc.problems]
             ) from None
-
-    def _retention(self, principal: Principal) -> int:
-        return self._policies.get(principal.tenant_id).default_retention_days
+        # Before anything is published, stored or logged.
+        return self._protector.protect(principal.tenant_id, policy.pii_rules, record)
 
     async def write_one(self, principal: Principal, raw: Any) -> dict[str, Any]:
         access.require(principal, Capability.WRITE)
-        self._admit(principal, 1)
+        policy = self._admit(principal, 1)
         try:
-            record = self._prepare(principal, raw, "", utc_now(), self._retention(principal))
+            record = self._prepare(principal, raw, "", utc_now(), policy)
         except _TenantMismatch as exc:
             raise Forbidden("the event names another tenant", exc.problems) from None
         except EventRejected as exc:
@@ -113,15 +121,14 @@ class IngestService:
                 f"a batch holds at most {MAX_BATCH_EVENTS} events; this one has {len(events)}",
                 [FieldProblem("events", f"has more than {MAX_BATCH_EVENTS} events")],
             )
-        self._admit(principal, len(events))
+        policy = self._admit(principal, len(events))
         now = utc_now()
-        retention = self._retention(principal)
         results: list[dict[str, Any]] = []
         records: list[StoredEvent] = []
         slots: list[int] = []
         for index, raw in enumerate(events):
             try:
-                record = self._prepare(principal, raw, f"events[{index}]", now, retention)
+                record = self._prepare(principal, raw, f"events[{index}]", now, policy)
             except EventRejected as exc:
                 results.append(
                     {

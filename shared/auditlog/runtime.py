@@ -16,6 +16,7 @@ from auditlog.cursor import CursorCodec
 from auditlog.errors import ConfigurationError
 from auditlog.identity import DevIssuer, TokenVerifier
 from auditlog.ingest import IngestRules, IngestService
+from auditlog.pii import PiiProtector, TenantSecrets
 from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
 from auditlog.ratelimit import RateLimiter, RequestLimits
@@ -227,7 +228,13 @@ def build_runtime(settings: Settings) -> Runtime:
         backends=backends,
         verifier=issuer.verifier(settings.jwt_leeway_seconds),
         policies=policies,
-        ingest=IngestService(backends.queue, IngestRules(skew), policies, request_limits),
+        ingest=IngestService(
+            backends.queue,
+            IngestRules(skew),
+            policies,
+            request_limits,
+            PiiProtector(TenantSecrets(backends.state)),
+        ),
         reader=EventReader(
             backends.store,
             codec,
