@@ -208,7 +208,11 @@ def build_runtime(settings: Settings) -> Runtime:
     data.mkdir(parents=True, exist_ok=True)
     backends = _gcp(settings) if settings.backend is Backend.GCP else _embedded(settings)
     issuer = DevIssuer(data, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    codec = CursorCodec(_secret_file(data / CURSOR_KEY_FILE))
+    codec = CursorCodec(
+        settings.cursor_secret.get_secret_value().encode()
+        if settings.cursor_secret
+        else _secret_file(data / CURSOR_KEY_FILE)
+    )
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     limits = ReadLimits(
         timedelta(days=settings.default_window_days), timedelta(days=settings.max_window_days), skew

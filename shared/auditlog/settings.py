@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,11 @@ class Backend(StrEnum):
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+_PLACEHOLDERS = frozenset(
+    {"changeme", "change-me", "secret", "password", "placeholder", "todo", "example", "xxx"}
+)
 
 
 class Settings(BaseSettings):
@@ -37,6 +42,13 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("auditlog-dev", description="expected `iss` claim")
     jwt_audience: str = Field("auditlog", description="expected `aud` claim")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
+
+    # Secrets: from the environment; on GCP Secret Manager injects them as environment variables.
+    cursor_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key of page cursors, shared by every instance; required outside "
+        "development (development generates one into the data dir)",
+    )
 
     # Network and limits
     trusted_proxy_hops: int = Field(
@@ -86,6 +98,18 @@ class Settings(BaseSettings):
     cache_closed_ttl_seconds: float = Field(
         3600.0, ge=0, description="TTL of cached pages whose window is entirely in the past"
     )
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        secret = self.cursor_secret.get_secret_value() if self.cursor_secret else ""
+        if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
+            raise ValueError(
+                "AUDITLOG_CURSOR_SECRET must be set to a random value of at least 32 characters "
+                "outside development"
+            )
+        return self
 
     @property
     def is_development(self) -> bool:

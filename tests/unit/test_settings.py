@@ -1,0 +1,33 @@
+"""Settings: one typed object that refuses placeholder secrets outside development."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from auditlog.settings import Environment, Settings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("secret", [None, "changeme", "short", "a" * 40])
+def test_production_refuses_missing_short_or_placeholder_cursor_secrets(secret: str | None) -> None:
+    with pytest.raises(ValidationError, match="AUDITLOG_CURSOR_SECRET"):
+        Settings(environment=Environment.PRODUCTION, cursor_secret=secret)
+
+
+def test_production_accepts_a_random_cursor_secret() -> None:
+    settings = Settings(environment=Environment.PRODUCTION, cursor_secret="kq3V9x2LmP7rT4sW8yZ1bC6dF0gH5jN2")
+    assert settings.cursor_secret is not None
+    assert "kq3V" not in repr(settings), "secrets never appear in a repr"
+
+
+def test_development_needs_no_secret() -> None:
+    assert Settings(environment=Environment.DEVELOPMENT).cursor_secret is None
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDITLOG_MAX_WINDOW_DAYS", "31")
+    monkeypatch.setenv("PORT", "9123")
+    settings = Settings()
+    assert (settings.max_window_days, settings.port) == (31, 9123)
