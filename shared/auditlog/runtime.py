@@ -14,7 +14,7 @@ from pathlib import Path
 from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec
 from auditlog.errors import ConfigurationError
-from auditlog.identity import DevIssuer, TokenVerifier
+from auditlog.identity import TokenVerifier, build_verifier
 from auditlog.ingest import IngestRules, IngestService
 from auditlog.pii import PiiProtector, TenantSecrets
 from auditlog.policy import PolicyBook, TenantPolicy
@@ -199,15 +199,11 @@ def bootstrap_gcp(
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    if not settings.is_development:
-        raise ConfigurationError(
-            "production identity (JWKS) is not configured in this build; "
-            "set AUDITLOG_ENVIRONMENT=development to use the local token issuer"
-        )
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
+    # First, so that identity settings that cannot work stop start-up before any backend starts.
+    verifier = build_verifier(settings, data)
     backends = _gcp(settings) if settings.backend is Backend.GCP else _embedded(settings)
-    issuer = DevIssuer(data, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     codec = CursorCodec(
         settings.cursor_secret.get_secret_value().encode()
         if settings.cursor_secret
@@ -230,7 +226,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         backends=backends,
-        verifier=issuer.verifier(settings.jwt_leeway_seconds),
+        verifier=verifier,
         policies=policies,
         ingest=IngestService(
             backends.queue,

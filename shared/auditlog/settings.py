@@ -42,6 +42,49 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("auditlog-dev", description="expected `iss` claim")
     jwt_audience: str = Field("auditlog", description="expected `aud` claim")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
+    jwt_jwks_url: str | None = Field(
+        None, description="the OIDC issuer's JWKS URL (https outside development); required in production"
+    )
+    jwt_algorithms: tuple[str, ...] = Field(
+        ("RS256", "ES256"), description='algorithms accepted from the JWKS issuer, a JSON list: ["RS256"]'
+    )
+    jwks_min_refresh_seconds: float = Field(
+        30.0, ge=1, le=3600, description="least time between two JWKS fetches, whatever kids tokens name"
+    )
+    jwks_max_age_seconds: float = Field(
+        600.0, ge=30, description="JWKS refetched in the background when older (withdrawn keys stop working)"
+    )
+    jwks_timeout_seconds: float = Field(3.0, gt=0, le=30, description="JWKS fetch timeout")
+    jwt_hs256_secret: SecretStr | None = Field(
+        None, description="development only: verify HS256 tokens with this secret (>= 32 bytes)"
+    )
+
+    @model_validator(mode="after")
+    def _identity_rules(self) -> Settings:
+        # ConfigurationError rather than ValueError: pydantic's ValidationError would repeat the
+        # inputs, this secret among them.
+        from auditlog.errors import ConfigurationError
+        from auditlog.identity import ASYMMETRIC_ALGORITHMS, MIN_HS256_SECRET_BYTES
+
+        development = self.environment is Environment.DEVELOPMENT
+        if self.jwt_hs256_secret is not None:
+            if not development:
+                raise ConfigurationError("AUDITLOG_JWT_HS256_SECRET is refused outside development")
+            if len(self.jwt_hs256_secret.get_secret_value().encode()) < MIN_HS256_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"AUDITLOG_JWT_HS256_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes"
+                )
+        if self.jwt_jwks_url:
+            scheme = self.jwt_jwks_url.partition("://")[0].lower()
+            if scheme != "https" and not (development and scheme == "http"):
+                raise ConfigurationError(
+                    "AUDITLOG_JWT_JWKS_URL must be an https URL (http only in development)"
+                )
+        if not self.jwt_algorithms or not set(self.jwt_algorithms) <= ASYMMETRIC_ALGORITHMS:
+            raise ConfigurationError(
+                f"AUDITLOG_JWT_ALGORITHMS must be a non-empty JSON list from {sorted(ASYMMETRIC_ALGORITHMS)}"
+            )
+        return self
 
     # Secrets: from the environment; on GCP Secret Manager injects them as environment variables.
     cursor_secret: SecretStr | None = Field(
@@ -103,9 +146,11 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment is Environment.DEVELOPMENT:
             return self
+        from auditlog.errors import ConfigurationError  # not ValueError: see the identity check
+
         secret = self.cursor_secret.get_secret_value() if self.cursor_secret else ""
         if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
-            raise ValueError(
+            raise ConfigurationError(
                 "AUDITLOG_CURSOR_SECRET must be set to a random value of at least 32 characters "
                 "outside development"
             )
