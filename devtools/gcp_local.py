@@ -78,14 +78,19 @@ class Stack:
         return stand_in
 
     def _bootstrap(self, push_endpoint: str) -> None:
-        code = (
-            "from auditlog.settings import get_settings\n"
-            "from auditlog.runtime import bootstrap_gcp\n"
-            f"bootstrap_gcp(get_settings(), push_endpoint={push_endpoint!r}, "
-            f"writer_subscription={WRITER_SUBSCRIPTION!r}, "
-            f"max_delivery_attempts={MAX_DELIVERY_ATTEMPTS}, minimum_backoff_seconds=1.0)\n"
+        argv = [
+            sys.executable, "-m", "auditlog.cli", "bootstrap-gcp",
+            "--push-endpoint", push_endpoint,
+            "--writer-subscription", WRITER_SUBSCRIPTION,
+            "--max-delivery-attempts", str(MAX_DELIVERY_ATTEMPTS),
+            "--minimum-backoff-seconds", "1",
+        ]  # fmt: skip
+        subprocess.run(
+            argv,
+            env={**os.environ, **self.env},
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
-        subprocess.run([sys.executable, "-c", code], env={**os.environ, **self.env}, check=True)
 
     def _start_function(self, name: str, port: int) -> None:
         argv = [

@@ -115,6 +115,25 @@ def _policy_set(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def _bootstrap_gcp(settings: Settings, args: argparse.Namespace) -> int:
+    """Create the topic, subscriptions and events table in a dev or emulator project (Terraform
+    creates them in real ones)."""
+    from auditlog.runtime import bootstrap_gcp
+
+    bootstrap_gcp(
+        settings,
+        push_endpoint=args.push_endpoint,
+        writer_subscription=args.writer_subscription,
+        max_delivery_attempts=args.max_delivery_attempts,
+        minimum_backoff_seconds=args.minimum_backoff_seconds,
+    )
+    print(
+        f"bootstrapped project {settings.gcp_project}: topic {settings.pubsub_topic}, "
+        f"table {settings.bigquery_dataset}.{settings.bigquery_table}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="auditlog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--sub", default="dev-user", help="the sub claim (user id)")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
     token.set_defaults(run=_token)
+
+    bootstrap = sub.add_parser(
+        "bootstrap-gcp", help="create the topic, subscriptions and events table (dev/emulators)"
+    )
+    bootstrap.add_argument("--push-endpoint", default=None, help="the writer's URL (push subscription)")
+    bootstrap.add_argument("--writer-subscription", default="audit-events-writer")
+    bootstrap.add_argument("--max-delivery-attempts", type=int, default=5)
+    bootstrap.add_argument("--minimum-backoff-seconds", type=float, default=10.0)
+    bootstrap.set_defaults(run=_bootstrap_gcp)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

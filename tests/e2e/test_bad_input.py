@@ -497,6 +497,53 @@ def _tokens(service: LocalService, tmp_path: Path) -> dict[str, str | None]:
             tenant_id=tenant, roles=roles
         ),
         "too-large": "Bearer " + "a" * 9000,
+        **{f"crafted-{k}": f"Bearer {v}" for k, v in _crafted(service, tenant, roles).items()},
+    }
+
+
+def _crafted(service: LocalService, tenant: str, roles: list[str]) -> dict[str, str]:
+    """Tokens an attacker would build by hand, against the server's own development key."""
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key((service.data_dir / "dev-issuer-key.pem").read_bytes(), None)
+    public_pem = key.public_key().public_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    now = int(time.time())
+    base = {"iss": "auditlog-dev", "aud": "auditlog", "sub": "x", "tenant_id": tenant, "roles": roles}
+
+    def signed(claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, key, algorithm="ES256")  # type: ignore[arg-type]
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    def hs256_with(secret: bytes) -> str:
+        import hashlib
+        import hmac
+
+        head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = b64(json.dumps({**base, "exp": now + 600}).encode())
+        mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        return f"{head}.{body}.{b64(mac)}"
+
+    alg_none = (
+        b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        + "."
+        + b64(json.dumps({**base, "exp": now + 600}).encode())
+        + "."
+    )
+    return {
+        "alg-none": alg_none,
+        "alg-confusion-hs256-with-public-key": hs256_with(public_pem),
+        "not-yet-valid": signed({**base, "exp": now + 600, "nbf": now + 300}),
+        "no-tenant": signed({k: v for k, v in base.items() if k != "tenant_id"} | {"exp": now + 600}),
+        "no-roles": signed({k: v for k, v in base.items() if k != "roles"} | {"exp": now + 600}),
+        "roles-not-a-list": signed({**base, "roles": "system_admin", "exp": now + 600}),
+        "no-exp": signed(base),
     }
 
 
