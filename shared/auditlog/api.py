@@ -87,6 +87,14 @@ class Call:
         self.runtime.limits.check_read(principal.tenant_id, principal.subject, policy.rate_limit)
         return principal
 
+    async def record(self, principal: Principal, **event: Any) -> None:
+        """Write one of the service's own audit events (see self_audit.py), durable on return."""
+        await run_in_threadpool(
+            functools.partial(
+                self.runtime.self_audit.record, principal, self.context(), now=utc_now(), **event
+            )
+        )
+
     def context(self) -> RequestContext:
         return RequestContext(
             request_id=self.request_id,
@@ -229,17 +237,12 @@ async def run_retention(call: Call) -> Response:
     )
     per_tenant: dict[str, int] = report["per_tenant"]
     for tenant in sorted(per_tenant) or [principal.tenant_id]:
-        await run_in_threadpool(
-            functools.partial(
-                call.runtime.self_audit.record,
-                principal,
-                call.context(),
-                action="retention.run",
-                tenants=[tenant],
-                request={"dry_run": report["dry_run"], "as_of": report["as_of"]},
-                response={"deleted" if not report["dry_run"] else "would_delete": per_tenant.get(tenant, 0)},
-                now=now,
-            )
+        await call.record(
+            principal,
+            action="retention.run",
+            tenants=[tenant],
+            request={"dry_run": report["dry_run"], "as_of": report["as_of"]},
+            response={"deleted" if not report["dry_run"] else "would_delete": per_tenant.get(tenant, 0)},
         )
     return json_response(report)
 
@@ -262,18 +265,13 @@ async def put_policy(call: Call) -> Response:
         raise InvalidInput("the policy is not valid", problems_from(exc)) from None
     before = await run_in_threadpool(call.runtime.policies.get, tenant)
     await run_in_threadpool(call.runtime.policies.put, tenant, policy)
-    await run_in_threadpool(
-        functools.partial(
-            call.runtime.self_audit.record,
-            principal,
-            call.context(),
-            action="policy.update",
-            tenants=[tenant],
-            resource_id=tenant,
-            request={"policy": policy.model_dump(mode="json")},
-            response={"previous": before.model_dump(mode="json")},
-            now=utc_now(),
-        )
+    await call.record(
+        principal,
+        action="policy.update",
+        tenants=[tenant],
+        resource_id=tenant,
+        request={"policy": policy.model_dump(mode="json")},
+        response={"previous": before.model_dump(mode="json")},
     )
     return json_response(policy.model_dump(mode="json"))
 
@@ -305,18 +303,13 @@ async def openapi_document(call: Call) -> Response:
 async def _record_refusal(call: Call, principal: Principal, operation: str, exc: Forbidden) -> None:
     """A refused attempt by an authenticated caller is itself an audit event of its tenant."""
     try:
-        await run_in_threadpool(
-            functools.partial(
-                call.runtime.self_audit.record,
-                principal,
-                call.context(),
-                action="access.denied",
-                tenants=[principal.tenant_id],
-                status="denied",
-                request={"operation": operation, "path": call.request.url.path},
-                response={"reason": exc.message},
-                now=utc_now(),
-            )
+        await call.record(
+            principal,
+            action="access.denied",
+            tenants=[principal.tenant_id],
+            status="denied",
+            request={"operation": operation, "path": call.request.url.path},
+            response={"reason": exc.message},
         )
     except Exception:  # the refusal is answered even if its record cannot be written
         log.exception("could not record a refused request", extra={"request_id": call.request_id})

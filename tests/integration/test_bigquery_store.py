@@ -26,10 +26,11 @@ from auditlog.backends.bigquery_store import (
     storage_write_client,
 )
 from auditlog.backends.duckdb_store import DuckDBEventStore
-from auditlog.event import COLUMNS, StoredEvent, format_timestamp
+from auditlog.event import COLUMNS, StoredEvent
 from auditlog.schema import load_events_schema
 from auditlog.store import EventQuery, WriteBatch
 from tests.conftest import BIGQUERY_PROJECT
+from tests.records import stored_event
 
 pytestmark = pytest.mark.integration
 
@@ -40,23 +41,7 @@ USER = COLUMNS.index("user_id")
 
 
 def event(tenant: str = "acme", minutes: int = 0, **overrides: Any) -> StoredEvent:
-    ts = BASE + timedelta(minutes=minutes)
-    record: dict[str, Any] = {c: None for c in COLUMNS}
-    record.update(
-        audit_id=str(uuid.uuid4()),
-        timestamp=format_timestamp(ts),
-        event_type="user.login",
-        user_id="alice",
-        resource_type="session",
-        action="create",
-        status="success",
-        tenant_id=tenant,
-        retention_period_days=90,
-        created_at=format_timestamp(BASE),
-        partition_date=ts.date().isoformat(),
-    )
-    record.update(overrides)
-    return record  # type: ignore[return-value]
+    return stored_event(BASE, tenant, minutes, **overrides)
 
 
 def window(tenant: str = "acme", **kw: Any) -> EventQuery:
