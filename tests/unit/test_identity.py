@@ -162,8 +162,7 @@ class BadTokenContract:
         refuse(harness, harness.other_algorithm(claims()), "algorithm")
 
     def test_refuses_hs256_signed_with_the_public_key_pem(self, harness: Harness) -> None:
-        if harness.public_pem is None:
-            pytest.skip("a symmetric key has no public half to confuse")
+        assert harness.public_pem is not None
         token = hs256_by_hand(claims(), harness.public_pem, harness.headers)
         refuse(harness, token, "algorithm is not accepted")
 
@@ -323,6 +322,9 @@ class TestKeyVerifier(BadTokenContract):
 
 
 class TestHmacVerifier(BadTokenContract):
+    # A symmetric key has no public half to confuse it with: that case does not exist here.
+    test_refuses_hs256_signed_with_the_public_key_pem = None  # type: ignore[assignment]
+
     @pytest.fixture
     def harness(self) -> Harness:
         es_key = ec.generate_private_key(ec.SECP256R1())
