@@ -218,14 +218,12 @@ class BigQueryEventStore:
         return rows
 
     def get(self, tenant_id: str, audit_id: str) -> Row | None:
-        lo, hi = self._lookback()
         sql = (
             f"SELECT {_SELECT} FROM {self._table} WHERE partition_date BETWEEN @date_lo AND @date_hi"
             " AND tenant_id = @tenant_id AND audit_id = @audit_id LIMIT 1"
         )
         params = [
-            bigquery.ScalarQueryParameter("date_lo", "DATE", lo),
-            bigquery.ScalarQueryParameter("date_hi", "DATE", hi),
+            *self._lookback(),
             bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id),
             bigquery.ScalarQueryParameter("audit_id", "STRING", audit_id),
         ]
@@ -275,16 +273,11 @@ class BigQueryEventStore:
         return counts
 
     def count(self) -> int:
-        lo, hi = self._lookback()
         sql = (
             f"SELECT COUNT(*) AS n FROM (SELECT DISTINCT tenant_id, audit_id FROM {self._table}"
             " WHERE partition_date BETWEEN @date_lo AND @date_hi)"
         )
-        params = [
-            bigquery.ScalarQueryParameter("date_lo", "DATE", lo),
-            bigquery.ScalarQueryParameter("date_hi", "DATE", hi),
-        ]
-        return next(int(r["n"]) for r in self._run(sql, params))
+        return next(int(r["n"]) for r in self._run(sql, self._lookback()))
 
     def close(self) -> None:
         if self._write_client is not None:
@@ -335,9 +328,14 @@ class BigQueryEventStore:
             raise Unavailable(f"BigQuery is unavailable: {exc.message}") from exc
 
     @staticmethod
-    def _lookback() -> tuple[date, date]:
+    def _lookback() -> list[bigquery.ScalarQueryParameter]:
+        """``@date_lo``/``@date_hi`` spanning every live event: the longest retention back from
+        today, up to tomorrow."""
         today = datetime.now(UTC).date()
-        return today - timedelta(days=MAX_RETENTION_DAYS), today + timedelta(days=_FUTURE_DAYS)
+        return [
+            bigquery.ScalarQueryParameter("date_lo", "DATE", today - timedelta(days=MAX_RETENTION_DAYS)),
+            bigquery.ScalarQueryParameter("date_hi", "DATE", today + timedelta(days=_FUTURE_DAYS)),
+        ]
 
 
 def _name(name: str) -> str:
