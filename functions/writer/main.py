@@ -15,4 +15,4 @@ from auditlog.runtime import get_runtime
 @functions_framework.cloud_event
 def writer(event: CloudEvent) -> None:
     runtime = get_runtime()
-    write_envelope(runtime.store, runtime.backends.cache, event.data)
+    write_envelope(runtime.writer, event.data)

@@ -8,9 +8,7 @@ from typing import Any
 
 import orjson
 
-from auditlog.cache import QueryCache
 from auditlog.queue import QueuedBatch
-from auditlog.store import EventStore
 from auditlog.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -45,7 +43,7 @@ def decode_envelope(envelope: Any) -> QueuedBatch:
     return QueuedBatch(position, tenant, events)
 
 
-def write_envelope(store: EventStore, cache: QueryCache, envelope: Any) -> int:
+def write_envelope(writer: EventWriter, envelope: Any) -> int:
     try:
         batch = decode_envelope(envelope)
     except PoisonMessage as exc:
@@ -63,4 +61,4 @@ def write_envelope(store: EventStore, cache: QueryCache, envelope: Any) -> int:
             },
         )
         raise
-    return EventWriter(store, cache).write([batch])
+    return writer.write([batch])

@@ -16,6 +16,7 @@ from auditlog.cursor import CursorCodec
 from auditlog.errors import ConfigurationError
 from auditlog.identity import TokenVerifier, build_verifier
 from auditlog.ingest import IngestRules, IngestService
+from auditlog.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop
 from auditlog.pii import PiiProtector, TenantSecrets
 from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
@@ -26,9 +27,10 @@ from auditlog.self_audit import SelfAudit
 from auditlog.settings import Backend, Settings, get_settings
 from auditlog.state import StateStore
 from auditlog.store import EventStore
-from auditlog.writer import WriterLoop
+from auditlog.writer import EventWriter, WriterLoop
 
 CURSOR_KEY_FILE = "cursor-key"
+SIGNING_KEY_FILE = "signing-key"
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Backends:
     cache: QueryCache
     state: StateStore
     limiter: RateLimiter
+    integrity: IntegrityStore
     writer_loop: WriterLoop | None = None
 
 
@@ -52,6 +55,11 @@ class Runtime:
     retention: RetentionService
     self_audit: SelfAudit
     limits: RequestLimits
+    signer: CheckpointSigner
+    sequencer: Sequencer
+    # The GCP writer function's entry point; locally the writer loop owns one.
+    writer: EventWriter
+    sequencer_loop: SequencerLoop | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -74,11 +82,14 @@ class Runtime:
         # journal and is written at the next start.
         if self.backends.writer_loop is not None:
             self.backends.writer_loop.stop()
+        if self.sequencer_loop is not None:
+            self.sequencer_loop.stop()
         self.backends.queue.close()
         self.backends.store.close()
         self.backends.cache.close()
         self.backends.state.close()
         self.backends.limiter.close()
+        self.backends.integrity.close()
 
 
 def _secret_file(path: Path) -> bytes:
@@ -95,6 +106,7 @@ def _embedded(settings: Settings) -> Backends:
     from auditlog.backends.duckdb_store import DuckDBEventStore
     from auditlog.backends.memory_cache import MemoryQueryCache
     from auditlog.backends.memory_ratelimit import MemoryRateLimiter
+    from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
     from auditlog.backends.sqlite_journal import SqliteJournalQueue
     from auditlog.backends.sqlite_state import SqliteStateStore
 
@@ -103,10 +115,12 @@ def _embedded(settings: Settings) -> Backends:
     queue = SqliteJournalQueue(data / "queue.sqlite3")
     queue.ensure_position_after(store.applied_position())
     cache = MemoryQueryCache()
+    integrity = SqliteIntegrityStore(data / "integrity.sqlite3")
     loop = WriterLoop(
         queue,
         store,
         cache,
+        integrity,
         max_events=settings.writer_batch_max_events,
         poll_seconds=settings.writer_poll_seconds,
         min_interval_seconds=settings.writer_min_interval_seconds,
@@ -118,6 +132,7 @@ def _embedded(settings: Settings) -> Backends:
         cache=cache,
         state=SqliteStateStore(data / "state.sqlite3"),
         limiter=MemoryRateLimiter(max_keys=settings.rate_limit_max_keys),
+        integrity=integrity,
         writer_loop=loop,
     )
 
@@ -126,6 +141,7 @@ def _gcp(settings: Settings) -> Backends:
     from google.cloud import firestore
 
     from auditlog.backends.bigquery_store import BigQueryEventStore, storage_write_client
+    from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
     from auditlog.backends.firestore_state import FirestoreStateStore
     from auditlog.backends.pubsub_queue import PubSubEventQueue, publisher_for_throughput
     from auditlog.backends.redis_cache import RedisQueryCache, connect
@@ -134,6 +150,7 @@ def _gcp(settings: Settings) -> Backends:
 
     if not settings.redis_url:
         raise ConfigurationError("AUDITLOG_REDIS_URL is required with AUDITLOG_BACKEND=gcp")
+    firestore_client = firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
     publisher = publisher_for_throughput()
     topic = publisher.topic_path(settings.gcp_project, settings.pubsub_topic)
     # Two clients on purpose: the registry sends 1000-key scripts and may wait longer than the
@@ -152,9 +169,8 @@ def _gcp(settings: Settings) -> Backends:
         cache=RedisQueryCache(connect(settings.redis_url)),
         # A client of its own, so limiter calls never wait behind the registry's scripts.
         limiter=RedisRateLimiter(connect(settings.redis_url)),
-        state=FirestoreStateStore(
-            firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
-        ),
+        state=FirestoreStateStore(firestore_client),
+        integrity=FirestoreIntegrityStore(firestore_client),
     )
 
 
@@ -218,6 +234,21 @@ def build_runtime(settings: Settings) -> Runtime:
         timedelta(days=settings.export_max_window_days),
         skew,
     )
+    signer = CheckpointSigner(
+        bytes.fromhex(settings.signing_key.get_secret_value())
+        if settings.signing_key
+        else _secret_file(data / SIGNING_KEY_FILE)
+    )
+    sequencer = Sequencer(
+        backends.integrity,
+        signer,
+        checkpoint_min_seconds=settings.checkpoint_min_seconds,
+        idle_checkpoint_seconds=settings.idle_checkpoint_seconds,
+    )
+    sequencer_loop = None
+    if backends.writer_loop is not None:
+        sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
+        sequencer_loop.start()
     self_audit = SelfAudit(backends.queue)
     request_limits = RequestLimits(backends.limiter)
     policies = PolicyBook(
@@ -248,6 +279,10 @@ def build_runtime(settings: Settings) -> Runtime:
         retention=RetentionService(backends.store),
         self_audit=self_audit,
         limits=request_limits,
+        signer=signer,
+        sequencer=sequencer,
+        writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
+        sequencer_loop=sequencer_loop,
     )
 
 

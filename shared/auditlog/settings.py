@@ -93,6 +93,23 @@ class Settings(BaseSettings):
         "development (development generates one into the data dir)",
     )
 
+    signing_key: SecretStr | None = Field(
+        None,
+        description="Ed25519 seed (64 hex characters) that signs integrity checkpoints; required "
+        "outside development (development generates one into the data dir)",
+    )
+
+    # Integrity log
+    integrate_interval_seconds: float = Field(
+        0.25, gt=0, le=1.0, description="embedded: how often staged leaves are sequenced"
+    )
+    checkpoint_min_seconds: float = Field(
+        1.0, ge=0, description="least time between two checkpoints of a growing tree"
+    )
+    idle_checkpoint_seconds: float = Field(
+        60.0, gt=0, description="an unchanged tree is signed again after this long"
+    )
+
     # Network and limits
     trusted_proxy_hops: int = Field(
         0,
@@ -153,6 +170,12 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "AUDITLOG_CURSOR_SECRET must be set to a random value of at least 32 characters "
                 "outside development"
+            )
+        key = self.signing_key.get_secret_value() if self.signing_key else ""
+        if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
+            raise ConfigurationError(
+                "AUDITLOG_SIGNING_KEY must be a random Ed25519 seed of 64 hex characters outside "
+                "development"
             )
         return self
 

@@ -12,6 +12,7 @@ import pytest
 
 from auditlog.backends.duckdb_store import DuckDBEventStore
 from auditlog.backends.memory_cache import MemoryQueryCache
+from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
 from auditlog.backends.sqlite_journal import SqliteJournalQueue
 from auditlog.event import COLUMNS, StoredEvent
 from auditlog.store import EventQuery, WriteBatch
@@ -185,9 +186,10 @@ def test_expired_counts_and_deletes_per_tenant(store: DuckDBEventStore) -> None:
 
 
 def test_writer_loop_moves_published_events_into_the_store(
-    queue: SqliteJournalQueue, store: DuckDBEventStore
+    queue: SqliteJournalQueue, store: DuckDBEventStore, tmp_path: Path
 ) -> None:
-    loop = WriterLoop(queue, store, MemoryQueryCache(), max_events=1000, poll_seconds=0.01)
+    integrity = SqliteIntegrityStore(tmp_path / "integrity.sqlite3")
+    loop = WriterLoop(queue, store, MemoryQueryCache(), integrity, max_events=1000, poll_seconds=0.01)
     loop.start()
     for _ in range(5):
         queue.publish("acme", [event() for _ in range(300)]).result(5)
@@ -197,6 +199,8 @@ def test_writer_loop_moves_published_events_into_the_store(
     loop.stop()
     assert store.count() == 1500
     assert queue.depth() == 0
+    staged = integrity.pending("acme", 100)
+    assert sum(len(b.entries) for b in staged) == 1500, "every written event's leaf is staged"
 
 
 def test_writer_resumes_from_the_store_position_after_a_crash(tmp_path: Path) -> None:
@@ -207,7 +211,8 @@ def test_writer_resumes_from_the_store_position_after_a_crash(tmp_path: Path) ->
     batches = q.pull(0, 100, timeout=0)
     s.append(WriteBatch([e for b in batches for e in b.events], position=batches[-1].position))
     # no acknowledge: the journal still holds the batch, as after a crash
-    loop = WriterLoop(q, s, MemoryQueryCache(), max_events=100, poll_seconds=0.01)
+    integrity = SqliteIntegrityStore(tmp_path / "integrity.sqlite3")
+    loop = WriterLoop(q, s, MemoryQueryCache(), integrity, max_events=100, poll_seconds=0.01)
     assert loop.drain_once(0) == 0
     assert s.count() == 2
     q.close()

@@ -47,6 +47,7 @@ AUDIENCE = "auditlog"
 LEEWAY = 30
 HS256_SECRET = b"0123456789abcdef0123456789abcdef-dev-only"
 CURSOR_SECRET = "kq3V9x2LmP7rT4sW8yZ1bC6dF0gH5jN2"
+SIGNING_KEY = "3f" * 32
 DROP = object()  # a claim to leave out
 
 
@@ -443,6 +444,7 @@ def test_usable_keys_refuses_what_is_not_a_jwk_set(document: Any) -> None:
 def settings(**values: Any) -> Settings:
     if values.get("environment") is Environment.PRODUCTION:
         values.setdefault("cursor_secret", CURSOR_SECRET)
+        values.setdefault("signing_key", SIGNING_KEY)
     return Settings(**values)
 
 

@@ -9,11 +9,13 @@ from auditlog.settings import Environment, Settings
 
 pytestmark = pytest.mark.unit
 
+SIGNING_KEY = "5e" * 32
+
 
 @pytest.mark.parametrize("secret", [None, "changeme", "short", "a" * 40])
 def test_production_refuses_missing_short_or_placeholder_cursor_secrets(secret: str | None) -> None:
     with pytest.raises(ConfigurationError, match="AUDITLOG_CURSOR_SECRET") as refused:
-        Settings(environment=Environment.PRODUCTION, cursor_secret=secret)
+        Settings(environment=Environment.PRODUCTION, cursor_secret=secret, signing_key=SIGNING_KEY)
     if secret:
         assert secret not in str(refused.value), "the refusal must not repeat the secret"
 
@@ -21,9 +23,26 @@ def test_production_refuses_missing_short_or_placeholder_cursor_secrets(secret: 
 def test_production_accepts_a_random_cursor_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDITLOG_JWT_JWKS_URL", "https://issuer.example/.well-known/jwks.json")
     monkeypatch.setenv("AUDITLOG_JWT_ISSUER", "https://issuer.example/")
-    settings = Settings(environment=Environment.PRODUCTION, cursor_secret="kq3V9x2LmP7rT4sW8yZ1bC6dF0gH5jN2")
+    settings = Settings(
+        environment=Environment.PRODUCTION,
+        cursor_secret="kq3V9x2LmP7rT4sW8yZ1bC6dF0gH5jN2",
+        signing_key=SIGNING_KEY,
+    )
     assert settings.cursor_secret is not None
     assert "kq3V" not in repr(settings), "secrets never appear in a repr"
+    assert SIGNING_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize("key", [None, "ab" * 31, "zz" * 32])
+def test_production_refuses_a_missing_or_malformed_signing_key(key: str | None) -> None:
+    with pytest.raises(ConfigurationError, match="AUDITLOG_SIGNING_KEY") as refused:
+        Settings(
+            environment=Environment.PRODUCTION,
+            cursor_secret="kq3V9x2LmP7rT4sW8yZ1bC6dF0gH5jN2",
+            signing_key=key,
+        )
+    if key:
+        assert key not in str(refused.value)
 
 
 def test_development_needs_no_secret() -> None:
