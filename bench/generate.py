@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+from auditlog.event import canonical_json
 
 TENANT_COUNT = 50
 TENANT_SKEW = 1.2
@@ -328,4 +328,4 @@ def to_stored(event: dict[str, Any], created_at: str, default_retention_days: in
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else canonical_json(value).decode()

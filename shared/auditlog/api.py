@@ -31,6 +31,7 @@ from auditlog.errors import (
     InvalidInput,
     MethodNotAllowed,
     NotFound,
+    NotYetSequenced,
     PayloadTooLarge,
     RateLimited,
     UnsupportedMediaType,
@@ -224,6 +225,94 @@ async def export_events(call: Call) -> Response:
     )
 
 
+def _int_param(call: Call, name: str, *, required: bool = False) -> int | None:
+    value = call.request.query_params.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{name} is required", [FieldProblem(name, "is required")])
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise InvalidInput(
+            f"{name} must be a non-negative integer", [FieldProblem(name, "must be a non-negative integer")]
+        )
+    return int(value)
+
+
+def _only_params(call: Call, *names: str) -> None:
+    unknown = [k for k, _ in call.params() if k not in names]
+    if unknown:
+        raise InvalidInput(
+            f"unknown query parameter {unknown[0]!r}", [FieldProblem(unknown[0], "is not a known parameter")]
+        )
+
+
+async def get_public_key(call: Call) -> Response:
+    _only_params(call)
+    return json_response(call.runtime.proofs.public_keys())
+
+
+async def get_latest_checkpoint(call: Call) -> Response:
+    principal = call.reading()
+    _only_params(call, "tenant_id")
+    tenant = call.request.query_params.get("tenant_id")
+    return json_response(await run_in_threadpool(call.runtime.proofs.latest, principal, tenant))
+
+
+async def get_checkpoint(call: Call) -> Response:
+    principal = call.reading()
+    _only_params(call, "tenant_id")
+    raw = call.path_params["tree_size"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise InvalidInput(
+            "tree_size must be a non-negative integer",
+            [FieldProblem("tree_size", "must be a non-negative integer")],
+        )
+    tenant = call.request.query_params.get("tenant_id")
+    return json_response(await run_in_threadpool(call.runtime.proofs.at_size, principal, tenant, int(raw)))
+
+
+async def get_event_proof(call: Call) -> Response:
+    principal = call.reading()
+    _only_params(call, "tenant_id", "tree_size")
+    tree_size = _int_param(call, "tree_size")
+    tenant = call.request.query_params.get("tenant_id")
+    try:
+        proof = await run_in_threadpool(
+            call.runtime.proofs.proof,
+            principal,
+            call.path_params["audit_id"],
+            tenant,
+            tree_size,
+            utc_now(),
+            call.context(),
+        )
+    except NotYetSequenced as exc:
+        return json_response(
+            exc.body(call.request_id), exc.status, {"Retry-After": str(exc.retry_after_seconds)}
+        )
+    return json_response(proof)
+
+
+async def get_consistency_proof(call: Call) -> Response:
+    principal = call.reading()
+    _only_params(call, "tenant_id", "first", "second")
+    first = _int_param(call, "first", required=True)
+    assert first is not None
+    second = _int_param(call, "second")
+    tenant = call.request.query_params.get("tenant_id")
+    return json_response(
+        await run_in_threadpool(call.runtime.proofs.consistency, principal, tenant, first, second)
+    )
+
+
+async def run_integrity(call: Call) -> Response:
+    principal = call.principal()
+    access.require(principal, Capability.ADMIN)
+    _only_params(call)
+    added = await run_in_threadpool(call.runtime.sequencer.run_once)
+    return json_response({"integrated": added})
+
+
 async def run_retention(call: Call) -> Response:
     principal = call.principal()
     dry_run = call.request.query_params.get("dry_run", "false")
@@ -321,7 +410,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/audit/events", "query", "searchEvents", search_events),
     Route("GET", "/api/v1/audit/events/export", "query", "exportEvents", export_events),
     Route("GET", "/api/v1/audit/events/{audit_id}", "query", "getEvent", get_event),
+    Route("GET", "/api/v1/audit/events/{audit_id}/proof", "query", "getEventProof", get_event_proof),
+    Route("GET", "/api/v1/audit/checkpoints/latest", "query", "getLatestCheckpoint", get_latest_checkpoint),
+    Route("GET", "/api/v1/audit/checkpoints/{tree_size}", "query", "getCheckpoint", get_checkpoint),
+    Route("GET", "/api/v1/audit/proofs/consistency", "query", "getConsistencyProof", get_consistency_proof),
+    Route("GET", "/api/v1/audit/public-key", "query", "getPublicKey", get_public_key),
     Route("POST", "/api/v1/audit/retention/run", "retention", "runRetention", run_retention),
+    Route("POST", "/api/v1/audit/integrity/run", "retention", "runIntegrity", run_integrity),
     Route("GET", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "getTenantPolicy", get_policy),
     Route("PUT", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "putTenantPolicy", put_policy),
     Route("GET", "/healthz", "*", "healthz", healthz),

@@ -68,6 +68,14 @@ class MethodNotAllowed(AuditLogError):
     code = "method_not_allowed"
 
 
+class NotYetSequenced(AuditLogError):
+    """Accepted, but not yet in a signed checkpoint; the answer carries ``Retry-After``."""
+
+    status = 409
+    code = "not_sequenced"
+    retry_after_seconds = 1
+
+
 class PayloadTooLarge(AuditLogError):
     status = 413
     code = "payload_too_large"

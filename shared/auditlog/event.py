@@ -125,6 +125,13 @@ def parse_rfc3339(value: str) -> datetime:
         raise ValueError("is outside the range of representable times") from None
 
 
+def canonical_json(value: Any) -> bytes:
+    """The stored text of a JSON column: compact, object members sorted by code point. Parsing
+    and writing it again gives the same bytes, so a store that re-serialises JSON (BigQuery's
+    JSON type) still yields the text the integrity leaf committed to."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
 def format_timestamp(value: datetime) -> str:
     """Naive UTC datetime to RFC 3339 with microseconds and ``Z``."""
     return value.isoformat(timespec="microseconds") + "Z"
@@ -266,12 +273,17 @@ class IngestResult(BaseModel):
     status: Literal["accepted", "duplicate"] = Field(
         description="`duplicate`: this tenant already has an event with this audit_id; it was stored once."
     )
+    leaf_hash: str | None = Field(
+        description="The receipt: hex SHA-256 leaf hash this event is committed to in the tenant's "
+        "integrity log (docs/INTEGRITY.md); null for a duplicate."
+    )
 
 
 class BatchItemResult(BaseModel):
     index: int = Field(description="Position in the request's `events`.")
     status: Literal["accepted", "duplicate", "rejected"]
     audit_id: str | None = None
+    leaf_hash: str | None = Field(None, description="The receipt of an accepted event (see IngestResult).")
     errors: list[dict[str, str]] | None = Field(
         None, description="Why it was rejected: `field` and `problem`."
     )
@@ -372,7 +384,7 @@ def to_stored(
         if value is None:
             json_texts[name] = None
             continue
-        text = orjson.dumps(value)
+        text = canonical_json(value)
         if len(text) > MAX_JSON_OBJECT_BYTES:
             problems.append(FieldProblem(name, f"is larger than {MAX_JSON_OBJECT_BYTES} bytes as JSON"))
         elif json_depth(text) > MAX_JSON_DEPTH:

@@ -20,6 +20,7 @@ from auditlog.event import (
     to_stored,
 )
 from auditlog.identity import Principal
+from auditlog.integrity import event_leaf_hash
 from auditlog.pii import PiiProtector
 from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
@@ -98,7 +99,12 @@ class IngestService:
         except EventRejected as exc:
             raise InvalidInput("the event is not valid", exc.problems) from None
         (is_new,) = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, [record]))
-        return {"audit_id": record["audit_id"], "status": "accepted" if is_new else "duplicate"}
+        return {
+            "audit_id": record["audit_id"],
+            "status": "accepted" if is_new else "duplicate",
+            # The receipt: the leaf this event is committed to (a duplicate keeps the first one's).
+            "leaf_hash": event_leaf_hash(record).hex() if is_new else None,
+        }
 
     async def write_batch(self, principal: Principal, body: Any) -> tuple[int, dict[str, Any]]:
         access.require(principal, Capability.WRITE)
@@ -135,6 +141,7 @@ class IngestService:
                         "index": index,
                         "status": "rejected",
                         "audit_id": None,
+                        "leaf_hash": None,
                         "errors": [p.as_dict() for p in exc.problems],
                     }
                 )
@@ -142,7 +149,13 @@ class IngestService:
             slots.append(index)
             records.append(record)
             results.append(
-                {"index": index, "status": "accepted", "audit_id": record["audit_id"], "errors": None}
+                {
+                    "index": index,
+                    "status": "accepted",
+                    "audit_id": record["audit_id"],
+                    "leaf_hash": event_leaf_hash(record).hex(),
+                    "errors": None,
+                }
             )
         if not records:
             details = [FieldProblem(**e) for r in results for e in r["errors"]]
@@ -151,6 +164,7 @@ class IngestService:
         for index, is_new in zip(slots, flags, strict=True):
             if not is_new:
                 results[index]["status"] = "duplicate"
+                results[index]["leaf_hash"] = None
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r["status"]] += 1

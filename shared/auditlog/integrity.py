@@ -31,8 +31,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from auditlog import merkle
-from auditlog.event import COLUMNS, StoredEvent
+from auditlog.event import COLUMNS, JSON_COLUMNS, StoredEvent, canonical_json, format_timestamp
 from auditlog.merkle import Frontier, NodeId
+from auditlog.store import Row
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,28 @@ def leaf_bytes(event: Mapping[str, Any]) -> bytes:
 
 def event_leaf_hash(event: Mapping[str, Any]) -> bytes:
     return merkle.leaf_hash(leaf_bytes(event))
+
+
+def record_from_row(row: Row, *, recanonicalise: bool = False) -> dict[str, Any]:
+    """A store row as the committed record. ``recanonicalise`` parses and writes the JSON
+    columns again, for stores that re-serialise JSON (BigQuery); the embedded store keeps the
+    text as written."""
+    record: dict[str, Any] = {}
+    for name, value in zip(COLUMNS, row, strict=True):
+        if value is None:
+            record[name] = None
+        elif name in _TIME_COLUMNS:
+            record[name] = format_timestamp(value)
+        elif name == "partition_date":
+            record[name] = value.isoformat()
+        elif name in JSON_COLUMNS and recanonicalise:
+            record[name] = canonical_json(orjson.loads(value)).decode()
+        else:
+            record[name] = value
+    return record
+
+
+_TIME_COLUMNS = frozenset({"timestamp", "created_at"})
 
 
 def expiry_of(event: StoredEvent) -> str:

@@ -20,6 +20,13 @@ from auditlog.event import (
     IngestResult,
 )
 from auditlog.policy import TenantPolicy
+from auditlog.proofs import (
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    IntegrityRunOut,
+    PublicKeysOut,
+)
 from auditlog.search import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from auditlog.store import FILTER_COLUMNS
 
@@ -32,6 +39,11 @@ _MODELS = (
     BatchIngestResult,
     ErrorBody,
     TenantPolicy,
+    CheckpointOut,
+    PublicKeysOut,
+    InclusionProofOut,
+    ConsistencyProofOut,
+    IntegrityRunOut,
 )
 
 
@@ -53,6 +65,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "The token's roles or tenant do not allow this, or the caller's address is outside "
         "the tenant's IP allowlist.",
         404: "Not found (also when it belongs to another tenant).",
+        409: "Not yet sequenced (`not_sequenced`); the Retry-After header says when to retry.",
         413: "The body or batch is too large.",
         415: "The body is not application/json.",
         429: "Rate limited; the Retry-After header says when to retry.",
@@ -134,6 +147,15 @@ def _query_params(export: bool) -> list[dict[str, Any]]:
             },
         ]
     return params
+
+
+def _tenant_query() -> dict[str, Any]:
+    return {
+        "name": "tenant_id",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "Only for roles that read across tenants.",
+    }
 
 
 def _tenant_param() -> dict[str, Any]:
@@ -234,6 +256,111 @@ def build_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json("AuditEventOut", "The event."),
                     **_errors(400, 401, 403, 404, 429),
+                },
+            }
+        },
+        "/api/v1/audit/events/{audit_id}/proof": {
+            "get": {
+                "operationId": "getEventProof",
+                "summary": "Inclusion proof of one event against a signed checkpoint",
+                "description": "Against the latest checkpoint, or the one of `tree_size`. 409 "
+                "`not_sequenced` (with Retry-After) until the event is in a checkpoint. Role: "
+                "audit_reader or any reading role. See docs/INTEGRITY.md.",
+                "security": bearer,
+                "parameters": [
+                    {
+                        "name": "audit_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    },
+                    _tenant_query(),
+                    {"name": "tree_size", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                ],
+                "responses": {
+                    "200": _json("InclusionProofOut", "The proof and the checkpoint it proves against."),
+                    **_errors(400, 401, 403, 404, 409, 429),
+                },
+            }
+        },
+        "/api/v1/audit/checkpoints/latest": {
+            "get": {
+                "operationId": "getLatestCheckpoint",
+                "summary": "The tenant's newest signed checkpoint",
+                "description": "Refreshed at least every idle interval, so a stale one shows a stopped "
+                "pipeline. Role: any reading role.",
+                "security": bearer,
+                "parameters": [_tenant_query()],
+                "responses": {
+                    "200": _json("CheckpointOut", "The checkpoint."),
+                    **_errors(400, 401, 403, 404, 429),
+                },
+            }
+        },
+        "/api/v1/audit/checkpoints/{tree_size}": {
+            "get": {
+                "operationId": "getCheckpoint",
+                "summary": "The checkpoint signed at a tree size",
+                "security": bearer,
+                "parameters": [
+                    {
+                        "name": "tree_size",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                    _tenant_query(),
+                ],
+                "responses": {
+                    "200": _json("CheckpointOut", "The newest checkpoint of that size."),
+                    **_errors(400, 401, 403, 404, 429),
+                },
+            }
+        },
+        "/api/v1/audit/proofs/consistency": {
+            "get": {
+                "operationId": "getConsistencyProof",
+                "summary": "Consistency proof between two tree sizes",
+                "security": bearer,
+                "parameters": [
+                    {
+                        "name": "first",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                    {
+                        "name": "second",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0},
+                        "description": "Default: the latest checkpoint's size.",
+                    },
+                    _tenant_query(),
+                ],
+                "responses": {
+                    "200": _json("ConsistencyProofOut", "The proof and both roots."),
+                    **_errors(400, 401, 403, 404, 429),
+                },
+            }
+        },
+        "/api/v1/audit/public-key": {
+            "get": {
+                "operationId": "getPublicKey",
+                "summary": "The keys that sign checkpoints",
+                "description": "Public: no token needed.",
+                "responses": {"200": _json("PublicKeysOut", "Ed25519 public keys by key_id.")},
+            }
+        },
+        "/api/v1/audit/integrity/run": {
+            "post": {
+                "operationId": "runIntegrity",
+                "summary": "Sequence staged leaves and sign due checkpoints",
+                "description": "Role: system_admin. Called by Cloud Scheduler every minute on GCP; "
+                "locally a background loop does it.",
+                "security": bearer,
+                "responses": {
+                    "200": _json("IntegrityRunOut", "Leaves added per tenant."),
+                    **_errors(401, 403),
                 },
             }
         },

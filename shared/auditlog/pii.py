@@ -43,7 +43,7 @@ from typing import Any, Final, Literal, cast
 
 import orjson
 
-from auditlog.event import JSON_COLUMNS, StoredEvent
+from auditlog.event import JSON_COLUMNS, StoredEvent, canonical_json
 from auditlog.policy import PiiRule
 from auditlog.state import StateStore
 
@@ -137,7 +137,7 @@ class PiiProtector:
             for path, action in edits:
                 changed |= _edit(document, path, 0, action, hasher)
             if changed:
-                row[column] = orjson.dumps(document).decode()
+                row[column] = canonical_json(document).decode()
         return record
 
     def hash_for_search(self, tenant_id: str, value: Any) -> str:

@@ -19,6 +19,7 @@ from auditlog.ingest import IngestRules, IngestService
 from auditlog.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop
 from auditlog.pii import PiiProtector, TenantSecrets
 from auditlog.policy import PolicyBook, TenantPolicy
+from auditlog.proofs import IntegrityReader
 from auditlog.queue import EventQueue
 from auditlog.ratelimit import RateLimiter, RequestLimits
 from auditlog.retention import RetentionService
@@ -57,6 +58,7 @@ class Runtime:
     limits: RequestLimits
     signer: CheckpointSigner
     sequencer: Sequencer
+    proofs: IntegrityReader
     # The GCP writer function's entry point; locally the writer loop owns one.
     writer: EventWriter
     sequencer_loop: SequencerLoop | None = None
@@ -281,6 +283,13 @@ def build_runtime(settings: Settings) -> Runtime:
         limits=request_limits,
         signer=signer,
         sequencer=sequencer,
+        proofs=IntegrityReader(
+            backends.integrity,
+            backends.store,
+            signer,
+            self_audit,
+            recanonicalise=settings.backend is Backend.GCP,
+        ),
         writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
         sequencer_loop=sequencer_loop,
     )
