@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import orjson
 
@@ -134,6 +135,58 @@ def _bootstrap_gcp(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from auditlog.integrity import Checkpoint
+    from auditlog.runtime import open_for_verification
+    from auditlog.verify import verify_tenant
+
+    since = None
+    if args.since_checkpoint:
+        try:
+            since = Checkpoint.from_dict(orjson.loads(Path(args.since_checkpoint).read_bytes()))
+        except (OSError, ValueError) as exc:
+            print(f"verify: --since-checkpoint: {exc}", file=sys.stderr)
+            return 2
+    try:
+        sources = open_for_verification(settings, bytes.fromhex(args.public_key) if args.public_key else None)
+    except Exception as exc:  # e.g. DuckDB held by a running server
+        print(
+            f"verify: cannot open the stores ({type(exc).__name__}: {exc}); the embedded store "
+            "is readable while no server writes to it: stop `auditlog serve` first",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        tenants = args.tenant or sorted(sources.integrity.tenants())
+        started = time.perf_counter()
+        reports = [
+            verify_tenant(
+                sources.store,
+                sources.integrity,
+                sources.public_keys,
+                tenant,
+                since=since if since is None or since.tenant_id == tenant else None,
+                recanonicalise=sources.recanonicalise,
+            )
+            for tenant in tenants
+        ]
+        elapsed = time.perf_counter() - started
+    finally:
+        sources.close()
+    events = sum(r.events for r in reports)
+    summary = {
+        "ok": all(r.ok for r in reports),
+        "tenants": [r.as_dict() for r in reports],
+        "events_checked": events,
+        "seconds": round(elapsed, 3),
+        "events_per_second": round(events / elapsed) if elapsed > 0 else None,
+    }
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    return 0 if summary["ok"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="auditlog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
     run.add_argument("--url", default=None, help="the server (default: the local one)")
     run.set_defaults(run=_retention)
+
+    verify = sub.add_parser(
+        "verify", help="recompute every leaf from the stored events and check the signed log"
+    )
+    verify.add_argument("--tenant", action="append", help="only this tenant (repeatable; default all)")
+    verify.add_argument(
+        "--since-checkpoint", help="a checkpoint JSON kept earlier: today's log must extend it"
+    )
+    verify.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the configured one)")
+    verify.set_defaults(run=_verify)
 
     policy = sub.add_parser("policy", help="tenant policies (retention, rate limits, allowlist, PII)")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)

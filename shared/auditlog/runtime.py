@@ -16,7 +16,7 @@ from auditlog.cursor import CursorCodec
 from auditlog.errors import ConfigurationError
 from auditlog.identity import TokenVerifier, build_verifier
 from auditlog.ingest import IngestRules, IngestService
-from auditlog.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop
+from auditlog.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop, key_id_of
 from auditlog.pii import PiiProtector, TenantSecrets
 from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.proofs import IntegrityReader
@@ -213,6 +213,54 @@ def bootstrap_gcp(
         push_endpoint,
         max_delivery_attempts,
         minimum_backoff_seconds=minimum_backoff_seconds,
+    )
+
+
+@dataclass
+class VerificationSources:
+    """What the verifier reads, opened directly (not through a running server)."""
+
+    store: EventStore
+    integrity: IntegrityStore
+    public_keys: dict[str, bytes]
+    recanonicalise: bool
+
+    def close(self) -> None:
+        self.store.close()
+        self.integrity.close()
+
+
+def open_for_verification(settings: Settings, public_key: bytes | None = None) -> VerificationSources:
+    """The event store read-only and the integrity store. The trusted key is ``public_key`` if
+    given, else the one of the configured signing key."""
+    if public_key is None:
+        seed = (
+            bytes.fromhex(settings.signing_key.get_secret_value())
+            if settings.signing_key
+            else (settings.data_dir / SIGNING_KEY_FILE).read_bytes()
+        )
+        public_key = CheckpointSigner(seed).public_key
+    keys = {key_id_of(public_key): public_key}
+    if settings.backend is Backend.GCP:
+        from google.cloud import firestore
+
+        from auditlog.backends.bigquery_store import BigQueryEventStore
+        from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
+
+        client = firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
+        store: EventStore = BigQueryEventStore(
+            bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table
+        )
+        return VerificationSources(store, FirestoreIntegrityStore(client), keys, recanonicalise=True)
+    from auditlog.backends.duckdb_store import DuckDBEventStore
+    from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
+
+    data = settings.data_dir
+    return VerificationSources(
+        DuckDBEventStore(data / "events.duckdb", read_only=True),
+        SqliteIntegrityStore(data / "integrity.sqlite3"),
+        keys,
+        recanonicalise=False,
     )
 
 

@@ -49,18 +49,20 @@ _SELECT = ", ".join(f'"{c}"' for c in COLUMNS).replace('"audit_id"', 'CAST("audi
 
 
 class DuckDBEventStore:
-    def __init__(self, path: Path, *, threads: int | None = None) -> None:
+    def __init__(self, path: Path, *, threads: int | None = None, read_only: bool = False) -> None:
+        """``read_only``: for the verifier, beside no writer (DuckDB lets one process write)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
-        self._db = duckdb.connect(str(path), config=config)
-        columns = ", ".join(f'"{c}" {_TYPES[c]}' for c in COLUMNS)
-        self._db.execute(f"CREATE TABLE IF NOT EXISTS events ({columns})")
-        self._db.execute("CREATE INDEX IF NOT EXISTS events_audit_id ON events (audit_id)")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS writer_position (id INTEGER PRIMARY KEY, position BIGINT)"
-        )
+        self._db = duckdb.connect(str(path), read_only=read_only, config=config)
+        if not read_only:
+            columns = ", ".join(f'"{c}" {_TYPES[c]}' for c in COLUMNS)
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS events ({columns})")
+            self._db.execute("CREATE INDEX IF NOT EXISTS events_audit_id ON events (audit_id)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS writer_position (id INTEGER PRIMARY KEY, position BIGINT)"
+            )
         self._local = threading.local()
         self._write_lock = threading.Lock()
 
