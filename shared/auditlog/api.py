@@ -313,6 +313,48 @@ async def run_integrity(call: Call) -> Response:
     return json_response({"integrated": added})
 
 
+def _hold_json(hold: Any) -> dict[str, Any]:
+    return dict(hold.model_dump(mode="json"))
+
+
+async def place_hold(call: Call) -> Response:
+    principal = call.principal()
+    access.require(principal, Capability.ADMIN)
+    body = await read_json(call, MAX_SINGLE_BODY_BYTES)
+    hold = await run_in_threadpool(call.runtime.holds.place, principal, body)
+    await call.record(
+        principal,
+        action="legal_hold.place",
+        tenants=[hold.tenant_id],
+        resource_id=hold.hold_id,
+        request=_hold_json(hold),
+    )
+    return json_response(_hold_json(hold), 201)
+
+
+async def list_holds(call: Call) -> Response:
+    principal = call.principal()
+    _only_params(call, "tenant_id")
+    holds = await run_in_threadpool(
+        call.runtime.holds.listing, principal, call.request.query_params.get("tenant_id")
+    )
+    return json_response({"holds": [_hold_json(h) for h in holds]})
+
+
+async def release_hold(call: Call) -> Response:
+    principal = call.principal()
+    _only_params(call)
+    hold = await run_in_threadpool(call.runtime.holds.release, principal, call.path_params["hold_id"])
+    await call.record(
+        principal,
+        action="legal_hold.release",
+        tenants=[hold.tenant_id],
+        resource_id=hold.hold_id,
+        response=_hold_json(hold),
+    )
+    return json_response(_hold_json(hold))
+
+
 async def run_retention(call: Call) -> Response:
     principal = call.principal()
     dry_run = call.request.query_params.get("dry_run", "false")
@@ -417,6 +459,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/audit/public-key", "query", "getPublicKey", get_public_key),
     Route("POST", "/api/v1/audit/retention/run", "retention", "runRetention", run_retention),
     Route("POST", "/api/v1/audit/integrity/run", "retention", "runIntegrity", run_integrity),
+    Route("POST", "/api/v1/admin/legal-holds", "retention", "placeLegalHold", place_hold),
+    Route("GET", "/api/v1/admin/legal-holds", "retention", "listLegalHolds", list_holds),
+    Route(
+        "DELETE", "/api/v1/admin/legal-holds/{hold_id}", "retention", "releaseLegalHold", release_hold
+    ),
     Route("GET", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "getTenantPolicy", get_policy),
     Route("PUT", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "putTenantPolicy", put_policy),
     Route("GET", "/healthz", "*", "healthz", healthz),

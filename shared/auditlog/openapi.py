@@ -19,6 +19,7 @@ from auditlog.event import (
     EventPage,
     IngestResult,
 )
+from auditlog.holds import LegalHold, LegalHoldIn, LegalHoldList
 from auditlog.policy import TenantPolicy
 from auditlog.proofs import (
     CheckpointOut,
@@ -44,6 +45,9 @@ _MODELS = (
     InclusionProofOut,
     ConsistencyProofOut,
     IntegrityRunOut,
+    LegalHoldIn,
+    LegalHold,
+    LegalHoldList,
 )
 
 
@@ -165,7 +169,7 @@ def _tenant_param() -> dict[str, Any]:
 def build_document() -> dict[str, Any]:
     _, schemas = models_json_schema(
         [
-            (m, "validation" if m in (AuditEventIn, BatchIn, TenantPolicy) else "serialization")
+            (m, "validation" if m in (AuditEventIn, BatchIn, TenantPolicy, LegalHoldIn) else "serialization")
             for m in _MODELS
         ],
         ref_template="#/components/schemas/{model}",
@@ -379,6 +383,46 @@ def build_document() -> dict[str, Any]:
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
                     **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/api/v1/admin/legal-holds": {
+            "post": {
+                "operationId": "placeLegalHold",
+                "summary": "Place a legal hold: retention keeps the events it covers",
+                "description": "Role: system_admin. By tenant, user, resource or filter; optional "
+                "expiry. Recorded as an audit event of the tenant.",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("LegalHoldIn")}},
+                },
+                "responses": {
+                    "201": _json("LegalHold", "The hold."),
+                    **_errors(400, 401, 403, 413, 415),
+                },
+            },
+            "get": {
+                "operationId": "listLegalHolds",
+                "summary": "Legal holds, released ones included",
+                "description": "Role: system_admin.",
+                "security": bearer,
+                "parameters": [_tenant_query()],
+                "responses": {"200": _json("LegalHoldList", "The holds."), **_errors(400, 401, 403)},
+            },
+        },
+        "/api/v1/admin/legal-holds/{hold_id}": {
+            "delete": {
+                "operationId": "releaseLegalHold",
+                "summary": "Release a legal hold (its record stays)",
+                "description": "Role: system_admin. Recorded as an audit event of the tenant.",
+                "security": bearer,
+                "parameters": [
+                    {"name": "hold_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json("LegalHold", "The released hold."),
+                    **_errors(400, 401, 403, 404),
                 },
             }
         },

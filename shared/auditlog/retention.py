@@ -1,31 +1,38 @@
-"""Retention: delete events whose ``partition_date + retention_period_days`` has passed.
+"""Retention: delete events whose ``partition_date + retention_period_days`` has passed, except
+those a legal hold covers.
 
-Legal holds and the integrity log's hash spine come with the integrity issue; this is the
-deletion itself, idempotent and with a dry run.
+Only payloads go: the integrity log keeps every leaf hash (with its expiry), so proofs for the
+remaining events, and the tree's signed roots, stay valid, and the verifier counts a missing
+event past its expiry as expired rather than deleted. Idempotent: a second run finds nothing
+more; a dry run reports what would go.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from auditlog import access
 from auditlog.access import Capability
+from auditlog.holds import HoldBook
 from auditlog.identity import Principal
 from auditlog.store import EventStore
 
 
 class RetentionService:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, holds: HoldBook) -> None:
         self._store = store
+        self._holds = holds
 
     def run(self, today: date, *, dry_run: bool) -> dict[str, Any]:
-        per_tenant = self._store.expired(today, delete=not dry_run)
+        scopes = self._holds.active_scopes(datetime.now(UTC))
+        per_tenant = self._store.expired(today, delete=not dry_run, holds=scopes)
         return {
             "dry_run": dry_run,
             "as_of": today.isoformat(),
             "deleted" if not dry_run else "would_delete": sum(per_tenant.values()),
             "per_tenant": per_tenant,
+            "legal_holds_applied": len(scopes),
         }
 
     def run_for(self, principal: Principal, today: date, *, dry_run: bool) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec
 from auditlog.errors import ConfigurationError
+from auditlog.holds import HoldBook
 from auditlog.identity import TokenVerifier, build_verifier
 from auditlog.ingest import IngestRules, IngestService
 from auditlog.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop, key_id_of
@@ -54,6 +55,7 @@ class Runtime:
     ingest: IngestService
     reader: EventReader
     retention: RetentionService
+    holds: HoldBook
     self_audit: SelfAudit
     limits: RequestLimits
     signer: CheckpointSigner
@@ -300,6 +302,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
         sequencer_loop.start()
     self_audit = SelfAudit(backends.queue)
+    holds = HoldBook(backends.state)
     request_limits = RequestLimits(backends.limiter)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
@@ -326,7 +329,8 @@ def build_runtime(settings: Settings) -> Runtime:
             closed_ttl_seconds=settings.cache_closed_ttl_seconds,
             self_audit=self_audit,
         ),
-        retention=RetentionService(backends.store),
+        retention=RetentionService(backends.store, holds),
+        holds=holds,
         self_audit=self_audit,
         limits=request_limits,
         signer=signer,

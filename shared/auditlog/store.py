@@ -42,6 +42,15 @@ class EventQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldScope:
+    """Events a legal hold keeps from deletion: the tenant's, narrowed by every filter given
+    (each a column of ``FILTER_COLUMNS`` and its values); no filters hold the whole tenant."""
+
+    tenant_id: str
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class WriteBatch:
     """Events to append. ``position`` is the queue position of the last message included."""
 
@@ -68,9 +77,9 @@ class EventStore(Protocol):
         """All matching rows (``limit`` ignored), newest first, in chunks."""
         ...
 
-    def expired(self, today: date, *, delete: bool) -> dict[str, int]:
-        """Per tenant, events whose partition_date + retention_period_days is before ``today``;
-        deleted when ``delete``."""
+    def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
+        """Per tenant, events whose partition_date + retention_period_days is before ``today``
+        and that no hold covers; deleted when ``delete``."""
         ...
 
     def count(self) -> int: ...

@@ -66,7 +66,15 @@ from google.protobuf import (
 from auditlog.errors import Unavailable
 from auditlog.event import COLUMNS, JSON_COLUMNS, MAX_RETENTION_DAYS, StoredEvent
 from auditlog.schema import load_events_schema
-from auditlog.store import FILTER_COLUMNS, SELF_AUDIT_PREFIX, EventQuery, Row, WriteBatch, json_path
+from auditlog.store import (
+    FILTER_COLUMNS,
+    SELF_AUDIT_PREFIX,
+    EventQuery,
+    HoldScope,
+    Row,
+    WriteBatch,
+    json_path,
+)
 
 PARTITION_FIELD = "partition_date"
 CLUSTERING_FIELDS: tuple[str, ...] = ("tenant_id", "user_id", "event_type", "timestamp")
@@ -256,20 +264,30 @@ class BigQueryEventStore:
         if chunk:
             yield chunk
 
-    def expired(self, today: date, *, delete: bool) -> dict[str, int]:
-        params = [bigquery.ScalarQueryParameter("today", "DATE", today)]
+    def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
+        params: list[Any] = [bigquery.ScalarQueryParameter("today", "DATE", today)]
+        condition = _EXPIRED
+        for i, hold in enumerate(holds):
+            parts = [f"tenant_id = @hold_{i}"]
+            params.append(bigquery.ScalarQueryParameter(f"hold_{i}", "STRING", hold.tenant_id))
+            for j, (column, values) in enumerate(hold.filters.items()):
+                if column not in FILTER_COLUMNS:
+                    raise ValueError(f"a hold cannot filter on {column!r}")
+                parts.append(f"`{column}` IN UNNEST(@hold_{i}_{j})")
+                params.append(bigquery.ArrayQueryParameter(f"hold_{i}_{j}", "STRING", list(values)))
+            condition += f" AND NOT ({' AND '.join(parts)})"
         counts = {
             r["tenant_id"]: int(r["n"])
             for r in self._run(
                 f"SELECT tenant_id, COUNT(DISTINCT audit_id) AS n FROM {self._table}"
-                f" WHERE {_EXPIRED} GROUP BY tenant_id",
+                f" WHERE {condition} GROUP BY tenant_id",
                 params,
             )
         }
         if delete and counts:
             # Ingest refuses events already past their retention, so no row starts to match
             # between the count and the delete: the rows deleted are those counted, and copies.
-            self._run(f"DELETE FROM {self._table} WHERE {_EXPIRED}", params)
+            self._run(f"DELETE FROM {self._table} WHERE {condition}", params)
         return counts
 
     def count(self) -> int:

@@ -19,7 +19,15 @@ import duckdb
 import pyarrow as pa
 
 from auditlog.event import COLUMNS
-from auditlog.store import SELF_AUDIT_PREFIX, EventQuery, Row, WriteBatch, json_path
+from auditlog.store import (
+    FILTER_COLUMNS,
+    SELF_AUDIT_PREFIX,
+    EventQuery,
+    HoldScope,
+    Row,
+    WriteBatch,
+    json_path,
+)
 
 _TYPES: dict[str, str] = {
     "audit_id": "UUID NOT NULL",
@@ -184,18 +192,28 @@ class DuckDBEventStore:
         finally:
             cur.close()
 
-    def expired(self, today: date, *, delete: bool) -> dict[str, int]:
+    def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
         condition = "partition_date + CAST(retention_period_days AS INTEGER) < ?"
+        params: list[Any] = [today]
+        for hold in holds:
+            parts = ["tenant_id = ?"]
+            params.append(hold.tenant_id)
+            for column, values in hold.filters.items():
+                if column not in FILTER_COLUMNS:
+                    raise ValueError(f"a hold cannot filter on {column!r}")
+                parts.append(f'"{column}" IN ({", ".join("?" for _ in values)})')
+                params.extend(values)
+            condition += f" AND NOT ({' AND '.join(parts)})"
         with self._write_lock:
             cur = self._cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
                 counts = cur.execute(
                     f"SELECT tenant_id, count(*) FROM events WHERE {condition} GROUP BY tenant_id",
-                    [today],
+                    params,
                 ).fetchall()
                 if delete and counts:
-                    cur.execute(f"DELETE FROM events WHERE {condition}", [today])
+                    cur.execute(f"DELETE FROM events WHERE {condition}", params)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

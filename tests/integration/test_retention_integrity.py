@@ -1,0 +1,118 @@
+"""Retention with legal holds on the embedded runtime: expired payloads go, held ones stay, and
+every remaining proof and the whole log still verify afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditlog import merkle
+from auditlog.identity import Principal
+from auditlog.integrity import event_leaf_hash
+from auditlog.runtime import Runtime, build_runtime
+from auditlog.settings import Settings
+from auditlog.verify import verify_tenant
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+TENANT = "retained"
+WRITER = Principal("svc", TENANT, frozenset({"audit_writer", "audit_reader"}), frozenset())
+ADMIN = Principal("root", "system", frozenset({"system_admin"}), frozenset())
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    rt = build_runtime(
+        Settings(data_dir=tmp_path / "data", integrate_interval_seconds=0.05, checkpoint_min_seconds=0)
+    )
+    yield rt
+    rt.close()
+
+
+def _events(user: str, n: int, retention: int) -> list[dict[str, Any]]:
+    ts = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    return [
+        {
+            "audit_id": str(uuid.uuid4()),
+            "timestamp": ts,
+            "event_type": "record.read",
+            "user_id": user,
+            "resource_type": "record",
+            "resource_id": f"r-{i}",
+            "action": "read",
+            "retention_period_days": retention,
+        }
+        for i in range(n)
+    ]
+
+
+def test_retention_keeps_held_events_and_every_proof_still_verifies(runtime: Runtime) -> None:
+    short = _events("alice", 5, 90) + _events("bob", 4, 90)
+    long = _events("carol", 3, 2555)
+    status, _ = asyncio.run(runtime.ingest.write_batch(WRITER, {"events": short + long}))
+    assert status == 202
+    hold = runtime.holds.place(ADMIN, {"tenant_id": TENANT, "reason": "case 42", "user_id": "bob"})
+    released = runtime.holds.place(ADMIN, {"tenant_id": TENANT, "reason": "old case", "user_id": "alice"})
+    runtime.holds.release(ADMIN, released.hold_id)
+    assert [h.hold_id for h in runtime.holds.all(TENANT)] == sorted([hold.hold_id, released.hold_id])
+
+    wait_for(lambda: runtime.backends.integrity.state(TENANT).frontier.size == 12, timeout=10)
+    runtime.sequencer.checkpoint(TENANT, force=True)
+    later = datetime.now(UTC) + timedelta(days=120)
+
+    dry = runtime.retention.run(later.date(), dry_run=True)
+    assert dry["would_delete"] == 5 and dry["per_tenant"] == {TENANT: 5}
+    assert runtime.store.count() == 12, "a dry run deletes nothing"
+    done = runtime.retention.run(later.date(), dry_run=False)
+    assert done["deleted"] == 5 and done["legal_holds_applied"] == 1
+    assert runtime.retention.run(later.date(), dry_run=False)["deleted"] == 0, "idempotent"
+    assert runtime.store.get(TENANT, short[0]["audit_id"]) is None, "alice's expired events are gone"
+    assert runtime.store.get(TENANT, short[5]["audit_id"]) is not None, "bob's are held"
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    checkpoint = runtime.backends.integrity.latest_checkpoint(TENANT)
+    assert checkpoint is not None
+    for event in short + long:
+        proof = runtime.proofs.proof(WRITER, event["audit_id"], None, checkpoint.tree_size, now)
+        leaf = bytes.fromhex(proof["leaf_hash"])
+        path = [bytes.fromhex(h) for h in proof["audit_path"]]
+        assert merkle.verify_inclusion(
+            proof["leaf_index"], proof["tree_size"], leaf, path, checkpoint.root_hash
+        )
+        if event["user_id"] == "alice":
+            assert proof["record"] is None, "the payload is gone, the leaf stays"
+        else:
+            assert event_leaf_hash(proof["record"]) == leaf
+
+    report = verify_tenant(
+        runtime.store,
+        runtime.backends.integrity,
+        {runtime.signer.key_id: runtime.signer.public_key},
+        TENANT,
+        now=later,
+        progress=None,
+    )
+    assert report.ok, report.as_dict()
+    assert report.expired == 5
+
+
+def test_holds_refuse_bad_input_by_field(runtime: Runtime) -> None:
+    from auditlog.errors import Forbidden, InvalidInput, NotFound
+
+    with pytest.raises(InvalidInput) as bad:
+        runtime.holds.place(ADMIN, {"tenant_id": TENANT, "reason": "x", "filters": {"colour": ["red"]}})
+    assert bad.value.details[0].field == "filters"
+    with pytest.raises(InvalidInput) as missing:
+        runtime.holds.place(ADMIN, {"tenant_id": TENANT})
+    assert missing.value.details[0].field == "reason"
+    with pytest.raises(Forbidden):
+        runtime.holds.place(WRITER, {"tenant_id": TENANT, "reason": "x"})
+    with pytest.raises(NotFound):
+        runtime.holds.release(ADMIN, str(uuid.uuid4()))
