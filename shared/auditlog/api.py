@@ -355,6 +355,33 @@ async def release_hold(call: Call) -> Response:
     return json_response(_hold_json(hold))
 
 
+async def erase_subject(call: Call) -> Response:
+    principal = call.principal()
+    access.require(principal, Capability.ADMIN)
+    _only_params(call)
+    body = await read_json(call, MAX_SINGLE_BODY_BYTES)
+    erasure = await run_in_threadpool(call.runtime.erasures.erase, principal, body)
+    document = erasure.model_dump(mode="json")
+    # The record names the subject by its hash only: the log must not keep what it erased.
+    await call.record(
+        principal,
+        action="subject.erase",
+        tenants=[erasure.tenant_id],
+        resource_id=erasure.erasure_id,
+        response=document,
+    )
+    return json_response(document)
+
+
+async def list_erasures(call: Call) -> Response:
+    principal = call.principal()
+    _only_params(call, "tenant_id")
+    found = await run_in_threadpool(
+        call.runtime.erasures.listing, principal, call.request.query_params.get("tenant_id")
+    )
+    return json_response({"erasures": [e.model_dump(mode="json") for e in found]})
+
+
 async def run_retention(call: Call) -> Response:
     principal = call.principal()
     dry_run = call.request.query_params.get("dry_run", "false")
@@ -464,6 +491,8 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "DELETE", "/api/v1/admin/legal-holds/{hold_id}", "retention", "releaseLegalHold", release_hold
     ),
+    Route("POST", "/api/v1/admin/erasures", "retention", "eraseSubject", erase_subject),
+    Route("GET", "/api/v1/admin/erasures", "retention", "listErasures", list_erasures),
     Route("GET", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "getTenantPolicy", get_policy),
     Route("PUT", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "putTenantPolicy", put_policy),
     Route("GET", "/healthz", "*", "healthz", healthz),

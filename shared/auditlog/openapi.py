@@ -30,6 +30,7 @@ from auditlog.proofs import (
 )
 from auditlog.search import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from auditlog.store import FILTER_COLUMNS
+from auditlog.subjects import Erasure, ErasureList, ErasureRequestIn
 
 _MODELS = (
     AuditEventIn,
@@ -48,10 +49,13 @@ _MODELS = (
     LegalHoldIn,
     LegalHold,
     LegalHoldList,
+    ErasureRequestIn,
+    Erasure,
+    ErasureList,
 )
 
 
-_INPUT_MODELS = (AuditEventIn, BatchIn, TenantPolicy)
+_INPUT_MODELS = (AuditEventIn, BatchIn, TenantPolicy, LegalHoldIn, ErasureRequestIn)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -168,10 +172,7 @@ def _tenant_param() -> dict[str, Any]:
 
 def build_document() -> dict[str, Any]:
     _, schemas = models_json_schema(
-        [
-            (m, "validation" if m in (AuditEventIn, BatchIn, TenantPolicy, LegalHoldIn) else "serialization")
-            for m in _MODELS
-        ],
+        [(m, "validation" if m in _INPUT_MODELS else "serialization") for m in _MODELS],
         ref_template="#/components/schemas/{model}",
     )
     bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -425,6 +426,32 @@ def build_document() -> dict[str, Any]:
                     **_errors(400, 401, 403, 404),
                 },
             }
+        },
+        "/api/v1/admin/erasures": {
+            "post": {
+                "operationId": "eraseSubject",
+                "summary": "GDPR erasure: destroy a data subject's key (crypto-shredding)",
+                "description": "Role: system_admin. Fields the tenant's policy encrypts read as "
+                "`[erased]` afterwards; every proof stays valid. Tracked and recorded as an audit "
+                "event (by subject hash, not user_id).",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ErasureRequestIn")}},
+                },
+                "responses": {
+                    "200": _json("Erasure", "Done."),
+                    **_errors(400, 401, 403, 413, 415),
+                },
+            },
+            "get": {
+                "operationId": "listErasures",
+                "summary": "Erasure requests and their status",
+                "description": "Role: system_admin.",
+                "security": bearer,
+                "parameters": [_tenant_query()],
+                "responses": {"200": _json("ErasureList", "The requests."), **_errors(400, 401, 403)},
+            },
         },
         "/api/v1/admin/tenants/{tenant_id}/policy": {
             "get": {

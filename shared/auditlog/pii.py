@@ -46,6 +46,7 @@ import orjson
 from auditlog.event import JSON_COLUMNS, StoredEvent, canonical_json
 from auditlog.policy import PiiRule
 from auditlog.state import StateStore
+from auditlog.subjects import SubjectKeys, seal
 
 COLLECTION: Final = "tenant_secrets"
 MASK: Final = "***"
@@ -56,8 +57,9 @@ REQUIRED_FIELDS: Final = frozenset({"user_id"})
 # Distinct rule lists kept compiled; far above the number of tenants with a policy of their own.
 MAX_PLANS: Final = 4096
 
-Action = Literal["mask", "hash", "drop"]
+Action = Literal["mask", "hash", "drop", "encrypt"]
 Hasher = Callable[[Any], str]
+Transform = Callable[[Action, Any], str]
 
 
 class TenantSecrets:
@@ -103,11 +105,13 @@ class _Plan:
     top_level: tuple[tuple[str, Action], ...]
     columns: tuple[tuple[str, tuple[tuple[tuple[str, ...], Action], ...]], ...]
     needs_key: bool
+    needs_subject_key: bool
 
 
 class PiiProtector:
-    def __init__(self, secrets: TenantSecrets) -> None:
+    def __init__(self, secrets: TenantSecrets, subjects: SubjectKeys) -> None:
         self._secrets = secrets
+        self._subjects = subjects
         self._plans: dict[tuple[tuple[str, str], ...], _Plan] = {}
 
     def protect(self, tenant_id: str, rules: Sequence[PiiRule], record: StoredEvent) -> StoredEvent:
@@ -118,6 +122,15 @@ class PiiProtector:
         plan = self._plan(rules)
         hasher = self._hasher(tenant_id) if plan.needs_key else _no_hasher
         row = cast(dict[str, Any], record)
+        user_id = record["user_id"]
+        subject_key = self._subjects.key(tenant_id, user_id, create=True) if plan.needs_subject_key else None
+
+        def transform(action: Action, value: Any) -> str:
+            if action == "encrypt":
+                assert subject_key is not None
+                return seal(subject_key, tenant_id, user_id, value)
+            return hasher(value)
+
         for name, action in plan.top_level:
             value = row[name]
             if value is None:
@@ -127,7 +140,7 @@ class PiiProtector:
             elif action == "mask":
                 row[name] = MASK
             else:
-                row[name] = hasher(value)
+                row[name] = transform(action, value)
         for column, edits in plan.columns:
             text = row[column]
             if text is None:
@@ -135,7 +148,7 @@ class PiiProtector:
             document = orjson.loads(text)
             changed = False
             for path, action in edits:
-                changed |= _edit(document, path, 0, action, hasher)
+                changed |= _edit(document, path, 0, action, transform)
             if changed:
                 row[column] = canonical_json(document).decode()
         return record
@@ -184,15 +197,16 @@ def _compile(signature: tuple[tuple[str, str], ...]) -> _Plan:
         top_level=tuple(top_level),
         columns=tuple((column, tuple(edits)) for column, edits in columns.items()),
         needs_key=any(action == "hash" for _, action in signature),
+        needs_subject_key=any(action == "encrypt" for _, action in signature),
     )
 
 
-def _edit(node: Any, path: tuple[str, ...], depth: int, action: Action, hasher: Hasher) -> bool:
+def _edit(node: Any, path: tuple[str, ...], depth: int, action: Action, transform: Transform) -> bool:
     """Apply ``action`` at ``path[depth:]`` below ``node``; True if anything changed."""
     if isinstance(node, list):
         changed = False
         for item in node:
-            changed |= _edit(item, path, depth, action, hasher)
+            changed |= _edit(item, path, depth, action, transform)
         return changed
     if not isinstance(node, dict):
         return False
@@ -200,14 +214,14 @@ def _edit(node: Any, path: tuple[str, ...], depth: int, action: Action, hasher: 
     if key not in node:
         return False
     if depth + 1 < len(path):
-        return _edit(node[key], path, depth + 1, action, hasher)
+        return _edit(node[key], path, depth + 1, action, transform)
     if action == "drop":
         del node[key]
         return True
     value = node[key]
     if value is None:
         return False
-    node[key] = MASK if action == "mask" else hasher(value)
+    node[key] = MASK if action == "mask" else transform(action, value)
     return True
 
 

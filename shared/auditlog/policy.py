@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from auditlog.event import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
 from auditlog.state import StateStore
@@ -46,13 +46,24 @@ class PiiRule(BaseModel):
     ``field`` is a top-level field (``user_id``, ``ip_address``, ...) or a dotted path inside
     ``request_data``, ``response_data`` or ``metadata`` (``request_data.customer.email``).
     ``mask`` keeps a fixed placeholder, ``hash`` keeps HMAC-SHA256 under the tenant's secret (equal
-    values stay equal, so they can still be searched and joined), ``drop`` removes it.
+    values stay equal, so they can still be searched and joined), ``drop`` removes it,
+    ``encrypt`` seals it under the data subject's key so that erasing the subject destroys it
+    (``subjects.py``).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     field: str = Field(description="top-level field or dotted path inside a JSON column")
-    action: Literal["mask", "hash", "drop"]
+    action: Literal["mask", "hash", "drop", "encrypt"] = Field(
+        description="`encrypt`: AES-256-GCM under the data subject's (user_id's) key; readers see "
+        "the value until the subject is erased, then `[erased]`; proofs stay valid"
+    )
+
+    @model_validator(mode="after")
+    def _subject_stays_clear(self) -> PiiRule:
+        if self.action == "encrypt" and self.field == "user_id":
+            raise ValueError("user_id names the data subject whose key encrypts; it cannot be encrypted")
+        return self
 
     @field_validator("field")
     @classmethod

@@ -29,6 +29,7 @@ from auditlog.self_audit import SelfAudit
 from auditlog.settings import Backend, Settings, get_settings
 from auditlog.state import StateStore
 from auditlog.store import EventStore
+from auditlog.subjects import ErasureBook, SubjectKeys, Unsealer
 from auditlog.writer import EventWriter, WriterLoop
 
 CURSOR_KEY_FILE = "cursor-key"
@@ -56,6 +57,7 @@ class Runtime:
     reader: EventReader
     retention: RetentionService
     holds: HoldBook
+    erasures: ErasureBook
     self_audit: SelfAudit
     limits: RequestLimits
     signer: CheckpointSigner
@@ -303,6 +305,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sequencer_loop.start()
     self_audit = SelfAudit(backends.queue)
     holds = HoldBook(backends.state)
+    subject_keys = SubjectKeys(backends.state)
     request_limits = RequestLimits(backends.limiter)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
@@ -317,7 +320,7 @@ def build_runtime(settings: Settings) -> Runtime:
             IngestRules(skew),
             policies,
             request_limits,
-            PiiProtector(TenantSecrets(backends.state)),
+            PiiProtector(TenantSecrets(backends.state), subject_keys),
         ),
         reader=EventReader(
             backends.store,
@@ -328,8 +331,10 @@ def build_runtime(settings: Settings) -> Runtime:
             live_ttl_seconds=settings.cache_ttl_seconds,
             closed_ttl_seconds=settings.cache_closed_ttl_seconds,
             self_audit=self_audit,
+            unsealer=Unsealer(subject_keys),
         ),
         retention=RetentionService(backends.store, holds),
+        erasures=ErasureBook(backends.state, subject_keys, backends.cache),
         holds=holds,
         self_audit=self_audit,
         limits=request_limits,

@@ -21,6 +21,7 @@ from auditlog.query_cache import cache_key, cached
 from auditlog.rendering import row_to_json_object
 from auditlog.self_audit import RequestContext, SelfAudit
 from auditlog.store import FILTER_COLUMNS, EventQuery, EventStore, Row
+from auditlog.subjects import Unsealer
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -194,8 +195,10 @@ class EventReader:
         live_ttl_seconds: float,
         closed_ttl_seconds: float,
         self_audit: SelfAudit,
+        unsealer: Unsealer,
     ) -> None:
         self._self_audit = self_audit
+        self._unsealer = unsealer
         self._store = store
         self._codec = codec
         self._limits = limits
@@ -245,6 +248,7 @@ class EventReader:
             rows = rows[: query.limit]
             last = rows[-1]
             next_token = self._codec.encode(PageCursor(last[_TS], last[_ID], query.start, query.end, digest))
+        rows = self._unsealer.rows(rows)
         return {"events": [row_to_json_object(r) for r in rows], "next_page_token": next_token}
 
     def get(
@@ -274,7 +278,7 @@ class EventReader:
         )
         if row is None:
             raise NotFound(f"no event {audit_id} in this tenant")
-        return row_to_json_object(row)
+        return row_to_json_object(self._unsealer.rows([row])[0])
 
     def export(
         self,
@@ -311,7 +315,7 @@ class EventReader:
         rows = 0
         complete = False
         try:
-            for chunk in self._store.export(query):
+            for chunk in self._unsealer.chunks(self._store.export(query)):
                 rows += len(chunk)
                 yield chunk
             complete = True

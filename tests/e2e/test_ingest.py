@@ -77,7 +77,9 @@ def test_single_event_every_field_round_trips(service: LocalService) -> None:
     with client(service, tenant) as c:
         answer = post_one(c, body)
         after = datetime.now(UTC)
+        leaf_hash = answer.pop("leaf_hash")
         assert answer == {"audit_id": audit_id, "status": "accepted"}
+        assert len(leaf_hash) == 64 and int(leaf_hash, 16) >= 0, "the receipt is a hex SHA-256"
         got = wait_get(c, audit_id)
 
         assert list(got) == COLUMNS
@@ -312,18 +314,19 @@ def test_batch_with_invalid_events_stores_the_valid_ones(service: LocalService) 
 def test_single_retry_with_the_same_audit_id_is_stored_once(service: LocalService) -> None:
     audit_id = str(uuid.uuid4())
     with client(service, new_tenant("idem")) as c:
-        assert post_one(c, event(audit_id=audit_id, user_id="first")) == {
-            "audit_id": audit_id,
-            "status": "accepted",
-        }
+        first = post_one(c, event(audit_id=audit_id, user_id="first"))
+        assert first.pop("leaf_hash") is not None
+        assert first == {"audit_id": audit_id, "status": "accepted"}
         # A retry, even with other content (and the id in upper case), is the same event.
         assert post_one(c, event(audit_id=audit_id, user_id="second")) == {
             "audit_id": audit_id,
             "status": "duplicate",
+            "leaf_hash": None,
         }
         assert post_one(c, event(audit_id=audit_id.upper(), user_id="third")) == {
             "audit_id": audit_id,
             "status": "duplicate",
+            "leaf_hash": None,
         }
         marker = post_one(c, event(user_id="marker"))  # written after the retries
         events = wait_ids(c, [audit_id, marker["audit_id"]])

@@ -14,6 +14,7 @@ import pytest
 
 from auditlog.backends.sqlite_state import SqliteStateStore
 from auditlog.pii import PiiProtector, TenantSecrets
+from auditlog.subjects import SubjectKeys
 from tests.conftest import LocalService, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -86,5 +87,6 @@ def test_protected_values_appear_nowhere_and_hashes_stay_searchable(fresh_servic
     assert "visa" in table_text, "the check would see a value that is stored"
 
     # The hash a reader can compute for a value it knows, with the tenant's key.
-    secrets = TenantSecrets(SqliteStateStore(fresh_service.data_dir / "state.sqlite3"))
-    assert PiiProtector(secrets).hash_for_search(tenant, raw["user"]) == stored["user_id"]
+    state = SqliteStateStore(fresh_service.data_dir / "state.sqlite3")
+    protector = PiiProtector(TenantSecrets(state), SubjectKeys(state))
+    assert protector.hash_for_search(tenant, raw["user"]) == stored["user_id"]

@@ -28,6 +28,17 @@ ALLOWED_OWN: dict[str, set[str]] = {
     "runRetention": {"system_admin"},
     "getTenantPolicy": {"system_admin"},
     "putTenantPolicy": {"system_admin"},
+    "getEventProof": {"audit_reader", "audit_export", "audit_admin", "system_admin"},
+    "getLatestCheckpoint": {"audit_reader", "audit_export", "audit_admin", "system_admin"},
+    "getCheckpoint": {"audit_reader", "audit_export", "audit_admin", "system_admin"},
+    "getConsistencyProof": {"audit_reader", "audit_export", "audit_admin", "system_admin"},
+    "getPublicKey": set(ROLES),  # public: anyone may check signatures
+    "runIntegrity": {"system_admin"},
+    "placeLegalHold": {"system_admin"},
+    "listLegalHolds": {"system_admin"},
+    "releaseLegalHold": {"system_admin"},
+    "eraseSubject": {"system_admin"},
+    "listErasures": {"system_admin"},
 }
 ALLOWED_OTHER: dict[str, set[str]] = {
     "ingestEvent": set(),  # events are always written into the caller's own tenant
@@ -38,7 +49,20 @@ ALLOWED_OTHER: dict[str, set[str]] = {
     "runRetention": {"system_admin"},  # retention runs over every tenant
     "getTenantPolicy": {"system_admin"},
     "putTenantPolicy": {"system_admin"},
+    "getEventProof": {"audit_admin", "system_admin"},
+    "getLatestCheckpoint": {"audit_admin", "system_admin"},
+    "getCheckpoint": {"audit_admin", "system_admin"},
+    "getConsistencyProof": {"audit_admin", "system_admin"},
+    "getPublicKey": set(ROLES),
+    "runIntegrity": {"system_admin"},
+    "placeLegalHold": {"system_admin"},
+    "listLegalHolds": {"system_admin"},
+    "releaseLegalHold": {"system_admin"},
+    "eraseSubject": {"system_admin"},
+    "listErasures": {"system_admin"},
 }
+# Operations that name no tenant: only the "own" cell applies.
+UNSCOPED = {"runRetention", "runIntegrity", "getPublicKey"}
 
 
 def _event(tenant: str | None = None) -> dict[str, Any]:
@@ -59,6 +83,8 @@ class Tenants:
     own: str
     other: str
     event_of: dict[str, str]
+    checkpoint_of: dict[str, int]
+    hold_of: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +94,21 @@ def tenants(service: LocalService) -> Iterator[Tenants]:
     for tenant in (own, other):
         with service.client(tenant, ["audit_writer", "audit_reader"]) as client:
             audit_id = client.post("/api/v1/audit/events", json=_event()).json()["audit_id"]
-            wait_for(lambda c=client, i=audit_id: c.get(f"/api/v1/audit/events/{i}").status_code == 200)
+            wait_for(lambda c=client, i=audit_id: c.get(f"/api/v1/audit/events/{i}/proof").status_code == 200)
             ids[tenant] = audit_id
-    yield Tenants(own, other, ids)
+    sizes, holds = {}, {}
+    with service.client("system", ["system_admin"]) as admin:
+        for tenant in (own, other):
+            latest = admin.get("/api/v1/audit/checkpoints/latest", params={"tenant_id": tenant}).json()
+            sizes[tenant] = latest["tree_size"]
+            hold = admin.post("/api/v1/admin/legal-holds", json={"tenant_id": tenant, "reason": "matrix"})
+            holds[tenant] = hold.json()["hold_id"]
+    yield Tenants(own, other, ids, sizes, holds)
 
 
-def _call(client: httpx.Client, operation: str, target: str, own: str, event_id: str) -> httpx.Response:
+def _call(client: httpx.Client, operation: str, target: str, own: str, tenants: Tenants) -> httpx.Response:
     scoped = {} if target == own else {"tenant_id": target}
+    event_id = tenants.event_of[target]
     if operation == "ingestEvent":
         return client.post("/api/v1/audit/events", json=_event(None if target == own else target))
     if operation == "ingestBatch":
@@ -92,6 +126,28 @@ def _call(client: httpx.Client, operation: str, target: str, own: str, event_id:
         return client.get(f"/api/v1/admin/tenants/{target}/policy")
     if operation == "putTenantPolicy":
         return client.put(f"/api/v1/admin/tenants/{target}/policy", json={"default_retention_days": 90})
+    if operation == "getEventProof":
+        return client.get(f"/api/v1/audit/events/{event_id}/proof", params=scoped)
+    if operation == "getLatestCheckpoint":
+        return client.get("/api/v1/audit/checkpoints/latest", params=scoped)
+    if operation == "getCheckpoint":
+        return client.get(f"/api/v1/audit/checkpoints/{tenants.checkpoint_of[target]}", params=scoped)
+    if operation == "getConsistencyProof":
+        return client.get("/api/v1/audit/proofs/consistency", params={"first": "1", **scoped})
+    if operation == "getPublicKey":
+        return client.get("/api/v1/audit/public-key")
+    if operation == "runIntegrity":
+        return client.post("/api/v1/audit/integrity/run")
+    if operation == "placeLegalHold":
+        return client.post("/api/v1/admin/legal-holds", json={"tenant_id": target, "reason": "matrix"})
+    if operation == "listLegalHolds":
+        return client.get("/api/v1/admin/legal-holds", params={"tenant_id": target})
+    if operation == "releaseLegalHold":
+        return client.delete(f"/api/v1/admin/legal-holds/{tenants.hold_of[target]}")
+    if operation == "eraseSubject":
+        return client.post("/api/v1/admin/erasures", json={"tenant_id": target, "user_id": "nobody"})
+    if operation == "listErasures":
+        return client.get("/api/v1/admin/erasures", params={"tenant_id": target})
     raise AssertionError(operation)
 
 
@@ -100,7 +156,7 @@ CELLS = [
     for role in ROLES
     for operation in ALLOWED_OWN
     for scope in ("own", "other")
-    if not (operation == "runRetention" and scope == "other")  # no tenant to choose
+    if not (operation in UNSCOPED and scope == "other")  # no tenant to choose
 ]
 
 
@@ -111,9 +167,9 @@ def test_role_matrix_cell(
     target = tenants.own if scope == "own" else tenants.other
     allowed = role in (ALLOWED_OWN if scope == "own" else ALLOWED_OTHER)[operation]
     with service.client(tenants.own, [role]) as client:
-        response = _call(client, operation, target, tenants.own, tenants.event_of[target])
+        response = _call(client, operation, target, tenants.own, tenants)
     if allowed:
-        assert response.status_code in (200, 202), f"{role} {operation} {scope}: {response.text}"
+        assert response.status_code in (200, 201, 202), f"{role} {operation} {scope}: {response.text}"
     elif operation == "ingestBatch" and role in ALLOWED_OWN["ingestBatch"]:
         # A batch refuses event by event: every event names another tenant, so none is stored.
         assert response.status_code == 400, f"{role} {operation} {scope}: {response.text}"

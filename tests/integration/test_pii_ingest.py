@@ -19,6 +19,7 @@ from auditlog.ingest import IngestRules, IngestService
 from auditlog.pii import PiiProtector, TenantSecrets
 from auditlog.policy import PiiRule, PolicyBook, TenantPolicy
 from auditlog.ratelimit import RequestLimits
+from auditlog.subjects import SubjectKeys
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def test_the_queue_payload_holds_no_raw_protected_value(tmp_path: Path) -> None:
         IngestRules(timedelta(minutes=5)),
         policies,
         RequestLimits(MemoryRateLimiter()),
-        PiiProtector(TenantSecrets(state)),
+        PiiProtector(TenantSecrets(state), SubjectKeys(state)),
     )
     event: dict[str, Any] = {
         "timestamp": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),

@@ -20,6 +20,7 @@ from auditlog.event import StoredEvent
 from auditlog.pii import COLLECTION, HASH_PREFIX, MASK, PiiProtector, TenantSecrets
 from auditlog.policy import PiiRule
 from auditlog.state import Document
+from auditlog.subjects import SubjectKeys
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +38,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStateStore]:
 
 @pytest.fixture
 def protector(store: SqliteStateStore) -> PiiProtector:
-    return PiiProtector(TenantSecrets(store))
+    return PiiProtector(TenantSecrets(store), SubjectKeys(store))
 
 
 def record(**overrides: Any) -> StoredEvent:
@@ -308,12 +309,15 @@ def test_hash_is_hmac_sha256_under_the_stored_key(store: SqliteStateStore, prote
 
 
 def test_keys_persist_across_instances(store: SqliteStateStore, tmp_path: Path) -> None:
-    first = PiiProtector(TenantSecrets(store)).hash_for_search("acme", EMAIL)
-    assert PiiProtector(TenantSecrets(store)).hash_for_search("acme", EMAIL) == first
+    first = PiiProtector(TenantSecrets(store), SubjectKeys(store)).hash_for_search("acme", EMAIL)
+    assert PiiProtector(TenantSecrets(store), SubjectKeys(store)).hash_for_search("acme", EMAIL) == first
     store.close()
     reopened = SqliteStateStore(tmp_path / "state.sqlite3")
     try:
-        assert PiiProtector(TenantSecrets(reopened)).hash_for_search("acme", EMAIL) == first
+        assert (
+            PiiProtector(TenantSecrets(reopened), SubjectKeys(reopened)).hash_for_search("acme", EMAIL)
+            == first
+        )
     finally:
         reopened.close()
 
@@ -351,7 +355,7 @@ def test_instances_racing_to_create_a_key_agree_on_one(tmp_path: Path) -> None:
 
 
 def test_threads_sharing_one_instance_agree_on_one_key(store: SqliteStateStore) -> None:
-    protector = PiiProtector(TenantSecrets(store))
+    protector = PiiProtector(TenantSecrets(store), SubjectKeys(store))
     barrier = threading.Barrier(8)
     hashes: list[str] = []
 

@@ -42,6 +42,7 @@ class SqliteStateStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
@@ -76,6 +77,9 @@ class SqliteStateStore:
                 "DELETE FROM state WHERE collection = ? AND key = ?",
                 (check_name(collection), check_name(key)),
             )
+            # Erasure deletes keys: with secure_delete the freed page is zeroed, and the
+            # checkpoint moves it out of the WAL, so no copy of the key stays in either file.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def list(self, collection: str) -> list[tuple[str, Document]]:
         """Every document of ``collection``, by key (byte order, as Firestore lists them)."""
