@@ -5,6 +5,7 @@ behind the local gateway, started exactly as `make run-gcp-local` starts it."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -227,3 +228,35 @@ def test_poison_message_reaches_the_dead_letter_topic(gcp_stack: GcpStack) -> No
         return any(m.message.attributes.get("marker") == marker for m in pulled.received_messages)
 
     wait_for(arrived, timeout=90, interval=1)
+
+
+def test_proofs_through_the_stack_verify(gcp_stack: GcpStack) -> None:
+    """On GCP's shape the writer function stages leaves in Firestore and sequences them after its
+    BigQuery append; proofs read both and verify against the published key."""
+    from tests.e2e.test_integrity import checkpoint_ok, jcs_flat, rfc_inclusion_root
+
+    tenant = f"gcp-proof-{uuid.uuid4().hex[:8]}"
+    keys_doc = httpx.get(f"http://127.0.0.1:{gcp_stack.port}/api/v1/audit/public-key").json()
+    keys = {k["key_id"]: bytes.fromhex(k["public_key"]) for k in keys_doc["keys"]}
+    with gcp_stack.client(tenant, ["audit_writer", "audit_reader"]) as client:
+        written = client.post(
+            "/api/v1/audit/events/batch",
+            json={"events": [_event(user_id=f"p{i}", metadata={"b": 2, "a": [1.5, "x"]}) for i in range(5)]},
+        )
+        assert written.status_code == 202, written.text
+        receipts = {r["audit_id"]: r["leaf_hash"] for r in written.json()["results"]}
+        for audit_id, leaf in receipts.items():
+            proof = wait_for(
+                lambda a=audit_id: (
+                    (r := client.get(f"/api/v1/audit/events/{a}/proof")).status_code == 200 and r.json()
+                ),
+                timeout=30,
+            )
+            assert proof["leaf_hash"] == leaf
+            assert checkpoint_ok(proof["checkpoint"], keys)
+            assert hashlib.sha256(b"\x00" + jcs_flat(proof["record"])).hexdigest() == leaf, (
+                "the record read back from BigQuery hashes to the receipt"
+            )
+            path = [bytes.fromhex(h) for h in proof["audit_path"]]
+            root = rfc_inclusion_root(proof["leaf_index"], proof["tree_size"], bytes.fromhex(leaf), path)
+            assert root == bytes.fromhex(proof["checkpoint"]["root_hash"])
