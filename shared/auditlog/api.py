@@ -40,6 +40,7 @@ from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, problems
 from auditlog.identity import Principal, bearer_token
 from auditlog.ingest import utc_now
 from auditlog.policy import TenantPolicy
+from auditlog.proofs import manifest_lines
 from auditlog.rendering import csv_chunks, ndjson_chunks
 from auditlog.runtime import Runtime
 from auditlog.self_audit import RequestContext
@@ -205,11 +206,41 @@ async def export_events(call: Call) -> Response:
     if fmt not in _EXPORT_FORMATS:
         raise InvalidInput("format must be csv or json", [FieldProblem("format", "must be csv or json")])
     media_type, encode = _EXPORT_FORMATS[fmt]
-    chunks = await run_in_threadpool(
-        call.runtime.reader.export, principal, call.params(), utc_now(), call.context()
+    manifest = _flag(call, "manifest")
+    proofs = _flag(call, "proofs")
+    if (manifest or proofs) and fmt != "json":
+        raise InvalidInput(
+            "an integrity manifest comes with format=json only",
+            [FieldProblem("format", "must be json when manifest=true")],
+        )
+    tenants, chunks = await run_in_threadpool(
+        functools.partial(
+            call.runtime.reader.export,
+            principal,
+            call.params(),
+            utc_now(),
+            call.context(),
+            sealed=manifest or proofs,
+        )
     )
+    body: Iterator[bytes]
+    if manifest or proofs:
+        if len(tenants) != 1:
+            raise InvalidInput(
+                "an export with a manifest covers one tenant",
+                [FieldProblem("tenant_id", "must name one tenant when manifest=true")],
+            )
+        body = manifest_lines(
+            call.runtime.backends.integrity,
+            call.runtime.signer,
+            tenants[0],
+            chunks,
+            recanonicalise=call.runtime.proofs.recanonicalise,
+            with_proofs=proofs,
+        )
+    else:
+        body = encode(chunks)
     # The first chunk is read before answering, so a store error is still a proper error answer.
-    body: Iterator[bytes] = encode(chunks)
     first = await run_in_threadpool(next, body, b"")
     filename = f"audit-events.{'csv' if fmt == 'csv' else 'ndjson'}"
 
@@ -223,6 +254,13 @@ async def export_events(call: Call) -> Response:
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _flag(call: Call, name: str) -> bool:
+    value = call.request.query_params.get(name, "false")
+    if value not in ("true", "false"):
+        raise InvalidInput(f"{name} must be true or false", [FieldProblem(name, "must be true or false")])
+    return value == "true"
 
 
 def _int_param(call: Call, name: str, *, required: bool = False) -> int | None:

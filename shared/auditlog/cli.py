@@ -187,6 +187,19 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if summary["ok"] else 1
 
 
+def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
+    from auditlog.proofs import verify_export
+
+    try:
+        with open(args.file, "rb") as lines:
+            check = verify_export(lines, bytes.fromhex(args.public_key) if args.public_key else None)
+    except OSError as exc:
+        print(f"verify-export: {exc}", file=sys.stderr)
+        return 2
+    print(orjson.dumps(check.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    return 0 if check.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="auditlog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     verify.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the configured one)")
     verify.set_defaults(run=_verify)
+
+    verify_file = sub.add_parser("verify-export", help="check an export taken with manifest=true, offline")
+    verify_file.add_argument("file", help="the NDJSON export with its manifest line")
+    verify_file.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the file's)")
+    verify_file.set_defaults(run=_verify_export)
 
     policy = sub.add_parser("policy", help="tenant policies (retention, rate limits, allowlist, PII)")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)

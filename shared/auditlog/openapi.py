@@ -135,6 +135,22 @@ def _query_params(export: bool) -> list[dict[str, Any]]:
                 "description": "`csv` or newline-delimited `json`.",
             }
         )
+        params += [
+            {
+                "name": "manifest",
+                "in": "query",
+                "schema": {"type": "boolean", "default": False},
+                "description": "NDJSON of committed records (as the integrity log committed to them) "
+                "followed by a manifest line: the checkpoint, the signing key, each line's leaf "
+                "index and hash. One tenant. `auditlog verify-export` checks it offline.",
+            },
+            {
+                "name": "proofs",
+                "in": "query",
+                "schema": {"type": "boolean", "default": False},
+                "description": "With the manifest: each line's inclusion proof too (implies manifest).",
+            },
+        ]
     else:
         params += [
             {

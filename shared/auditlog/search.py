@@ -286,9 +286,12 @@ class EventReader:
         params: list[tuple[str, str]],
         now: datetime,
         context: RequestContext | None = None,
-    ) -> Iterator[list[Row]]:
-        """The rows, streamed; the export is recorded when the stream ends, with its row count
-        and whether it completed."""
+        *,
+        sealed: bool = False,
+    ) -> tuple[tuple[str, ...], Iterator[list[Row]]]:
+        """The tenants read and their rows, streamed; the export is recorded when the stream
+        ends, with its row count and whether it completed. ``sealed``: rows as stored (encrypted
+        fields not opened), for exports that carry an integrity manifest."""
         access.require(principal, Capability.EXPORT)
         query, _ = parse_query(
             params,
@@ -296,13 +299,13 @@ class EventReader:
             limits=self._export_limits,
             codec=self._codec,
             now=now,
-            extra_params=("format",),
+            extra_params=("format", "manifest", "proofs"),
         )
         if query.after is not None:
             raise InvalidInput(
                 "exports are not paged", [FieldProblem("page_token", "is not accepted by export")]
             )
-        return self._recorded_export(principal, context, query, params, now)
+        return query.tenants, self._recorded_export(principal, context, query, params, now, sealed)
 
     def _recorded_export(
         self,
@@ -311,11 +314,13 @@ class EventReader:
         query: EventQuery,
         params: list[tuple[str, str]],
         now: datetime,
+        sealed: bool,
     ) -> Iterator[list[Row]]:
         rows = 0
         complete = False
+        stored = self._store.export(query)
         try:
-            for chunk in self._unsealer.chunks(self._store.export(query)):
+            for chunk in stored if sealed else self._unsealer.chunks(stored):
                 rows += len(chunk)
                 yield chunk
             complete = True

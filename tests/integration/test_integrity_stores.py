@@ -83,6 +83,10 @@ def test_staged_batches_get_gap_free_indices_in_staging_order(store: IntegritySt
     assert root_at(store, "acme", sum(sizes)) == expected_root.root()
     assert store.locate("acme", "acme-00004") == 4
     assert store.locate("acme", "other-00000") is None
+    assert store.locate_many("acme", ["acme-00001", "other-00000", "acme-00340"]) == {
+        "acme-00001": 1,
+        "acme-00340": 340,
+    }
     assert store.state("other").frontier.size == 0, "tenants have separate trees"
     assert "other" in store.pending_tenants()
 

@@ -196,6 +196,16 @@ class FirestoreIntegrityStore:
                 return int(d["first_index"]) + list(d["ids"]).index(audit_id)
         return None
 
+    def locate_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, int]:
+        # One query per id: array-contains-any takes 30 values but cannot say which matched
+        # without reading every id of each batch document, which is what this does anyway.
+        found: dict[str, int] = {}
+        for audit_id in audit_ids:
+            index = self.locate(tenant_id, audit_id)
+            if index is not None:
+                found[audit_id] = index
+        return found
+
     def leaves(self, tenant_id: str, start: int, end: int) -> list[SpineLeaf]:
         if start >= end:
             return []

@@ -182,6 +182,19 @@ class SqliteIntegrityStore:
             ).fetchone()
         return None if row is None else int(row[0])
 
+    def locate_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        with self._lock:
+            for i in range(0, len(audit_ids), 500):
+                part = audit_ids[i : i + 500]
+                rows = self._conn.execute(
+                    f"SELECT audit_id, idx FROM leaves WHERE tenant_id = ? AND audit_id IN "
+                    f"({', '.join('?' for _ in part)})",
+                    (tenant_id, *part),
+                ).fetchall()
+                found.update({a: int(i) for a, i in rows})
+        return found
+
     def leaves(self, tenant_id: str, start: int, end: int) -> list[SpineLeaf]:
         with self._lock:
             rows = self._conn.execute(
