@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,32 @@ _TYPES: dict[str, str] = {
 # Incoming records are JSON-native (times and dates as text); DuckDB casts them on insert.
 _INSERT_CASTS = ", ".join(f'CAST("{c}" AS {_TYPES[c].removesuffix(" NOT NULL")})' for c in COLUMNS)
 _SELECT = ", ".join(f'"{c}"' for c in COLUMNS).replace('"audit_id"', 'CAST("audit_id" AS VARCHAR)')
+
+
+def _committed_text(column: str) -> str:
+    """SQL for one column as the committed record writes it (``integrity.leaf_bytes``)."""
+    if column in ("timestamp", "created_at"):
+        value = f"strftime(\"{column}\", '%Y-%m-%dT%H:%M:%S.%fZ')"
+    elif column == "partition_date":
+        value = "strftime(partition_date, '%Y-%m-%d')"
+    elif column == "retention_period_days":
+        return "CAST(retention_period_days AS VARCHAR)"
+    else:
+        value = f'CAST("{column}" AS VARCHAR)'
+    return f"coalesce(to_json({value}), 'null')"
+
+
+# The leaf hash of each row, computed by DuckDB: JCS of the committed record (members in sorted
+# order), prefixed by 0x00. DuckDB writes control characters as \u001F where JCS has \u001f, so
+# rows with such characters do not match here; the verifier re-checks every mismatch in Python,
+# which decides. A match cannot be wrong: the serialisation is injective.
+_LEAF_DIGEST = (
+    "unhex(sha256(chr(0) || concat("
+    + ", ".join(
+        f"'{'{' if i == 0 else ','}\"{c}\":', {_committed_text(c)}" for i, c in enumerate(sorted(COLUMNS))
+    )
+    + ", '}')))"
+)
 
 
 class DuckDBEventStore:
@@ -188,6 +214,20 @@ class DuckDBEventStore:
                 params,
             )
             while rows := cur.fetchmany(chunk_rows):
+                yield rows
+        finally:
+            cur.close()
+
+    def leaf_digests(self, tenant_id: str) -> Iterator[list[tuple[str, datetime, bytes]]]:
+        """(audit_id, created_at, leaf hash) of every event of the tenant, for the verifier."""
+        cur = self._db.cursor()
+        try:
+            cur.execute(
+                f"SELECT CAST(audit_id AS VARCHAR), created_at, {_LEAF_DIGEST} FROM events "
+                "WHERE tenant_id = ?",
+                [tenant_id],
+            )
+            while rows := cur.fetchmany(100_000):
                 yield rows
         finally:
             cur.close()
