@@ -264,6 +264,16 @@ def run_service(
         server.stop()
         if profiler.summaries or profiler.problem:
             results["profile"] = {"summaries": profiler.summaries, "problem": profiler.problem}
+    try:
+        progress.phase("verification: auditlog verify over every tenant of the server's stores")
+        verify = ours.run_verify(server.data_dir, progress)
+        out["verify"] = verify
+        progress.done(
+            f"{verify['events']:,} events in {verify['seconds']:.1f} s, "
+            f"{verify['events_per_s']:,.0f} events/s, "
+            f"{'all tenants verify' if verify['ok'] else 'FINDINGS'}"
+        )
+    finally:
         shutil.rmtree(server.data_dir, ignore_errors=True)
 
 

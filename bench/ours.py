@@ -520,3 +520,39 @@ def raw_append(data: Dataset, path: Path, *, chunk_rows: int, progress: Progress
         "file_bytes": size,
         "bytes_per_event": round(size / rows, 1) if rows else None,
     }
+
+
+def run_verify(data_dir: Path, progress: Progress) -> dict[str, Any]:
+    """``auditlog verify`` of every tenant, in process, on the stopped server's stores."""
+    from auditlog.runtime import open_for_verification
+    from auditlog.settings import Settings
+    from auditlog.verify import verify_tenant
+
+    sources = open_for_verification(Settings(data_dir=data_dir))
+    events = findings = 0
+    ok = True
+    started = time.perf_counter()
+    try:
+        tenants = sorted(sources.integrity.tenants())
+        for i, tenant in enumerate(tenants, 1):
+            report = verify_tenant(
+                sources.store, sources.integrity, sources.public_keys, tenant, progress=None
+            )
+            events += report.events
+            findings += len(report.findings)
+            ok &= report.ok
+            elapsed = time.perf_counter() - started
+            progress.update(
+                f"{i}/{len(tenants)} tenants, {events:,} events, {events / elapsed:,.0f} events/s"
+            )
+    finally:
+        sources.close()
+    seconds = time.perf_counter() - started
+    return {
+        "tenants": len(tenants),
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(events / seconds, 1) if seconds else None,
+        "ok": ok,
+        "findings": findings,
+    }

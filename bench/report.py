@@ -60,6 +60,9 @@ def mix_median(queries: dict[str, Any], keys: list[str]) -> float | None:
     return statistics.median(values) if values else None
 
 
+VERIFY_TARGET = 200_000
+
+
 def build_lines(results: dict[str, Any]) -> list[Line]:
     ours = results["ours"]
     pg = results.get("postgres") or {}
@@ -108,6 +111,16 @@ def build_lines(results: dict[str, Any]) -> list[Line]:
                 _num(raw["rows_per_s"]),
                 _num(copy_rate),
                 _ratio(_div(raw["rows_per_s"], copy_rate)),
+            )
+        )
+    verify = ours.get("verify")
+    if verify:
+        lines.append(
+            Line(
+                f"verify: every leaf recomputed, {verify['tenants']} tenants (events/s)",
+                _num(verify["events_per_s"]),
+                target=f"≥ {VERIFY_TARGET:,.0f}, no findings",
+                passed=verify["events_per_s"] >= VERIFY_TARGET and verify["ok"],
             )
         )
     single = ours.get("single_ingest")
