@@ -37,7 +37,7 @@ system-deps:
 	@bash devtools/system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions tests devtools bench
+	$(VENV)/bin/ruff check shared functions tests devtools bench monitoring
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

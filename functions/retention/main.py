@@ -6,8 +6,9 @@ from starlette.responses import Response
 
 from auditlog.api import Api
 from auditlog.runtime import get_runtime
+from auditlog.settings import get_settings
 
-_api = Api(get_runtime, functions={"retention"})
+_api = Api(get_runtime, functions={"retention"}, project=get_settings().gcp_project)
 
 
 @functions_framework.aio.http

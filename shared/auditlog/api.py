@@ -21,7 +21,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from auditlog import access
+from auditlog import access, logs, metrics
 from auditlog.access import Capability
 from auditlog.allowlist import check_allowlist, client_address
 from auditlog.errors import (
@@ -34,6 +34,7 @@ from auditlog.errors import (
     NotYetSequenced,
     PayloadTooLarge,
     RateLimited,
+    Unauthenticated,
     UnsupportedMediaType,
 )
 from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, problems_from
@@ -160,14 +161,18 @@ async def ingest_event(call: Call) -> Response:
     principal = call.principal()
     access.require(principal, Capability.WRITE)  # before reading a body it may not send
     body = await read_json(call, MAX_SINGLE_BODY_BYTES)
-    return json_response(await call.runtime.ingest.write_one(principal, body), 202)
+    correlation = call.request.headers.get("x-correlation-id")
+    answer = await call.runtime.ingest.write_one(principal, body, correlation)
+    return json_response(answer, 202)
 
 
 async def ingest_batch(call: Call) -> Response:
     principal = call.principal()
     access.require(principal, Capability.WRITE)  # before reading a body it may not send
     body = await read_json(call, MAX_BATCH_BODY_BYTES)
-    status, result = await call.runtime.ingest.write_batch(principal, body)
+    status, result = await call.runtime.ingest.write_batch(
+        principal, body, call.request.headers.get("x-correlation-id")
+    )
     return json_response(result, status)
 
 
@@ -472,6 +477,10 @@ async def put_policy(call: Call) -> Response:
     return json_response(policy.model_dump(mode="json"))
 
 
+async def metrics_text(call: Call) -> Response:
+    return Response(metrics.exposition(), 200, media_type=metrics.CONTENT_TYPE)
+
+
 async def healthz(call: Call) -> Response:
     return json_response({"status": "ok"})
 
@@ -479,7 +488,15 @@ async def healthz(call: Call) -> Response:
 async def readyz(call: Call) -> Response:
     checks: dict[str, Any] = {}
     ok = True
-    for name, probe in (("store", call.runtime.store.count), ("queue", call.runtime.queue.depth)):
+    backends = call.runtime.backends
+    probes: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("store", backends.store.count),
+        ("queue", backends.queue.depth),
+        ("cache", lambda: backends.cache.get("auditlog:readyz")),
+        ("state", lambda: backends.state.get("readyz", "probe")),
+        ("integrity", lambda: backends.integrity.latest_checkpoint("auditlog-readyz")),
+    )
+    for name, probe in probes:
         started = time.perf_counter()
         try:
             await run_in_threadpool(probe)
@@ -534,16 +551,32 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "getTenantPolicy", get_policy),
     Route("PUT", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "putTenantPolicy", put_policy),
     Route("GET", "/healthz", "*", "healthz", healthz),
+    Route("GET", "/metrics", "*", "metrics", metrics_text),
     Route("GET", "/readyz", "*", "readyz", readyz),
     Route("GET", "/openapi.json", "*", "openapi", openapi_document),
 )
 
 
+_REFUSALS: dict[type[AuditLogError], str] = {
+    Unauthenticated: "unauthenticated",
+    Forbidden: "forbidden",
+    RateLimited: "rate_limited",
+}
+
+
 class Api:
     """Dispatches requests to the routes of some functions (all of them locally)."""
 
-    def __init__(self, runtime_factory: Callable[[], Runtime], functions: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        runtime_factory: Callable[[], Runtime],
+        functions: set[str] | None = None,
+        *,
+        project: str = "-",
+    ) -> None:
+        """``project``: the Google Cloud project that trace ids in log lines belong to."""
         self._runtime_factory = runtime_factory
+        self._project = project
         self._routes = [
             (r, r.pattern)
             for r in ROUTES
@@ -566,6 +599,24 @@ class Api:
         request_id = request.headers.get("x-request-id") or uuid_utils.uuid4().hex
         correlation_id = request.headers.get("x-correlation-id") or request_id
         started = time.perf_counter()
+        bound = {
+            "request_id": request_id,
+            "correlation_id": correlation_id,
+            **logs.trace_fields(
+                self._project,
+                request.headers.get("x-cloud-trace-context"),
+                request.headers.get("traceparent"),
+            ),
+        }
+        token = logs.bind_request(bound)
+        try:
+            return await self._handle(request, request_id, correlation_id, started)
+        finally:
+            logs.unbind_request(token)
+
+    async def _handle(
+        self, request: Request, request_id: str, correlation_id: str, started: float
+    ) -> Response:
         route_name = "unmatched"
         call: Call | None = None
         try:
@@ -574,6 +625,9 @@ class Api:
             call = Call(request, self._runtime_factory(), params, request_id, correlation_id)
             response = await route.handler(call)
         except AuditLogError as exc:
+            refusal = _REFUSALS.get(type(exc))
+            if refusal is not None:
+                metrics.REFUSALS.labels(refusal).inc()
             if isinstance(exc, Forbidden) and call is not None and call.verified is not None:
                 await _record_refusal(call, call.verified, route_name, exc)
             response = json_response(exc.body(request_id), exc.status)
@@ -588,6 +642,9 @@ class Api:
             )
         response.headers["X-Request-ID"] = request_id
         response.headers["X-Correlation-ID"] = correlation_id
+        elapsed = time.perf_counter() - started
+        metrics.HTTP_REQUESTS.labels(route_name, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(route_name).observe(elapsed)
         if response.status_code >= 500:
             level = logging.ERROR
         elif response.status_code >= 400:
@@ -605,7 +662,7 @@ class Api:
                 "correlation_id": correlation_id,
                 "route": route_name,
                 "status": response.status_code,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                "latency_ms": round(elapsed * 1000, 2),
             },
         )
         return response

@@ -9,7 +9,7 @@ from typing import Any
 
 import uuid_utils
 
-from auditlog import access
+from auditlog import access, metrics
 from auditlog.access import Capability
 from auditlog.errors import FieldProblem, Forbidden, InvalidInput, PayloadTooLarge
 from auditlog.event import (
@@ -26,6 +26,8 @@ from auditlog.policy import PolicyBook, TenantPolicy
 from auditlog.queue import EventQueue
 from auditlog.ratelimit import RequestLimits
 from auditlog.self_audit import RESERVED_PREFIX
+
+MAX_CORRELATION_ID = 256  # as the event field allows
 
 
 def utc_now() -> datetime:
@@ -62,7 +64,13 @@ class IngestService:
         return policy
 
     def _prepare(
-        self, principal: Principal, raw: Any, prefix: str, now: datetime, policy: TenantPolicy
+        self,
+        principal: Principal,
+        raw: Any,
+        prefix: str,
+        now: datetime,
+        policy: TenantPolicy,
+        correlation_id: str | None,
     ) -> StoredEvent:
         event = parse_event(raw, prefix)
         if event.event_type.startswith(RESERVED_PREFIX):
@@ -86,19 +94,27 @@ class IngestService:
             raise EventRejected(
                 [FieldProblem(_field(prefix, p.field), p.problem) for p in exc.problems]
             ) from None
+        if record["correlation_id"] is None and correlation_id:
+            # The request's X-Correlation-ID, sent by the caller, ties the event to its request.
+            record["correlation_id"] = correlation_id[:MAX_CORRELATION_ID]
         # Before anything is published, stored or logged.
         return self._protector.protect(principal.tenant_id, policy.pii_rules, record)
 
-    async def write_one(self, principal: Principal, raw: Any) -> dict[str, Any]:
+    async def write_one(
+        self, principal: Principal, raw: Any, correlation_id: str | None = None
+    ) -> dict[str, Any]:
         access.require(principal, Capability.WRITE)
         policy = self._admit(principal, 1)
         try:
-            record = self._prepare(principal, raw, "", utc_now(), policy)
+            record = self._prepare(principal, raw, "", utc_now(), policy, correlation_id)
         except _TenantMismatch as exc:
+            metrics.EVENTS.labels("rejected", "client").inc()
             raise Forbidden("the event names another tenant", exc.problems) from None
         except EventRejected as exc:
+            metrics.EVENTS.labels("rejected", "client").inc()
             raise InvalidInput("the event is not valid", exc.problems) from None
         (is_new,) = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, [record]))
+        metrics.EVENTS.labels("accepted" if is_new else "duplicate", "client").inc()
         return {
             "audit_id": record["audit_id"],
             "status": "accepted" if is_new else "duplicate",
@@ -106,7 +122,9 @@ class IngestService:
             "leaf_hash": event_leaf_hash(record).hex() if is_new else None,
         }
 
-    async def write_batch(self, principal: Principal, body: Any) -> tuple[int, dict[str, Any]]:
+    async def write_batch(
+        self, principal: Principal, body: Any, correlation_id: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         access.require(principal, Capability.WRITE)
         if not isinstance(body, dict):
             raise InvalidInput(
@@ -134,7 +152,7 @@ class IngestService:
         slots: list[int] = []
         for index, raw in enumerate(events):
             try:
-                record = self._prepare(principal, raw, f"events[{index}]", now, policy)
+                record = self._prepare(principal, raw, f"events[{index}]", now, policy, correlation_id)
             except EventRejected as exc:
                 results.append(
                     {
@@ -158,6 +176,7 @@ class IngestService:
                 }
             )
         if not records:
+            metrics.EVENTS.labels("rejected", "client").inc(len(results))
             details = [FieldProblem(**e) for r in results for e in r["errors"]]
             raise InvalidInput("no event in the batch is valid", details)
         flags = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, records))
@@ -168,6 +187,9 @@ class IngestService:
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r["status"]] += 1
+        for outcome, n in counts.items():
+            if n:
+                metrics.EVENTS.labels(outcome, "client").inc(n)
         return 202, {
             "results": results,
             "accepted": counts["accepted"],

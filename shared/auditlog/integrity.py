@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from auditlog import merkle
+from auditlog import merkle, metrics
 from auditlog.event import COLUMNS, JSON_COLUMNS, StoredEvent, canonical_json, format_timestamp
 from auditlog.merkle import Frontier, NodeId
 from auditlog.store import Row
@@ -112,6 +112,7 @@ class SpineLeaf:
 class StagedBatch:
     key: str
     entries: tuple[LeafEntry, ...]
+    staged_at: float | None = None  # Unix time, for the sequencing-delay metric
 
 
 # (tenant_id, batch key, the batch's leaves)
@@ -327,6 +328,11 @@ class Sequencer:
                         index += 1
                 if self._store.commit(tenant_id, state, frontier, nodes, leaves, integrated):
                     added += count
+                    metrics.LEAVES_INTEGRATED.inc(count)
+                    now = time.time()
+                    for b in chosen:
+                        if b.staged_at is not None:
+                            metrics.SEQUENCING_DELAY.observe(max(0.0, now - b.staged_at))
                 else:  # another instance integrated first: read again and retry
                     time.sleep(0.01)
 
@@ -343,6 +349,7 @@ class Sequencer:
                 return None
         cp = self._signer.sign(tenant_id, state.frontier.size, state.frontier.root(), now)
         self._store.put_checkpoint(cp)
+        metrics.checkpoint_signed()
         log.info(
             "checkpoint signed",
             extra={"event": "checkpoint_signed", "tenant_id": tenant_id, "tree_size": cp.tree_size},

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from auditlog import metrics
 from auditlog.queue import QueuedBatch
 from auditlog.writer import EventWriter
 
@@ -47,6 +48,7 @@ def write_envelope(writer: EventWriter, envelope: Any) -> int:
     try:
         batch = decode_envelope(envelope)
     except PoisonMessage as exc:
+        metrics.POISON_MESSAGES.inc()
         message = envelope.get("message") if isinstance(envelope, dict) else None
         message = message if isinstance(message, dict) else {}
         log.error(

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable
 
+from auditlog import metrics
 from auditlog.cache import QueryCache
 
 _KEY_VERSION = 1  # bump when the meaning of a cached value changes, to orphan old entries
@@ -53,7 +54,9 @@ def cached(
     """
     value = cache.get(key)
     if value is not None:
+        metrics.CACHE.labels("hit").inc()
         return value
+    metrics.CACHE.labels("miss").inc()
     lock_seconds = max(wait_seconds, 0.1)
     deadline = time.monotonic() + wait_seconds
     pause = _FIRST_POLL_SECONDS

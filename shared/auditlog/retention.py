@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from auditlog import access
+from auditlog import access, metrics
 from auditlog.access import Capability
 from auditlog.holds import HoldBook
 from auditlog.identity import Principal
@@ -25,8 +25,15 @@ class RetentionService:
         self._holds = holds
 
     def run(self, today: date, *, dry_run: bool) -> dict[str, Any]:
-        scopes = self._holds.active_scopes(datetime.now(UTC))
-        per_tenant = self._store.expired(today, delete=not dry_run, holds=scopes)
+        try:
+            scopes = self._holds.active_scopes(datetime.now(UTC))
+            per_tenant = self._store.expired(today, delete=not dry_run, holds=scopes)
+        except Exception:
+            metrics.RETENTION_RUNS.labels("failure").inc()
+            raise
+        metrics.RETENTION_RUNS.labels("success").inc()
+        if not dry_run:
+            metrics.RETENTION_DELETED.inc(sum(per_tenant.values()))
         return {
             "dry_run": dry_run,
             "as_of": today.isoformat(),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from auditlog import metrics
 from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec
 from auditlog.errors import ConfigurationError
@@ -304,6 +305,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
         sequencer_loop.start()
     self_audit = SelfAudit(backends.queue)
+    metrics.watch_queue_depth(backends.queue.depth)
     holds = HoldBook(backends.state)
     subject_keys = SubjectKeys(backends.state)
     request_limits = RequestLimits(backends.limiter)

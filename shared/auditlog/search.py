@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
-from auditlog import access
+from auditlog import access, metrics
 from auditlog.access import Capability
 from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec, PageCursor, filter_digest
@@ -242,7 +244,9 @@ class EventReader:
         return value[4:]
 
     def _page(self, query: EventQuery, digest: str) -> dict[str, Any]:
-        rows = self._store.query(replace(query, limit=query.limit + 1))
+        with _timed("query") as done:
+            rows = self._store.query(replace(query, limit=query.limit + 1))
+            done(len(rows))
         next_token = None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
@@ -266,7 +270,9 @@ class EventReader:
                 [FieldProblem("audit_id", "must be a UUID in its 36-character form")],
             )
         (tenant,) = access.readable_tenants(principal, [tenant_id] if tenant_id else [])
-        row = self._store.get(tenant, audit_id.lower())
+        with _timed("get") as done:
+            row = self._store.get(tenant, audit_id.lower())
+            done(0 if row is None else 1)
         self._self_audit.record(
             principal,
             context,
@@ -319,12 +325,15 @@ class EventReader:
         rows = 0
         complete = False
         stored = self._store.export(query)
+        started = time.perf_counter()
         try:
             for chunk in stored if sealed else self._unsealer.chunks(stored):
                 rows += len(chunk)
+                metrics.STORE_ROWS.labels("export").inc(len(chunk))
                 yield chunk
             complete = True
         finally:
+            metrics.STORE_SECONDS.labels("export").observe(time.perf_counter() - started)
             self._self_audit.record(
                 principal,
                 context,
@@ -335,6 +344,20 @@ class EventReader:
                 response={"events": rows},
                 now=now,
             )
+
+
+@contextmanager
+def _timed(operation: str) -> Iterator[Callable[[int], None]]:
+    """Times a store read; the body reports how many rows it returned."""
+    started = time.perf_counter()
+    rows = [0]
+
+    def done(count: int) -> None:
+        rows[0] = count
+
+    yield done
+    metrics.STORE_SECONDS.labels(operation).observe(time.perf_counter() - started)
+    metrics.STORE_ROWS.labels(operation).inc(rows[0])
 
 
 def _described(params: list[tuple[str, str]]) -> dict[str, list[str]]:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import uuid_utils
 
+from auditlog import metrics
 from auditlog.event import MAX_RETENTION_DAYS, StoredEvent, format_timestamp
 from auditlog.identity import Principal
 from auditlog.queue import EventQueue
@@ -69,6 +70,7 @@ class SelfAudit:
         ]
         for future in futures:
             future.result()
+        metrics.EVENTS.labels("accepted", "self_audit").inc(len(futures))
 
     def _event(
         self,

@@ -20,7 +20,7 @@ class LocalServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.runtime: Runtime | None = None
-        self.api = Api(self._runtime)
+        self.api = Api(self._runtime, project=settings.gcp_project)
 
     def _runtime(self) -> Runtime:
         if self.runtime is None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import UTC, datetime
 
+from auditlog import metrics
 from auditlog.cache import QueryCache
 from auditlog.integrity import IntegrityStore, Sequencer, StagedInput, batch_key, leaf_entry
 from auditlog.queue import PulledQueue, QueuedBatch
@@ -37,6 +40,7 @@ class EventWriter:
         self._sequencer = sequencer
 
     def write(self, batches: list[QueuedBatch]) -> int:
+        started = time.perf_counter()
         staged: list[StagedInput] = []
         for b in batches:
             entries = [leaf_entry(e) for e in b.events]
@@ -45,6 +49,13 @@ class EventWriter:
         self._integrity.stage(staged)
         events = [e for b in batches for e in b.events]
         written = self._store.append(WriteBatch(events, position=batches[-1].position))
+        metrics.WRITER_SECONDS.observe(time.perf_counter() - started)
+        metrics.WRITER_BATCH_EVENTS.observe(len(events))
+        now = datetime.now(UTC)
+        for b in batches:
+            if b.events:  # a batch's events share one created_at: it is the request's time
+                accepted = datetime.fromisoformat(b.events[0]["created_at"].replace("Z", "+00:00"))
+                metrics.INGEST_TO_WRITE.observe(max(0.0, (now - accepted).total_seconds()))
         # Only now are the events visible: cached pages of these tenants become stale. The
         # service's own records of reads are stamped "now", so they only fall in windows that
         # end near now, whose cached pages live for the short TTL; bumping for them would empty

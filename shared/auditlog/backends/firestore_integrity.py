@@ -86,7 +86,8 @@ class FirestoreIntegrityStore:
                 LeafEntry(a, bytes.fromhex(h), x)
                 for a, h, x in zip(d["ids"], d["hashes"], d["expires"], strict=True)
             )
-            out.append(StagedBatch(d["key"], entries))
+            staged_at = d.get("staged_at")
+            out.append(StagedBatch(d["key"], entries, staged_at.timestamp() if staged_at else None))
         return out
 
     def pending_tenants(self) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -23,6 +24,7 @@ CREATE TABLE IF NOT EXISTS staged (
     key TEXT NOT NULL,
     entries BLOB,                -- dropped once integrated; the key stays for idempotency
     first_index INTEGER,
+    staged_at REAL,
     UNIQUE (tenant_id, key)
 );
 CREATE INDEX IF NOT EXISTS staged_pending ON staged (tenant_id, seq) WHERE first_index IS NULL;
@@ -66,6 +68,9 @@ class SqliteIntegrityStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(staged)")}
+        if "staged_at" not in columns:  # files made before the column existed
+            self._conn.execute("ALTER TABLE staged ADD COLUMN staged_at REAL")
         self._lock = threading.Lock()
 
     def stage(self, batches: list[StagedInput]) -> None:
@@ -73,11 +78,14 @@ class SqliteIntegrityStore:
             (t, k, orjson.dumps([[e.audit_id, e.leaf_hash.hex(), e.expires] for e in entries]))
             for t, k, entries in batches
         ]
+        now = time.time()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
-                    "INSERT OR IGNORE INTO staged (tenant_id, key, entries) VALUES (?, ?, ?)", rows
+                    "INSERT OR IGNORE INTO staged (tenant_id, key, entries, staged_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(*r, now) for r in rows],
                 )
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -87,13 +95,15 @@ class SqliteIntegrityStore:
     def pending(self, tenant_id: str, max_batches: int) -> list[StagedBatch]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT key, entries FROM staged WHERE tenant_id = ? AND first_index IS NULL "
+                "SELECT key, entries, staged_at FROM staged WHERE tenant_id = ? AND first_index IS NULL "
                 "ORDER BY seq LIMIT ?",
                 (tenant_id, max_batches),
             ).fetchall()
         return [
-            StagedBatch(key, tuple(LeafEntry(a, bytes.fromhex(h), x) for a, h, x in orjson.loads(blob)))
-            for key, blob in rows
+            StagedBatch(
+                key, tuple(LeafEntry(a, bytes.fromhex(h), x) for a, h, x in orjson.loads(blob)), staged_at
+            )
+            for key, blob, staged_at in rows
         ]
 
     def pending_tenants(self) -> list[str]:
