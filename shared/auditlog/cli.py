@@ -75,10 +75,7 @@ def _admin_call(
     development token from the same data dir."""
     import httpx
 
-    from auditlog.identity import DevIssuer
-
-    issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    token = issuer.issue(tenant_id="system", roles=["system_admin"], subject="auditlog-cli")
+    token = _dev_token(settings, "system", ["system_admin"])
     headers = {"Authorization": f"Bearer {token}"}
     if json_body is not None:
         headers["Content-Type"] = "application/json"
@@ -133,6 +130,64 @@ def _bootstrap_gcp(settings: Settings, args: argparse.Namespace) -> int:
         f"table {settings.bigquery_dataset}.{settings.bigquery_table}"
     )
     return 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    """Streams an export from the server into a file, with progress on stderr."""
+    import time
+
+    import httpx
+
+    token = args.token or _dev_token(settings, args.tenant, ["audit_export"])
+    params: list[tuple[str, str | int | float | bool | None]] = [("format", args.format)]
+    if args.manifest:
+        params += [("manifest", "true"), ("proofs", "true")]
+    for pair in args.param:
+        name, _, value = pair.partition("=")
+        params.append((name, value))
+    started = time.monotonic()
+    written = lines = 0
+    last = 0.0
+    with (
+        httpx.stream(
+            "GET",
+            f"{args.url}/api/v1/audit/events/export",
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=3600,
+        ) as response,
+    ):
+        if response.is_error:
+            response.read()
+            print(response.text, file=sys.stderr)
+            return 1
+        with open(args.out, "wb") as out:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                written += len(chunk)
+                lines += chunk.count(b"\n")
+                now = time.monotonic()
+                if now - last >= 1.0:
+                    last = now
+                    rate = lines / max(now - started, 1e-9)
+                    print(
+                        f"export: {lines:,} lines, {written / 1e6:,.1f} MB, {rate:,.0f} lines/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    elapsed = time.monotonic() - started
+    print(
+        f"export: done, {lines:,} lines, {written / 1e6:,.1f} MB in {elapsed:.1f} s -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
+    from auditlog.identity import DevIssuer
+
+    issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return issuer.issue(tenant_id=tenant, roles=roles, subject="auditlog-cli")
 
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -233,6 +288,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
     run.add_argument("--url", default=None, help="the server (default: the local one)")
     run.set_defaults(run=_retention)
+
+    export = sub.add_parser("export", help="stream an export into a file, with progress")
+    export.add_argument("--tenant", required=True, help="the tenant (a development token is minted)")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument("--format", default="json", choices=["json", "csv"])
+    export.add_argument("--manifest", action="store_true", help="with checkpoint, leaf indices and proofs")
+    export.add_argument("--param", action="append", default=[], help="a filter, e.g. user_id=alice")
+    export.add_argument("--token", default=None, help="a bearer token (default: a development one)")
+    export.add_argument("--url", default=None, help="the server (default: the local one)")
+    export.set_defaults(run=_export)
 
     verify = sub.add_parser(
         "verify", help="recompute every leaf from the stored events and check the signed log"

@@ -110,3 +110,41 @@ def test_manifest_needs_json_and_one_tenant(service: LocalService) -> None:
             params=[("manifest", "true"), ("tenant_id", "a"), ("tenant_id", "b")],
         )
         assert two.status_code == 400 and two.json()["error"]["details"][0]["field"] == "tenant_id"
+
+
+def test_the_export_command_streams_to_a_file_with_progress(service: LocalService, tmp_path: Path) -> None:
+    tenant = f"cli-{uuid.uuid4().hex[:8]}"
+    with service.client(tenant, ["audit_writer", "audit_reader"]) as client:
+        events = _events(30)
+        assert client.post("/api/v1/audit/events/batch", json={"events": events}).status_code == 202
+        deadline = time.monotonic() + 10
+        while client.get(f"/api/v1/audit/events/{events[-1]['audit_id']}/proof").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    out = tmp_path / "out.ndjson"
+    env = {**os.environ, "AUDITLOG_DATA_DIR": str(service.data_dir), "AUDITLOG_ENVIRONMENT": "development"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditlog.cli",
+            "export",
+            "--tenant",
+            tenant,
+            "--out",
+            str(out),
+            "--manifest",
+            "--param",
+            "user_id=u3",
+            "--url",
+            service.url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "export: done, 2 lines" in done.stderr, done.stderr
+    code, report = _verify_export(out)
+    assert code == 0 and report["records"] == 1 and report["proofs_checked"] == 1, report
