@@ -161,7 +161,10 @@ type request struct {
 	query   url.Values
 	body    []byte // JSON, resent as is on every attempt
 	noRetry bool
-	stream  bool // the caller reads the body; no per-attempt timeout
+	// notIdempotent calls are retried only after answers that say nothing was done (429, 503),
+	// never after a lost answer or another 5xx.
+	notIdempotent bool
+	stream        bool // the caller reads the body; no per-attempt timeout
 }
 
 // url joins the base URL, an escaped path (path parameters go through url.PathEscape) and the
@@ -204,14 +207,15 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 				return nil, fmt.Errorf("auditlog: %s: the token source failed: %w", r.op, te.err)
 			}
 			lastErr = &TransportError{Op: r.op, Method: r.method, Path: r.path, Err: err}
-			retryable = true
+			retryable = !r.notIdempotent
 		} else {
 			apiErr := readAPIError(resp, r)
 			if cancel != nil {
 				cancel()
 			}
 			lastErr = apiErr
-			retryable = apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
+			retryable = apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode == http.StatusServiceUnavailable ||
+				(apiErr.StatusCode >= 500 && !r.notIdempotent)
 			wait = apiErr.RetryAfter
 			if wait > c.retry.MaxRetryAfter {
 				// Waiting that long inside one call helps no one; the caller sees RetryAfter.

@@ -51,7 +51,8 @@ func (e Event) prepared(now time.Time) Event {
 }
 
 // EventRecord is an event as readers get it back. Absent optional values are empty strings
-// and nil maps.
+// and nil maps. Numbers inside RequestData, ResponseData and Metadata are json.Number, so that
+// large integers (ids) read back exactly as stored.
 type EventRecord struct {
 	AuditID             string                 `json:"audit_id"`
 	Timestamp           time.Time              `json:"timestamp"`

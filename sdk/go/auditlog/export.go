@@ -27,6 +27,12 @@ type ExportProgress struct {
 type ExportParams struct {
 	Filter
 	Format ExportFormat
+	// Manifest exports the committed records (as the integrity log committed to them) as NDJSON,
+	// followed by a manifest line with the checkpoint, the signing key and each line's leaf
+	// index and hash; one tenant. Proofs adds each line's inclusion proof (and implies
+	// Manifest). Servers without an integrity log refuse both.
+	Manifest bool
+	Proofs   bool
 	// Progress, if set, is called from the exporting goroutine after each chunk written and
 	// once at the end.
 	Progress func(ExportProgress)
@@ -48,6 +54,12 @@ func (c *Client) ExportEvents(ctx context.Context, w io.Writer, params ExportPar
 	}
 	q := params.Filter.values()
 	q.Set("format", string(format))
+	if params.Manifest {
+		q.Set("manifest", "true")
+	}
+	if params.Proofs {
+		q.Set("proofs", "true")
+	}
 	r := request{op: "exportEvents", method: http.MethodGet, path: "/api/v1/audit/events/export", query: q, stream: true}
 	resp, err := c.send(ctx, r)
 	if err != nil {

@@ -130,6 +130,8 @@ type logBatch struct {
 }
 
 // NewLogger starts a batching Logger on c.
+//
+// OpenAPI: ingestBatch
 func (c *Client) NewLogger(opts LoggerOptions) *Logger {
 	if opts.BatchSize <= 0 || opts.BatchSize > MaxBatchSize {
 		opts.BatchSize = MaxBatchSize

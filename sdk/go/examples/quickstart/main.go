@@ -1,7 +1,10 @@
-// Quickstart: write one event, then list alice's latest events. Run it against `make run`:
+// Quickstart: write one event, then read alice's latest events back. With `make run` going, from
+// the repository root:
 //
-//	TOKEN=$(../../.venv/bin/auditlog token --tenant acme --roles audit_writer,audit_reader --sub alice) \
-//	  go run ./examples/quickstart
+//	export TOKEN=$(.venv/bin/auditlog token --tenant acme --roles audit_writer,audit_reader --sub alice)
+//	(cd sdk/go && go run ./examples/quickstart)
+//
+// The body of main is the README's Go example (tests/e2e/test_go_sdk.py checks they match).
 package main
 
 import (
@@ -14,25 +17,27 @@ import (
 )
 
 func main() {
-	url := os.Getenv("AUDITLOG_URL") // empty: the server of `make run`
-	if url == "" {
-		url = "http://127.0.0.1:8080"
-	}
 	ctx := context.Background()
-	client := auditlog.NewClient(url, auditlog.WithToken(os.Getenv("TOKEN")))
-
+	client := auditlog.NewClient(baseURL(), auditlog.WithToken(os.Getenv("TOKEN")))
 	res, err := client.IngestEvent(ctx, auditlog.Event{EventType: "invoice.update", UserID: "alice",
-		ResourceType: "invoice", ResourceID: "inv-42", Action: "update", Metadata: map[string]interface{}{"region": "eu"}})
+		ResourceType: "invoice", ResourceID: "inv-42", Action: "update"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("written:", res.AuditID, res.Status)
-
-	page, err := client.SearchEvents(ctx, auditlog.SearchParams{Filter: auditlog.Filter{UserID: []string{"alice"}}, PageSize: 5})
+	page, err := client.SearchEvents(ctx, auditlog.SearchParams{Filter: auditlog.Filter{UserID: []string{"alice"}}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, e := range page.Events {
-		fmt.Println(e.Timestamp.Format("2006-01-02 15:04:05"), e.EventType, e.ResourceID, e.AuditID)
+		fmt.Println(e.Timestamp, e.EventType, e.ResourceID, e.AuditID)
 	}
+}
+
+// baseURL is the server of `make run`, or AUDITLOG_URL when set.
+func baseURL() string {
+	if url := os.Getenv("AUDITLOG_URL"); url != "" {
+		return url
+	}
+	return "http://127.0.0.1:8080"
 }
