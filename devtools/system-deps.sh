@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in) and
-# prometheus (its promtool checks the alert rules).
+# Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in),
+# prometheus (its promtool checks the alert rules) and golang-go (Debian's Go toolchain, which
+# builds and tests the Go SDK in sdk/go).
 # The gcloud emulators (Pub/Sub, Firestore) come with the gcloud SDK in this machine image and
 # cannot be installed from the package registries; tests that need them skip where they are
 # absent, except under CI=true.
@@ -8,6 +9,7 @@ set -u
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks monitoring/
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: please install ${missing[*]} with your package manager" >&2

@@ -1,0 +1,3 @@
+module github.com/auditlog/auditlog/sdk/go
+
+go 1.19
