@@ -16,6 +16,7 @@ from auditlog.event import (
     MAX_BATCH_EVENTS,
     EventRejected,
     StoredEvent,
+    is_uuid,
     parse_event,
     to_stored,
 )
@@ -158,7 +159,8 @@ class IngestService:
                     {
                         "index": index,
                         "status": "rejected",
-                        "audit_id": None,
+                        # Echoed when the client sent one, so it can match refusals by id.
+                        "audit_id": _sent_audit_id(raw),
                         "leaf_hash": None,
                         "errors": [p.as_dict() for p in exc.problems],
                     }
@@ -200,6 +202,11 @@ class IngestService:
 
 class _TenantMismatch(EventRejected):
     pass
+
+
+def _sent_audit_id(raw: Any) -> str | None:
+    value = raw.get("audit_id") if isinstance(raw, dict) else None
+    return value.lower() if isinstance(value, str) and is_uuid(value) else None
 
 
 def _field(prefix: str, name: str) -> str:

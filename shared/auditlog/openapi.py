@@ -117,6 +117,15 @@ def _query_params(export: bool) -> list[dict[str, Any]]:
         )
     params.append(
         {
+            "name": "include_self_audit",
+            "in": "query",
+            "schema": {"type": "boolean", "default": False},
+            "description": "Also the service's own records of reads and admin actions (event types "
+            "`auditlog.*`); audit_admin and system_admin only.",
+        }
+    )
+    params.append(
+        {
             "name": "metadata",
             "in": "query",
             "style": "deepObject",

@@ -386,3 +386,12 @@ def test_batch_of_the_maximum_size_is_accepted(service: LocalService) -> None:
         assert len(wait_ids(c, [e["audit_id"] for e in events])) == 1000
         # The single endpoint takes one event, not a batch.
         assert c.post(EVENTS, json={"events": events[:1]}).status_code == 400
+
+
+def test_a_rejected_batch_item_echoes_the_audit_id_it_was_sent_with(service: LocalService) -> None:
+    sent = str(uuid.uuid4()).upper()
+    with client(service, new_tenant("echo")) as c:
+        answer = post_batch(c, [event(audit_id=sent, action=""), event()])
+    assert answer["results"][0]["status"] == "rejected"
+    assert answer["results"][0]["audit_id"] == sent.lower()
+    assert answer["results"][1]["audit_id"] is not None
