@@ -387,7 +387,8 @@ def to_stored(
         text = canonical_json(value)
         if len(text) > MAX_JSON_OBJECT_BYTES:
             problems.append(FieldProblem(name, f"is larger than {MAX_JSON_OBJECT_BYTES} bytes as JSON"))
-        elif json_depth(text) > MAX_JSON_DEPTH:
+        # With no more opening brackets than the limit anywhere, the depth cannot exceed it.
+        elif text.count(b"{") + text.count(b"[") > MAX_JSON_DEPTH and json_depth(text) > MAX_JSON_DEPTH:
             problems.append(FieldProblem(name, f"is nested deeper than {MAX_JSON_DEPTH} levels"))
         json_texts[name] = text.decode()
         json_bytes += len(text)
