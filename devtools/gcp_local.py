@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             "--tenant acme --roles audit_writer,audit_reader",
             flush=True,
         )
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default handler
+        # that would end this process before `finally` stops the stand-ins (which run in
+        # sessions of their own and would outlive it).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(LocalGateway(info["functions"]), host="127.0.0.1", port=args.port, log_level="warning")
     finally:
         stack.stop()
