@@ -87,13 +87,30 @@ def _admin_call(
 
 
 def _retention(settings: Settings, args: argparse.Namespace) -> int:
-    return _admin_call(
-        settings,
-        args,
-        "POST",
-        "/api/v1/audit/retention/run",
-        params={"dry_run": "true" if args.dry_run else "false"},
-    )
+    import threading
+    import time
+
+    # One request does the work server-side; say that it is running while it does.
+    started = time.monotonic()
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(5.0):
+            print(f"retention: running, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+
+    print(f"retention: {'dry run' if args.dry_run else 'deleting'} ...", file=sys.stderr, flush=True)
+    threading.Thread(target=heartbeat, daemon=True).start()
+    try:
+        return _admin_call(
+            settings,
+            args,
+            "POST",
+            "/api/v1/audit/retention/run",
+            params={"dry_run": "true" if args.dry_run else "false"},
+        )
+    finally:
+        done.set()
+        print(f"retention: finished in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
 
 def _policy_show(settings: Settings, args: argparse.Namespace) -> int:
