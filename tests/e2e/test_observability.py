@@ -212,3 +212,18 @@ def test_readiness_reports_every_dependency(service: LocalService) -> None:
     assert ready["status"] == "ok"
     assert set(ready["checks"]) == {"store", "queue", "cache", "state", "integrity"}
     assert all(c["ok"] and c["latency_ms"] >= 0 for c in ready["checks"].values())
+
+
+def test_the_retention_command_reports_progress_and_its_result(service: LocalService) -> None:
+    env = {**os.environ, "AUDITLOG_DATA_DIR": str(service.data_dir), "AUDITLOG_ENVIRONMENT": "development"}
+    done = subprocess.run(
+        [sys.executable, "-m", "auditlog.cli", "retention", "run", "--dry-run", "--url", service.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "retention: dry run ..." in done.stderr and "retention: finished in" in done.stderr
+    report = orjson.loads(done.stdout)
+    assert report["dry_run"] is True and "would_delete" in report
