@@ -7,13 +7,13 @@ tree's version, like Firestore's precondition on GCP.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import orjson
 
+from auditlog.backends.sqlite_file import open_durable
 from auditlog.integrity import Checkpoint, LeafEntry, SpineLeaf, StagedBatch, StagedInput, TreeState
 from auditlog.merkle import Frontier, NodeId
 
@@ -62,11 +62,7 @@ CREATE INDEX IF NOT EXISTS checkpoints_by_size ON checkpoints (tenant_id, tree_s
 
 class SqliteIntegrityStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn = open_durable(path)
         self._conn.executescript(_SCHEMA)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(staged)")}
         if "staged_at" not in columns:  # files made before the column existed

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from auditlog.backends.sqlite_file import open_durable
 from auditlog.event import StoredEvent
 from auditlog.queue import QueuedBatch
 
@@ -58,12 +59,7 @@ class SqliteJournalQueue:
         self._thread.start()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA cache_size=-65536")
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
+        return open_durable(self._path, "cache_size=-65536")
 
     # -- publishing ---------------------------------------------------------------------------
 

@@ -11,13 +11,13 @@ Names follow Firestore's rules for document and collection ids (no ``/``, not ``
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
+from auditlog.backends.sqlite_file import open_durable
 from auditlog.state import Document, check_name
 
 _SCHEMA = """
@@ -37,12 +37,7 @@ def _now() -> str:
 
 class SqliteStateStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.execute("PRAGMA secure_delete=ON")
+        self._conn = open_durable(path, "secure_delete=ON")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
