@@ -22,7 +22,8 @@ A round is one atomic WriteBatch: the tree (with its precondition), the touched 
 integrated staged documents, at most ~400 writes (``MAX_ROUND_*`` in ``integrity``).
 
 Composite indexes this needs on real Firestore (the emulator needs none; Terraform creates them):
-staged (tenant_id, integrated, staged_at), staged (tenant_id, ids array-contains),
+staged (tenant_id, integrated, staged_at), staged (tenant_id, ids array-contains; also serves
+array-contains-any),
 checkpoints (tenant_id, timestamp desc), checkpoints (tenant_id, tree_size, timestamp desc).
 """
 
@@ -198,13 +199,21 @@ class FirestoreIntegrityStore:
         return None
 
     def locate_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, int]:
-        # One query per id: array-contains-any takes 30 values but cannot say which matched
-        # without reading every id of each batch document, which is what this does anyway.
+        # array-contains-any takes up to 30 values per query; each batch document found then
+        # says, from its own ids, which of them it holds and at which offset.
         found: dict[str, int] = {}
-        for audit_id in audit_ids:
-            index = self.locate(tenant_id, audit_id)
-            if index is not None:
-                found[audit_id] = index
+        for start in range(0, len(audit_ids), 30):
+            wanted = set(audit_ids[start : start + 30])
+            query = self._staged.where(filter=firestore.FieldFilter("tenant_id", "==", tenant_id)).where(
+                filter=firestore.FieldFilter("ids", "array_contains_any", sorted(wanted))
+            )
+            for snap in query.stream():
+                d = snap.to_dict() or {}
+                if not d.get("integrated") or d.get("first_index") is None:
+                    continue
+                for offset, audit_id in enumerate(d["ids"]):
+                    if audit_id in wanted:
+                        found[audit_id] = int(d["first_index"]) + offset
         return found
 
     def leaves(self, tenant_id: str, start: int, end: int) -> list[SpineLeaf]:
