@@ -94,14 +94,10 @@ def chromium() -> str:
     raise AssertionError("unreachable")
 
 
-def test_typecheck(node: str) -> None:
+def test_typecheck_and_format(node: str) -> None:
     _assert_ok(_run([node, "node_modules/typescript/bin/tsc", "--noEmit", "-p", "."], timeout=300), "tsc")
-
-
-def test_component_tests(node: str) -> None:
-    result = _run([node, "node_modules/vitest/vitest.mjs", "run"], env={"CI": "true"}, timeout=600)
-    _assert_ok(result, "vitest")
-    assert " passed" in result.stdout and " failed" not in result.stdout.split("Tests")[-1], result.stdout
+    prettier = [node, "node_modules/prettier/bin/prettier.cjs", "--check", "src", "dev", "e2e"]
+    _assert_ok(_run(prettier, timeout=120), "prettier --check (npm run format fixes it)")
 
 
 # -- the events the browser tests look at ---------------------------------------------------
@@ -210,6 +206,23 @@ def plugin_tenant(service: LocalService, tmp_path_factory: pytest.TempPathFactor
     path = tmp_path_factory.mktemp("backstage") / "manifest.json"
     path.write_text(json.dumps(manifest))
     return {"token": token, "manifest": path, "tenant": tenant}
+
+
+def test_component_tests(service: LocalService, node: str, plugin_tenant: dict[str, Any]) -> None:
+    """Vitest in jsdom; its live block runs the real client against this server's events."""
+    result = _run(
+        [node, "node_modules/vitest/vitest.mjs", "run", "--reporter=verbose"],
+        env={
+            "CI": "true",
+            "AUDITLOG_API_URL": service.url,
+            "AUDITLOG_TOKEN": plugin_tenant["token"],
+            "AUDITLOG_E2E_MANIFEST": str(plugin_tenant["manifest"]),
+        },
+        timeout=600,
+    )
+    _assert_ok(result, "vitest")
+    assert "against the real server" in result.stdout, result.stdout
+    assert " skipped" not in result.stdout.split("Tests")[-1], result.stdout
 
 
 def _browser(node: str, chromium: str, service: LocalService, tenant: dict[str, Any], scenario: str) -> str:

@@ -1,7 +1,14 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createContext, useContext, useState, type ReactNode } from 'react';
 import { useResolvedPath } from 'react-router-dom';
+import { AuditLogApiError } from '../api/AuditLogApi';
 import './auditLog.css';
+
+/** Retry once on network and 5xx trouble; a 4xx will answer the same again. */
+function retry(failures: number, error: Error): boolean {
+  if (error instanceof AuditLogApiError && error.status < 500 && error.status !== 429) return false;
+  return failures < 1;
+}
 
 /** Backstage gives plugins no React Query client: the plugin root brings its own. */
 export function AuditLogQueryProvider({ children }: { children: ReactNode }) {
@@ -9,7 +16,7 @@ export function AuditLogQueryProvider({ children }: { children: ReactNode }) {
     () =>
       new QueryClient({
         defaultOptions: {
-          queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 15_000 },
+          queries: { retry, refetchOnWindowFocus: false, staleTime: 15_000 },
         },
       }),
   );
