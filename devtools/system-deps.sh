@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in).
+# Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in) and
+# chromium (the Backstage plugin's browser tests; Debian's build, never a downloaded one).
 # The gcloud emulators (Pub/Sub, Firestore) come with the gcloud SDK in this machine image and
 # cannot be installed from the package registries; tests that need them skip where they are
 # absent, except under CI=true.
 set -u
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: please install ${missing[*]} with your package manager" >&2
