@@ -214,6 +214,7 @@ def test_component_tests(service: LocalService, node: str, plugin_tenant: dict[s
         [node, "node_modules/vitest/vitest.mjs", "run", "--reporter=verbose"],
         env={
             "CI": "true",
+            "NO_COLOR": "1",
             "AUDITLOG_API_URL": service.url,
             "AUDITLOG_TOKEN": plugin_tenant["token"],
             "AUDITLOG_E2E_MANIFEST": str(plugin_tenant["manifest"]),

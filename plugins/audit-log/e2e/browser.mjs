@@ -313,8 +313,21 @@ try {
     await step('integrity panel verifies the latest checkpoint', async () => {
       await page.goto(`${base}/audit-log/integrity`);
       const panel = page.getByTestId('integrity-panel');
-      await panel.waitFor();
-      await panel.locator('[data-verdict="verified"]').first().waitFor({ timeout: 20_000 });
+      const signature = panel.locator('p [data-verdict]:not([data-verdict="pending"])').first();
+      await signature.waitFor({ timeout: 20_000 });
+      const checks = await panel.locator('.al-checks').first().textContent();
+      expectEqual(
+        await signature.getAttribute('data-verdict'),
+        'verified',
+        `checkpoint (${checks})`,
+      );
+      const size = Number(
+        await panel.getByTestId('checkpoint-fields').locator('dd').nth(1).textContent(),
+      );
+      expectTrue(
+        size >= m.all_ids.length,
+        `tree size ${size} covers the ${m.all_ids.length} events`,
+      );
       await page.screenshot({ path: join(results, 'integrity.png'), fullPage: true });
     });
     await step('an event inclusion proof verifies in the browser', async () => {

@@ -4,7 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import { AuditLogApiError, auditLogApiRef } from '../api/AuditLogApi';
 import { overall, verifyCheckpoint } from '../integrity/verify';
 import { ErrorAlert } from './ErrorAlert';
-import { formatTime } from './format';
+import { formatAge, formatTime } from './format';
 import { CheckList, InclusionCheck, VerdictBadge } from './Verification';
 
 /**
@@ -58,7 +58,9 @@ export function IntegrityPanel() {
                 <dt>timestamp</dt>
                 <dd>
                   <span className="al-mono">{latest.data.checkpoint.timestamp}</span> (
-                  {formatTime(latest.data.checkpoint.timestamp)})
+                  {formatTime(latest.data.checkpoint.timestamp)},{' '}
+                  {formatAge(latest.data.checkpoint.timestamp)}; an old checkpoint means the log
+                  stopped growing or its tail was cut)
                 </dd>
                 <dt>key_id</dt>
                 <dd className="al-mono">{latest.data.checkpoint.key_id}</dd>

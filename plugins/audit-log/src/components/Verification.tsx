@@ -2,7 +2,7 @@ import { Button, Text, TextField } from '@backstage/ui';
 import { useApi } from '@backstage/core-plugin-api';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
-import { auditLogApiRef } from '../api/AuditLogApi';
+import { AuditLogApiError, auditLogApiRef } from '../api/AuditLogApi';
 import type { Check, Verdict, VerificationResult } from '../integrity/verify';
 import { verifyInclusion } from '../integrity/verify';
 import { ErrorAlert } from './ErrorAlert';
@@ -68,7 +68,17 @@ export function InclusionCheck({ auditId, tenantId }: { auditId?: string; tenant
           Verify inclusion proof
         </Button>
       </div>
-      {check.error && <ErrorAlert error={check.error} title="No proof" />}
+      {check.error instanceof AuditLogApiError && check.error.code === 'not_sequenced' ? (
+        <Text as="p" color="secondary" role="status">
+          Not in the log yet: the event is waiting to be sequenced
+          {check.error.retryAfterSeconds
+            ? ` (try again in ${check.error.retryAfterSeconds} s)`
+            : ''}
+          .
+        </Text>
+      ) : (
+        check.error && <ErrorAlert error={check.error} title="No proof" />
+      )}
       {check.data && (
         <div style={{ marginTop: 8 }}>
           <Text as="p">

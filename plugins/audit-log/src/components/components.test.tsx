@@ -230,6 +230,19 @@ describe('integrity panel', () => {
   });
 });
 
+describe('inclusion check before sequencing', () => {
+  it('says the event is not in the log yet (409 not_sequenced), with the retry delay', async () => {
+    const api = new FakeAuditLogApi(EVENTS);
+    api.getEventProof = async () => {
+      throw new AuditLogApiError(409, 'not_sequenced', 'not sequenced yet', [], 'r', 2);
+    };
+    const user = userEvent.setup();
+    await render(<AuditLogRoutes />, `/events/${EVENTS[0].audit_id}`, api);
+    await user.click(await screen.findByRole('button', { name: 'Verify inclusion proof' }));
+    expect(await screen.findByText(/Not in the log yet.*try again in 2 s/)).toBeInTheDocument();
+  });
+});
+
 describe('entity tab', () => {
   const entity = (annotations: Record<string, string>) => ({
     apiVersion: 'backstage.io/v1alpha1',

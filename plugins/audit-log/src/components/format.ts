@@ -15,3 +15,20 @@ export function formatTime(iso: string): string {
 export function shortId(id: string): string {
   return id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
 }
+
+/** "3 minutes ago", "2 days ago": how old a checkpoint is. */
+export function formatAge(iso: string, now: Date = new Date()): string {
+  const seconds = Math.round((now.getTime() - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(seconds)) return '';
+  const units: Array<[Intl.RelativeTimeFormatUnit, number]> = [
+    ['day', 86_400],
+    ['hour', 3_600],
+    ['minute', 60],
+    ['second', 1],
+  ];
+  const [unit, size] = units.find(([, n]) => Math.abs(seconds) >= n) ?? ['second', 1];
+  return new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(
+    -Math.round(seconds / size),
+    unit,
+  );
+}

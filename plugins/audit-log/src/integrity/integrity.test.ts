@@ -166,6 +166,13 @@ describe('verifyInclusion', () => {
     ).toBe('failed');
   });
 
+  it("fails when the checkpoint is another tenant's", async () => {
+    const record = { ...proofs[0].record!, tenant_id: 'globex' };
+    const result = await verifyInclusion({ ...proofs[0], record }, [key]);
+    expect(result.checks.find(c => c.name === 'tenant')?.verdict).toBe('failed');
+    expect(result.verdict).toBe('failed');
+  });
+
   it('fails when the proof names another tree size than its checkpoint', async () => {
     const result = await verifyInclusion({ ...proofs[0], tree_size: 6 }, [key]);
     expect(result.verdict).toBe('failed');

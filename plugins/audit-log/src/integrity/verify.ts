@@ -122,6 +122,13 @@ export async function verifyInclusion(
       detail: `proof is for size ${proof.tree_size}, checkpoint for ${proof.checkpoint.tree_size}`,
     });
   }
+  if (proof.record !== null && proof.record.tenant_id !== proof.checkpoint.tenant_id) {
+    checks.push({
+      name: 'tenant',
+      verdict: 'failed',
+      detail: `the event is of ${String(proof.record.tenant_id)}, the checkpoint of ${proof.checkpoint.tenant_id}`,
+    });
+  }
   checks.push(await verifyRecord(proof.record, proof.leaf_hash, proof.audit_id));
   let root: string | null = null;
   try {
