@@ -48,7 +48,7 @@ function expectTrue(value, what) {
 await mkdir(results, { recursive: true });
 const outDir = await mkdtemp(join(tmpdir(), 'audit-log-harness-'));
 process.env.HARNESS_OUT_DIR = outDir;
-const configFile = join(root, 'dev', 'vite.config.ts');
+const configFile = join(root, 'dev', 'vite.config.mts');
 await build({ configFile, logLevel: 'warn' });
 const port = await freePort();
 const server = await preview({ configFile, logLevel: 'warn', preview: { port, strictPort: true } });
