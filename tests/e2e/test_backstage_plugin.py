@@ -1,8 +1,9 @@
 """The Backstage plugin (plugins/audit-log) against the real server.
 
-Component tests (Vitest, jsdom) and the type check run on their own; the browser tests build the
-plugin's harness page, serve it with Vite's proxy in front of a real server that holds events
-this module ingested, and drive headless Chromium through it (playwright-core): filters, paging,
+The type check and Prettier run on their own. The component tests (Vitest, jsdom) run with this
+module's server and events in their environment, so their live block drives the real API client
+against it. The browser tests build the plugin's harness page, serve it with Vite's proxy in
+front of that server, and drive headless Chromium through it (playwright-core): filters, paging,
 sorting, a detail, related-event links, exports, the entity tab. Screenshots land in
 plugins/audit-log/test-results/.
 
