@@ -126,7 +126,7 @@ def _events(now: datetime) -> list[dict[str, Any]]:
     correlations = [f"req-{uuid.uuid4().hex[:12]}" for _ in range(14)]
     for i in range(40):
         service = list(SERVICES)[i % 3]
-        event_type, resource_type, action = SERVICES[service][i % len(SERVICES[service])]
+        event_type, resource_type, action = SERVICES[service][(i // 3) % len(SERVICES[service])]
         user = USERS[i % 5]
         status = "failure" if i % 7 == 3 else "denied" if i % 11 == 5 else "success"
         resource_id = f"{resource_type[:3]}-{1000 + i}"

@@ -133,6 +133,8 @@ async function waitForIds(expected, what) {
     // Fall through to a readable comparison.
   }
   expectEqual(await rowIds(), expected, what);
+  // And no fetch still running (the table is aria-busy while one is).
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
 }
 
 async function exported(buttonName) {
