@@ -92,7 +92,7 @@ async function step(name, fn) {
   } catch (error) {
     failed += 1;
     const shot = join(results, `failure-${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    await page.screenshot({ path: shot, fullPage: true, animations: 'disabled' }).catch(() => {});
     console.log(
       `not ok - ${name}\n  ${String(error.stack ?? error)
         .split('\n')
@@ -154,7 +154,11 @@ try {
       await open('/audit-log');
       await waitForIds(m.all_ids.slice(0, 50), 'first page');
       await page.getByText(m.events_by_id[m.all_ids[0]].event_type).first().waitFor();
-      await page.screenshot({ path: join(results, 'explorer.png'), fullPage: false });
+      await page.screenshot({
+        path: join(results, 'explorer.png'),
+        fullPage: false,
+        animations: 'disabled',
+      });
     });
 
     await step('filter by user through the form, URL and chips follow', async () => {
@@ -262,7 +266,11 @@ try {
       const pretty = await page.getByTestId('json-request_data').textContent();
       expectEqual(JSON.parse(pretty), event.request_data, 'request_data');
       expectTrue(pretty.includes('\n  "'), 'request_data is indented');
-      await page.screenshot({ path: join(results, 'detail.png'), fullPage: true });
+      await page.screenshot({
+        path: join(results, 'detail.png'),
+        fullPage: true,
+        animations: 'disabled',
+      });
       await page.getByRole('link', { name: 'Events with the same correlation id' }).click();
       await waitForIds(m.correlation.ids, 'same correlation id');
     });
@@ -304,7 +312,11 @@ try {
         await page.getByRole('textbox', { name: 'Service' }).isDisabled(),
         'service filter locked',
       );
-      await page.screenshot({ path: join(results, 'entity-tab.png'), fullPage: false });
+      await page.screenshot({
+        path: join(results, 'entity-tab.png'),
+        fullPage: false,
+        animations: 'disabled',
+      });
     });
 
     await step('an API error is shown, not swallowed', async () => {
@@ -330,7 +342,11 @@ try {
         size >= m.all_ids.length,
         `tree size ${size} covers the ${m.all_ids.length} events`,
       );
-      await page.screenshot({ path: join(results, 'integrity.png'), fullPage: true });
+      await page.screenshot({
+        path: join(results, 'integrity.png'),
+        fullPage: true,
+        animations: 'disabled',
+      });
     });
     await step('an event inclusion proof verifies in the browser', async () => {
       const id = m.all_ids[0];
@@ -340,7 +356,11 @@ try {
       await check.locator('p [data-verdict]').waitFor({ timeout: 20_000 });
       const verdict = await check.locator('p [data-verdict]').getAttribute('data-verdict');
       expectEqual(verdict, 'verified', `verdict (${await check.textContent()})`);
-      await page.screenshot({ path: join(results, 'inclusion.png'), fullPage: true });
+      await page.screenshot({
+        path: join(results, 'inclusion.png'),
+        fullPage: true,
+        animations: 'disabled',
+      });
     });
   } else {
     throw new Error(`unknown scenario ${scenario}`);
