@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in),
-# prometheus (its promtool checks the alert rules) and golang-go (Debian's Go toolchain, which
-# builds and tests the Go SDK in sdk/go).
+# prometheus (its promtool checks the alert rules), golang-go (Debian's Go toolchain, which
+# builds and tests the Go SDK in sdk/go) and chromium (the Backstage plugin's browser tests;
+# Debian's build, never a downloaded one).
 # The gcloud emulators (Pub/Sub, Firestore) come with the gcloud SDK in this machine image and
 # cannot be installed from the package registries; tests that need them skip where they are
 # absent, except under CI=true.
@@ -10,6 +11,7 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks monitoring/
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: please install ${missing[*]} with your package manager" >&2

@@ -1,0 +1,129 @@
+/**
+ * An in-memory AuditLogApi for the jsdom component tests: it filters, orders newest first and
+ * pages like the service, and records every query it was asked. It is a test double on purpose:
+ * the UI logic is tested here, while the real client against the real server is covered by
+ * api.test.ts (live block) and the browser tests (e2e/browser.mjs).
+ */
+import { AuditLogApiError, type AuditLogApi } from '../api/AuditLogApi';
+import {
+  EVENT_FIELDS,
+  type AuditEvent,
+  type Checkpoint,
+  type EventPage,
+  type ExportFormat,
+  type InclusionProof,
+  type PublicKey,
+  type QueryPairs,
+} from '../api/types';
+
+export function makeEvent(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  const ts = new Date(Date.UTC(2026, 10, 26, 12, 0, 0) - i * 60_000)
+    .toISOString()
+    .replace('Z', '000Z');
+  return {
+    audit_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    timestamp: ts,
+    event_type: ['user.login', 'invoice.update', 'role.grant'][i % 3],
+    user_id: ['alice', 'bob', 'carol'][i % 3],
+    session_id: `sess-${i % 4}`,
+    ip_address: '10.0.0.1',
+    user_agent: 'test-agent/1.0',
+    resource_type: ['session', 'invoice', 'role'][i % 3],
+    resource_id: `r-${i}`,
+    action: ['create', 'update', 'grant'][i % 3],
+    status: i % 5 === 4 ? 'failure' : 'success',
+    request_data: { path: `/api/${i}`, body: { amount: i } },
+    response_data: { status_code: 200 },
+    metadata: { region: i % 2 ? 'eu' : 'us' },
+    tenant_id: 'acme',
+    service_name: ['billing', 'identity'][i % 2],
+    correlation_id: `corr-${Math.floor(i / 3)}`,
+    retention_period_days: 90,
+    created_at: ts,
+    partition_date: ts.slice(0, 10),
+    ...overrides,
+  };
+}
+
+export class FakeAuditLogApi implements AuditLogApi {
+  readonly searches: QueryPairs[] = [];
+  readonly exports: Array<{ query: QueryPairs; format: ExportFormat }> = [];
+  searchError: Error | null = null;
+  checkpoint: Checkpoint | null = null;
+  keys: PublicKey[] = [];
+  proofs = new Map<string, InclusionProof>();
+
+  constructor(readonly events: AuditEvent[]) {}
+
+  private matching(query: QueryPairs): AuditEvent[] {
+    const wanted = new Map<string, string[]>();
+    for (const [name, value] of query) wanted.set(name, [...(wanted.get(name) ?? []), value]);
+    return this.events
+      .filter(event =>
+        [...wanted].every(([name, values]) => {
+          if (name === 'start_time') return Date.parse(event.timestamp) >= Date.parse(values[0]);
+          if (name === 'end_time') return Date.parse(event.timestamp) < Date.parse(values[0]);
+          if (['page_size', 'page_token', 'include_self_audit', 'format'].includes(name))
+            return true;
+          if (name.startsWith('metadata.')) {
+            const value = event.metadata?.[name.slice('metadata.'.length)];
+            return value !== undefined && values.includes(String(value));
+          }
+          return values.includes(String(event[name as keyof AuditEvent]));
+        }),
+      )
+      .sort(
+        (a, b) => b.timestamp.localeCompare(a.timestamp) || b.audit_id.localeCompare(a.audit_id),
+      );
+  }
+
+  async searchEvents(query: QueryPairs, options: { pageToken?: string } = {}): Promise<EventPage> {
+    this.searches.push([
+      ...query,
+      ...(options.pageToken ? [['page_token', options.pageToken] as const] : []),
+    ]);
+    if (this.searchError) throw this.searchError;
+    const size = Number(query.find(([k]) => k === 'page_size')?.[1] ?? 100);
+    const offset = Number(options.pageToken ?? 0);
+    const all = this.matching(query);
+    const events = all.slice(offset, offset + size);
+    return {
+      events,
+      next_page_token: offset + size < all.length ? String(offset + size) : null,
+    };
+  }
+
+  async getEvent(auditId: string): Promise<AuditEvent> {
+    const event = this.events.find(e => e.audit_id === auditId);
+    if (!event) throw new AuditLogApiError(404, 'not_found', 'no such event');
+    return event;
+  }
+
+  async exportEvents(query: QueryPairs, format: ExportFormat): Promise<Blob> {
+    this.exports.push({ query, format });
+    const events = this.matching(query);
+    const text =
+      format === 'csv'
+        ? [
+            EVENT_FIELDS.join(','),
+            ...events.map(e => EVENT_FIELDS.map(f => JSON.stringify(e[f] ?? '')).join(',')),
+          ].join('\n')
+        : events.map(e => JSON.stringify(e)).join('\n');
+    return new Blob([text]);
+  }
+
+  async getLatestCheckpoint(): Promise<Checkpoint> {
+    if (!this.checkpoint) throw new AuditLogApiError(404, 'not_found', 'no route');
+    return this.checkpoint;
+  }
+
+  async getPublicKeys(): Promise<PublicKey[]> {
+    return this.keys;
+  }
+
+  async getEventProof(auditId: string): Promise<InclusionProof> {
+    const proof = this.proofs.get(auditId);
+    if (!proof) throw new AuditLogApiError(404, 'not_found', 'no proof');
+    return proof;
+  }
+}

@@ -1,0 +1,96 @@
+/** An audit event as the read API returns it (`AuditEventOut` in openapi/openapi.json). */
+export interface AuditEvent {
+  audit_id: string;
+  timestamp: string;
+  event_type: string;
+  user_id: string;
+  session_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  resource_type: string;
+  resource_id: string | null;
+  action: string;
+  status: string;
+  request_data: Record<string, unknown> | null;
+  response_data: Record<string, unknown> | null;
+  metadata: Record<string, unknown> | null;
+  tenant_id: string;
+  service_name: string | null;
+  correlation_id: string | null;
+  retention_period_days: number;
+  created_at: string;
+  partition_date: string;
+}
+
+/** The columns in the order the service defines them (also the CSV export's header). */
+export const EVENT_FIELDS: ReadonlyArray<keyof AuditEvent> = [
+  'audit_id',
+  'timestamp',
+  'event_type',
+  'user_id',
+  'session_id',
+  'ip_address',
+  'user_agent',
+  'resource_type',
+  'resource_id',
+  'action',
+  'status',
+  'request_data',
+  'response_data',
+  'metadata',
+  'tenant_id',
+  'service_name',
+  'correlation_id',
+  'retention_period_days',
+  'created_at',
+  'partition_date',
+];
+
+/**
+ * Query-string pairs as the API takes them: repeated names match any of their values,
+ * `metadata.<key>` filters metadata. Order is kept, so the same view sends the same query
+ * (the page cursor is bound to a digest of the filters).
+ */
+export type QueryPairs = ReadonlyArray<readonly [string, string]>;
+
+/** `EventPage`: one page of a search, newest first. */
+export interface EventPage {
+  events: AuditEvent[];
+  next_page_token: string | null;
+}
+
+export type ExportFormat = 'csv' | 'json';
+
+/** A signed checkpoint of a tenant's Merkle tree (docs/INTEGRITY.md). */
+export interface Checkpoint {
+  tenant_id: string;
+  tree_size: number;
+  root_hash: string;
+  timestamp: string;
+  key_id: string;
+  signature: string;
+}
+
+export interface PublicKey {
+  key_id: string;
+  algorithm: string;
+  public_key: string;
+}
+
+/** The committed record: 20 members, payloads as JSON text, absent values null. */
+export type CommittedRecord = Record<string, string | number | null>;
+
+export interface InclusionProof {
+  audit_id: string;
+  leaf_index: number;
+  tree_size: number;
+  leaf_hash: string;
+  audit_path: string[];
+  checkpoint: Checkpoint;
+  record: CommittedRecord | null;
+}
+
+export interface ErrorDetail {
+  field: string;
+  problem: string;
+}

@@ -1,0 +1,48 @@
+/** The plugin for Backstage's new frontend system (the package's default export). */
+import {
+  ApiBlueprint,
+  PageBlueprint,
+  createFrontendPlugin,
+  discoveryApiRef,
+  fetchApiRef,
+} from '@backstage/frontend-plugin-api';
+import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import { auditLogApiRef } from './api/AuditLogApi';
+import { AuditLogClient } from './api/AuditLogClient';
+import { rootRouteRef } from './routes';
+import { AUDIT_LOG_SERVICE_ANNOTATION } from './components/entityAnnotation';
+
+export const auditLogApi = ApiBlueprint.make({
+  params: defineParams =>
+    defineParams({
+      api: auditLogApiRef,
+      deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
+      factory: ({ discoveryApi, fetchApi }) => new AuditLogClient({ discoveryApi, fetchApi }),
+    }),
+});
+
+export const auditLogPage = PageBlueprint.make({
+  params: {
+    path: '/audit-log',
+    title: 'Audit log',
+    routeRef: rootRouteRef,
+    loader: () => import('./components/AuditLogPage').then(m => <m.AuditLogPageContent />),
+  },
+});
+
+export const auditLogEntityContent = EntityContentBlueprint.make({
+  params: {
+    path: 'audit-log',
+    title: 'Audit log',
+    filter: entity => Boolean(entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim()),
+    loader: () =>
+      import('./components/EntityAuditLogContent').then(m => <m.EntityAuditLogContent />),
+  },
+});
+
+export default createFrontendPlugin({
+  pluginId: 'audit-log',
+  title: 'Audit log',
+  routes: { root: rootRouteRef },
+  extensions: [auditLogApi, auditLogPage, auditLogEntityContent],
+});
