@@ -37,7 +37,7 @@ system-deps:
 	@bash devtools/system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions tests devtools bench monitoring
+	$(VENV)/bin/ruff check shared functions tests devtools bench monitoring sdk/python
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

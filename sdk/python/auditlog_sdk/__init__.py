@@ -1,0 +1,50 @@
+"""Python SDK of the audit log API. See sdk/python/README.md."""
+
+from auditlog_sdk._ops import filters
+from auditlog_sdk.client import AsyncClient, Client, RetryPolicy
+from auditlog_sdk.errors import (
+    APIError,
+    AuditLogError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from auditlog_sdk.logger import AuditLogger, BufferFullError
+from auditlog_sdk.verify import (
+    keys_from,
+    leaf_hash,
+    verify_checkpoint,
+    verify_consistency,
+    verify_inclusion,
+    verify_proof,
+)
+
+__all__ = [
+    "APIError",
+    "AsyncClient",
+    "AuditLogError",
+    "AuditLogger",
+    "AuthenticationError",
+    "BadRequestError",
+    "BufferFullError",
+    "Client",
+    "ConflictError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "ServerError",
+    "TransportError",
+    "filters",
+    "keys_from",
+    "leaf_hash",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_proof",
+]
