@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then echo $$p; break; fi; done)
 
-.PHONY: run run-gcp-local test lint typecheck unit integration e2e openapi clean system-deps bench
+.PHONY: run run-gcp-local test lint typecheck unit integration e2e openapi clean system-deps bench bundle gateway-spec
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }
@@ -47,6 +47,14 @@ unit integration e2e: $(STAMP)
 
 openapi: $(STAMP)
 	$(VENV)/bin/auditlog openapi > openapi/openapi.json
+	$(PY) -m devtools.gateway_spec
+
+# build/functions/<name>/: each Cloud Function's deployable source (Terraform zips them).
+bundle: $(STAMP)
+	$(PY) -m devtools.bundle
+
+gateway-spec: $(STAMP)
+	$(PY) -m devtools.gateway_spec
 
 clean:
-	rm -rf $(VENV) .auditlog .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .auditlog .pytest_cache .mypy_cache .ruff_cache build

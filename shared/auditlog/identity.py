@@ -178,9 +178,12 @@ class CachingVerifier(ABC):
         if known is not None:
             return known
         claims = self._claims(token)
-        principal = principal_from_claims(claims)
+        principal = self._principal(claims)
         self._verified.put(token, int(claims["exp"]), principal)
         return principal
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        return principal_from_claims(claims)
 
     @abstractmethod
     def _claims(self, token: str) -> dict[str, Any]:
@@ -488,7 +491,58 @@ class DevIssuer:
         )
 
 
+GOOGLE_ISSUER = "https://accounts.google.com"
+GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+SCHEDULER_TENANT = "system"
+
+
+class ServiceAccountVerifier(JwksVerifier):
+    """Google-signed ID tokens of one service account (Cloud Scheduler's OIDC tokens), taken as
+    ``system_admin`` of the ``system`` tenant. Only that account's tokens for that audience pass:
+    the scheduler can run retention and the integrity job, nothing else can this way."""
+
+    def __init__(
+        self, email: str, *, audience: str, jwks_url: str = GOOGLE_JWKS_URL, leeway: int = 30
+    ) -> None:
+        super().__init__(
+            jwks_url, issuer=GOOGLE_ISSUER, audience=audience, leeway=leeway, algorithms=("RS256",)
+        )
+        self._email = email
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        if claims.get("email") != self._email or claims.get("email_verified") is not True:
+            raise Unauthenticated("this Google identity may not call the API")
+        return Principal(self._email, SCHEDULER_TENANT, frozenset({"system_admin"}), frozenset())
+
+
+class EitherVerifier:
+    """The issuer's tokens, and the scheduler's Google tokens, told apart by their ``iss``."""
+
+    def __init__(self, primary: TokenVerifier, google: ServiceAccountVerifier) -> None:
+        self._primary = primary
+        self._google = google
+
+    def verify(self, token: str) -> Principal:
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            issuer = None
+        return (self._google if issuer == GOOGLE_ISSUER else self._primary).verify(token)
+
+
 def build_verifier(settings: Settings, data_dir: Path) -> TokenVerifier:
+    primary = _primary_verifier(settings, data_dir)
+    if settings.scheduler_service_account and settings.scheduler_audience:
+        google = ServiceAccountVerifier(
+            settings.scheduler_service_account,
+            audience=settings.scheduler_audience,
+            leeway=settings.jwt_leeway_seconds,
+        )
+        return EitherVerifier(primary, google)
+    return primary
+
+
+def _primary_verifier(settings: Settings, data_dir: Path) -> TokenVerifier:
     """The verifier the settings ask for: the issuer's JWKS when ``jwt_jwks_url`` is set; else,
     in development only, HS256 when ``jwt_hs256_secret`` is set, or the development issuer's key
     in ``data_dir``. Production without a JWKS URL is a ``ConfigurationError``."""

@@ -80,11 +80,24 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     "AUDITLOG_JWT_JWKS_URL must be an https URL (http only in development)"
                 )
+        if bool(self.scheduler_service_account) != bool(self.scheduler_audience):
+            raise ConfigurationError(
+                "set both AUDITLOG_SCHEDULER_SERVICE_ACCOUNT and AUDITLOG_SCHEDULER_AUDIENCE, or neither"
+            )
         if not self.jwt_algorithms or not set(self.jwt_algorithms) <= ASYMMETRIC_ALGORITHMS:
             raise ConfigurationError(
                 f"AUDITLOG_JWT_ALGORITHMS must be a non-empty JSON list from {sorted(ASYMMETRIC_ALGORITHMS)}"
             )
         return self
+
+    scheduler_service_account: str | None = Field(
+        None,
+        description="GCP: Cloud Scheduler's service account; its Google ID tokens (for "
+        "AUDITLOG_SCHEDULER_AUDIENCE) act as system_admin, for the retention and integrity jobs",
+    )
+    scheduler_audience: str | None = Field(
+        None, description="GCP: the audience of the scheduler's ID tokens (the retention function's URL)"
+    )
 
     # Secrets: from the environment; on GCP Secret Manager injects them as environment variables.
     cursor_secret: SecretStr | None = Field(

@@ -1,0 +1,75 @@
+# Small transactional state: policies, keys, legal holds, erasures and the integrity log.
+resource "google_firestore_database" "state" {
+  project                 = var.project_id
+  name                    = "(default)"
+  location_id             = var.region
+  type                    = "FIRESTORE_NATIVE"
+  concurrency_mode        = "OPTIMISTIC"
+  delete_protection_state = var.deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+  depends_on              = [google_project_service.apis]
+}
+
+# The composite indexes the integrity log queries (backends/firestore_integrity.py).
+resource "google_firestore_index" "staged_pending" {
+  project    = var.project_id
+  database   = google_firestore_database.state.name
+  collection = "auditlog_integrity_staged"
+  fields {
+    field_path = "tenant_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "integrated"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "staged_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "staged_by_id" {
+  project    = var.project_id
+  database   = google_firestore_database.state.name
+  collection = "auditlog_integrity_staged"
+  fields {
+    field_path = "tenant_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path   = "ids"
+    array_config = "CONTAINS"
+  }
+}
+
+resource "google_firestore_index" "checkpoints_latest" {
+  project    = var.project_id
+  database   = google_firestore_database.state.name
+  collection = "auditlog_integrity_checkpoints"
+  fields {
+    field_path = "tenant_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "timestamp"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "checkpoints_by_size" {
+  project    = var.project_id
+  database   = google_firestore_database.state.name
+  collection = "auditlog_integrity_checkpoints"
+  fields {
+    field_path = "tenant_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "tree_size"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "timestamp"
+    order      = "DESCENDING"
+  }
+}
