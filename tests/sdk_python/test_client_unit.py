@@ -247,3 +247,38 @@ def test_logger_reports_batches_it_cannot_deliver() -> None:
     logger.log({"event_type": "x"})
     logger.close()
     assert logger.failed == 1 and failed == [1]
+
+
+def test_retry_after_as_an_http_date(httpserver: HTTPServer) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    limited = Response("{}", 503, headers={"Retry-After": when}, content_type="application/json")
+    script = Script(limited, _ok({"status": "ok"}))
+    httpserver.expect_request("/readyz").respond_with_handler(script)
+    started = time.monotonic()
+    with Client(httpserver.url_for(""), retry=FAST) as client:
+        client.readyz()
+    assert time.monotonic() - started >= 0.9, "waited until the date the server gave"
+
+
+def test_close_that_gives_up_reports_what_was_left(httpserver: HTTPServer) -> None:
+    gate = threading.Event()
+
+    def stuck(request: Request) -> Response:
+        gate.wait(10)
+        return _batch_answer(request)
+
+    httpserver.expect_request("/api/v1/audit/events/batch", method="POST").respond_with_handler(stuck)
+    failed: list[int] = []
+    client = Client(httpserver.url_for(""), token=TOKEN, retry=FAST)
+    logger = AuditLogger(
+        client, flush_seconds=0, batch_size=1, on_failed=lambda events, exc: failed.append(len(events))
+    )
+    for _ in range(5):
+        logger.log({"event_type": "x"})
+    logger.close(timeout=0.2)
+    gate.set()
+    assert logger.failed >= 3 and sum(failed) == logger.failed, "events left at close are reported"
+    client.close()

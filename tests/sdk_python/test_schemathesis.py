@@ -27,10 +27,17 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Any:
     service.stop()
 
 
+@pytest.mark.parametrize(
+    "roles",
+    [["audit_writer", "audit_reader", "audit_export"], ["system_admin"]],
+    ids=["tenant-roles", "admin"],
+)
 @schema.parametrize()
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_no_server_error_and_responses_match_the_document(case: Any, target: LocalService) -> None:
-    token = target.token("fuzz", ["system_admin"], sub="schemathesis")
+def test_no_server_error_and_responses_match_the_document(
+    case: Any, target: LocalService, roles: list[str]
+) -> None:
+    token = target.token("fuzz", roles, sub="schemathesis")
     case.call_and_validate(
         base_url=target.url,
         headers={"Authorization": f"Bearer {token}"},

@@ -9,18 +9,30 @@ it never appears in a repr, an error or a log line.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import httpx
 
 from auditlog_sdk import _ops
 from auditlog_sdk._ops import Params, Req, filters
 from auditlog_sdk.errors import APIError, ConflictError, NotFoundError, TransportError, error_for
+from auditlog_sdk.models import (
+    AuditEvent,
+    BatchIngestResult,
+    Checkpoint,
+    ConsistencyProof,
+    EventPage,
+    InclusionProof,
+    IngestResult,
+    PublicKeys,
+)
 from auditlog_sdk.verify import keys_from, verify_proof
 
 TokenProvider = str | Callable[[], str] | None
@@ -40,11 +52,19 @@ class RetryPolicy:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After as seconds, or as an HTTP date (RFC 9110 10.2.3)."""
     value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _error(response: httpx.Response) -> APIError:
@@ -139,23 +159,23 @@ class Client(_Base):
 
     # -- writing ------------------------------------------------------------------------------
 
-    def ingest_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+    def ingest_event(self, event: Mapping[str, Any]) -> IngestResult:
         """Write one event; durable when it returns. OpenAPI: ingestEvent"""
-        return dict(self._json(_ops.ingest_event(event)))
+        return cast(IngestResult, self._json(_ops.ingest_event(event)))
 
-    def ingest_batch(self, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def ingest_batch(self, events: Sequence[Mapping[str, Any]]) -> BatchIngestResult:
         """Write up to 1000 events; one result per event. OpenAPI: ingestBatch"""
-        return dict(self._json(_ops.ingest_batch(events)))
+        return cast(BatchIngestResult, self._json(_ops.ingest_batch(events)))
 
     # -- reading ------------------------------------------------------------------------------
 
     def search_events(
         self, *, page_size: int | None = None, page_token: str | None = None, **criteria: Any
-    ) -> dict[str, Any]:
+    ) -> EventPage:
         """One page, newest first; ``criteria`` as in ``filters``. OpenAPI: searchEvents"""
-        return dict(self._json(_ops.search_events(filters(**criteria), page_size, page_token)))
+        return cast(EventPage, self._json(_ops.search_events(filters(**criteria), page_size, page_token)))
 
-    def iter_events(self, *, page_size: int = 400, **criteria: Any) -> Iterator[dict[str, Any]]:
+    def iter_events(self, *, page_size: int = 400, **criteria: Any) -> Iterator[AuditEvent]:
         """Every matching event, following the cursors. OpenAPI: searchEvents"""
         token: str | None = None
         while True:
@@ -165,9 +185,9 @@ class Client(_Base):
             if not token:
                 return
 
-    def get_event(self, audit_id: str, *, tenant_id: str | None = None) -> dict[str, Any]:
+    def get_event(self, audit_id: str, *, tenant_id: str | None = None) -> AuditEvent:
         """OpenAPI: getEvent"""
-        return dict(self._json(_ops.get_event(audit_id, tenant_id)))
+        return cast(AuditEvent, self._json(_ops.get_event(audit_id, tenant_id)))
 
     def export_events(
         self,
@@ -206,31 +226,31 @@ class Client(_Base):
 
     def get_event_proof(
         self, audit_id: str, *, tenant_id: str | None = None, tree_size: int | None = None
-    ) -> dict[str, Any]:
+    ) -> InclusionProof:
         """OpenAPI: getEventProof"""
-        return dict(self._json(_ops.get_event_proof(audit_id, tenant_id, tree_size)))
+        return cast(InclusionProof, self._json(_ops.get_event_proof(audit_id, tenant_id, tree_size)))
 
-    def get_latest_checkpoint(self, *, tenant_id: str | None = None) -> dict[str, Any]:
+    def get_latest_checkpoint(self, *, tenant_id: str | None = None) -> Checkpoint:
         """OpenAPI: getLatestCheckpoint"""
-        return dict(self._json(_ops.get_latest_checkpoint(tenant_id)))
+        return cast(Checkpoint, self._json(_ops.get_latest_checkpoint(tenant_id)))
 
-    def get_checkpoint(self, tree_size: int, *, tenant_id: str | None = None) -> dict[str, Any]:
+    def get_checkpoint(self, tree_size: int, *, tenant_id: str | None = None) -> Checkpoint:
         """OpenAPI: getCheckpoint"""
-        return dict(self._json(_ops.get_checkpoint(tree_size, tenant_id)))
+        return cast(Checkpoint, self._json(_ops.get_checkpoint(tree_size, tenant_id)))
 
     def get_consistency_proof(
         self, first: int, second: int | None = None, *, tenant_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> ConsistencyProof:
         """OpenAPI: getConsistencyProof"""
-        return dict(self._json(_ops.get_consistency_proof(first, second, tenant_id)))
+        return cast(ConsistencyProof, self._json(_ops.get_consistency_proof(first, second, tenant_id)))
 
-    def get_public_key(self) -> dict[str, Any]:
+    def get_public_key(self) -> PublicKeys:
         """OpenAPI: getPublicKey"""
-        return dict(self._json(_ops.get_public_key()))
+        return cast(PublicKeys, self._json(_ops.get_public_key()))
 
     def verify_event(
         self, audit_id: str, *, receipt: str | None = None, wait_seconds: float = 10.0
-    ) -> dict[str, Any]:
+    ) -> InclusionProof:
         """Fetch the event's proof (waiting up to ``wait_seconds`` while it is not yet stored or
         not yet in a checkpoint) and the published key, and verify both: the checkpoint's
         signature, the record's leaf hash, the ``receipt`` from the write if given, and the
@@ -358,21 +378,23 @@ class AsyncClient(_Base):
     async def _json(self, req: Req) -> Any:
         return (await self._send(req)).json()
 
-    async def ingest_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+    async def ingest_event(self, event: Mapping[str, Any]) -> IngestResult:
         """OpenAPI: ingestEvent"""
-        return dict(await self._json(_ops.ingest_event(event)))
+        return cast(IngestResult, await self._json(_ops.ingest_event(event)))
 
-    async def ingest_batch(self, events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    async def ingest_batch(self, events: Sequence[Mapping[str, Any]]) -> BatchIngestResult:
         """OpenAPI: ingestBatch"""
-        return dict(await self._json(_ops.ingest_batch(events)))
+        return cast(BatchIngestResult, await self._json(_ops.ingest_batch(events)))
 
     async def search_events(
         self, *, page_size: int | None = None, page_token: str | None = None, **criteria: Any
-    ) -> dict[str, Any]:
+    ) -> EventPage:
         """OpenAPI: searchEvents"""
-        return dict(await self._json(_ops.search_events(filters(**criteria), page_size, page_token)))
+        return cast(
+            EventPage, await self._json(_ops.search_events(filters(**criteria), page_size, page_token))
+        )
 
-    async def iter_events(self, *, page_size: int = 400, **criteria: Any) -> AsyncIterator[dict[str, Any]]:
+    async def iter_events(self, *, page_size: int = 400, **criteria: Any) -> AsyncIterator[AuditEvent]:
         """OpenAPI: searchEvents"""
         token: str | None = None
         while True:
@@ -383,9 +405,9 @@ class AsyncClient(_Base):
             if not token:
                 return
 
-    async def get_event(self, audit_id: str, *, tenant_id: str | None = None) -> dict[str, Any]:
+    async def get_event(self, audit_id: str, *, tenant_id: str | None = None) -> AuditEvent:
         """OpenAPI: getEvent"""
-        return dict(await self._json(_ops.get_event(audit_id, tenant_id)))
+        return cast(AuditEvent, await self._json(_ops.get_event(audit_id, tenant_id)))
 
     async def export_events(self, *, format: str = "json", **criteria: Any) -> bytes:
         """The whole export in memory (use ``Client.export_events`` to stream to a file).
@@ -394,27 +416,27 @@ class AsyncClient(_Base):
 
     async def get_event_proof(
         self, audit_id: str, *, tenant_id: str | None = None, tree_size: int | None = None
-    ) -> dict[str, Any]:
+    ) -> InclusionProof:
         """OpenAPI: getEventProof"""
-        return dict(await self._json(_ops.get_event_proof(audit_id, tenant_id, tree_size)))
+        return cast(InclusionProof, await self._json(_ops.get_event_proof(audit_id, tenant_id, tree_size)))
 
-    async def get_latest_checkpoint(self, *, tenant_id: str | None = None) -> dict[str, Any]:
+    async def get_latest_checkpoint(self, *, tenant_id: str | None = None) -> Checkpoint:
         """OpenAPI: getLatestCheckpoint"""
-        return dict(await self._json(_ops.get_latest_checkpoint(tenant_id)))
+        return cast(Checkpoint, await self._json(_ops.get_latest_checkpoint(tenant_id)))
 
-    async def get_checkpoint(self, tree_size: int, *, tenant_id: str | None = None) -> dict[str, Any]:
+    async def get_checkpoint(self, tree_size: int, *, tenant_id: str | None = None) -> Checkpoint:
         """OpenAPI: getCheckpoint"""
-        return dict(await self._json(_ops.get_checkpoint(tree_size, tenant_id)))
+        return cast(Checkpoint, await self._json(_ops.get_checkpoint(tree_size, tenant_id)))
 
     async def get_consistency_proof(
         self, first: int, second: int | None = None, *, tenant_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> ConsistencyProof:
         """OpenAPI: getConsistencyProof"""
-        return dict(await self._json(_ops.get_consistency_proof(first, second, tenant_id)))
+        return cast(ConsistencyProof, await self._json(_ops.get_consistency_proof(first, second, tenant_id)))
 
-    async def get_public_key(self) -> dict[str, Any]:
+    async def get_public_key(self) -> PublicKeys:
         """OpenAPI: getPublicKey"""
-        return dict(await self._json(_ops.get_public_key()))
+        return cast(PublicKeys, await self._json(_ops.get_public_key()))
 
     async def run_integrity(self) -> dict[str, Any]:
         """OpenAPI: runIntegrity"""

@@ -58,6 +58,7 @@ class AuditLogger:
         self._in_flight = 0
         self._closed = False
         self._first_waiting: float | None = None
+        self._flushing = False  # a flush() wants everything buffered sent now
         self.sent = self.refused = self.dropped = self.failed = 0
         self._thread = threading.Thread(target=self._run, name="auditlog-logger", daemon=True)
         self._thread.start()
@@ -92,7 +93,7 @@ class AuditLogger:
         """Send everything buffered now; True if it all went (or was reported) in time."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            self._first_waiting = 0.0  # due now
+            self._flushing = True
             self._lock.notify_all()
             while self._buffer or self._in_flight:
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -111,13 +112,21 @@ class AuditLogger:
             self._lock.notify_all()
         self._thread.join(timeout=5)
         atexit.unregister(self.close)
+        with self._lock:  # what could not be sent in time is reported, not forgotten
+            left = list(self._buffer)
+            self._buffer.clear()
+        if left:
+            self.failed += len(left)
+            if self._on_failed:
+                self._on_failed(left, TimeoutError(f"{len(left)} events not sent before close() gave up"))
 
     def _take(self) -> list[Event] | None:
         with self._lock:
             while True:
                 if self._buffer:
-                    due = self._first_waiting is not None and (
-                        time.monotonic() - self._first_waiting >= self._flush_seconds
+                    due = self._flushing or (
+                        self._first_waiting is not None
+                        and time.monotonic() - self._first_waiting >= self._flush_seconds
                     )
                     if len(self._buffer) >= self._batch or due or self._closed:
                         batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
@@ -125,8 +134,10 @@ class AuditLogger:
                         self._first_waiting = time.monotonic() if self._buffer else None
                         self._lock.notify_all()
                         return batch
-                elif self._closed:
-                    return None
+                else:
+                    self._flushing = False  # drained
+                    if self._closed:
+                        return None
                 self._lock.wait(0.05)
 
     def _run(self) -> None:
