@@ -112,6 +112,9 @@ class IntegrityReader:
                 )
             raise NotYetSequenced(f"event {audit_id} is sequenced but not yet in a checkpoint")
         (leaf,) = self._log.leaves(tenant, index, index + 1)
+        if row is None and leaf.expires > now.date().isoformat():
+            # Sequenced from the writer's staging, but its append is not visible yet.
+            raise NotYetSequenced(f"event {audit_id} is not stored yet; retry shortly")
         path = integrity.inclusion(self._log, tenant, index, checkpoint)
         return {
             "audit_id": audit_id,

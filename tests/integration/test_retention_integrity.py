@@ -76,7 +76,7 @@ def test_retention_keeps_held_events_and_every_proof_still_verifies(runtime: Run
     assert runtime.store.get(TENANT, short[0]["audit_id"]) is None, "alice's expired events are gone"
     assert runtime.store.get(TENANT, short[5]["audit_id"]) is not None, "bob's are held"
 
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = later.replace(tzinfo=None)  # the proof is asked for after the retention run
     checkpoint = runtime.backends.integrity.latest_checkpoint(TENANT)
     assert checkpoint is not None
     for event in short + long:
@@ -116,3 +116,18 @@ def test_holds_refuse_bad_input_by_field(runtime: Runtime) -> None:
         runtime.holds.place(WRITER, {"tenant_id": TENANT, "reason": "x"})
     with pytest.raises(NotFound):
         runtime.holds.release(ADMIN, str(uuid.uuid4()))
+
+
+def test_a_leaf_sequenced_before_its_event_is_visible_is_not_yet_provable(runtime: Runtime) -> None:
+    """On GCP another writer instance may sequence a staged batch before this one's append is
+    visible: the proof answers 409 until the record is there, rather than a record-less proof."""
+    from auditlog.errors import NotYetSequenced
+    from auditlog.integrity import LeafEntry, batch_key
+
+    audit_id = str(uuid.uuid4())
+    entries = [LeafEntry(audit_id, bytes(32), "2099-01-01")]
+    runtime.backends.integrity.stage([(TENANT, batch_key(entries), entries)])
+    runtime.sequencer.integrate(TENANT)
+    runtime.sequencer.checkpoint(TENANT, force=True)
+    with pytest.raises(NotYetSequenced):
+        runtime.proofs.proof(WRITER, audit_id, None, None, datetime.now(UTC).replace(tzinfo=None))
