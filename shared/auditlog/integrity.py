@@ -298,6 +298,10 @@ class Sequencer:
         self._idle = timedelta(seconds=idle_checkpoint_seconds)
         self._clock = clock
         self._lock = threading.Lock()  # one round at a time per process; CAS covers the rest
+        # When each tenant's newest checkpoint was signed, as last seen: an idle tenant is not
+        # read again before its idle interval is over (the loop runs four times a second).
+        self._signed_at: dict[str, datetime] = {}
+        self._grown: set[str] = set()  # grew since their newest checkpoint, signing deferred
 
     def integrate(self, tenant_id: str) -> int:
         """Integrate everything staged for the tenant; the number of leaves added."""
@@ -343,12 +347,18 @@ class Sequencer:
         latest = self._store.latest_checkpoint(tenant_id)
         state = self._store.state(tenant_id)
         if latest is not None and not force:
-            age = now - _parse_utc(latest.timestamp)
+            signed = _parse_utc(latest.timestamp)
+            self._signed_at[tenant_id] = signed
+            age = now - signed
             grew = state.frontier.size != latest.tree_size
             if not ((grew and age >= self._min) or age >= self._idle):
+                if grew:
+                    self._grown.add(tenant_id)
                 return None
         cp = self._signer.sign(tenant_id, state.frontier.size, state.frontier.root(), now)
         self._store.put_checkpoint(cp)
+        self._signed_at[tenant_id] = now
+        self._grown.discard(tenant_id)
         metrics.checkpoint_signed()
         log.info(
             "checkpoint signed",
@@ -361,7 +371,12 @@ class Sequencer:
         added: dict[str, int] = {}
         for tenant in self._store.pending_tenants():
             added[tenant] = self.integrate(tenant)
+        now = self._clock()
         for tenant in set(self._store.tenants()) | set(added):
+            signed = self._signed_at.get(tenant)
+            quiet = tenant not in added and tenant not in self._grown
+            if quiet and signed is not None and now - signed < self._idle:
+                continue  # idle and signed recently: nothing to read
             self.checkpoint(tenant)
         return added
 
