@@ -4,10 +4,13 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from auditlog import logs
 from auditlog.api import Api
 from auditlog.runtime import get_runtime
 from auditlog.settings import get_settings
 
+# One JSON object per line on stderr: Cloud Logging's structured logs (and the log-based metrics).
+logs.configure()
 _api = Api(get_runtime, functions={"retention"}, project=get_settings().gcp_project)
 
 

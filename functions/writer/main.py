@@ -8,8 +8,12 @@ CloudEvent; Eventarc sends a binary CloudEvent whose body is the same envelope. 
 import functions_framework
 from cloudevents.http.event import CloudEvent
 
+from auditlog import logs
 from auditlog.pubsub_envelope import write_envelope
 from auditlog.runtime import get_runtime
+
+# One JSON object per line on stderr: Cloud Logging's structured logs (and the log-based metrics).
+logs.configure()
 
 
 @functions_framework.cloud_event

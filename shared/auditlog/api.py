@@ -61,11 +61,17 @@ class Call:
     request_id: str
     correlation_id: str
     verified: Principal | None = None
+    serves: frozenset[str] | None = None  # the Cloud Function's routes; None: every route (local)
 
     def principal(self) -> Principal:
         """The verified caller, from an allowed address (checked once per request)."""
         if self.verified is None:
-            token = bearer_token(self.request.headers.get("authorization"))
+            # Behind API Gateway the caller's token moves to X-Forwarded-Authorization and the
+            # gateway's own Google ID token (for Cloud Run's IAM check) takes Authorization.
+            # Either header carries a token the verifier must accept, so preferring the forwarded
+            # one opens nothing.
+            headers = self.request.headers
+            token = bearer_token(headers.get("x-forwarded-authorization") or headers.get("authorization"))
             self.verified = self.runtime.verifier.verify(token)
             # After `verified` is set, so that a refusal is recorded as an audit event; before
             # any rate limit, so that a stolen token used from elsewhere cannot drain the buckets.
@@ -489,14 +495,18 @@ async def readyz(call: Call) -> Response:
     checks: dict[str, Any] = {}
     ok = True
     backends = call.runtime.backends
-    probes: tuple[tuple[str, Callable[[], object]], ...] = (
-        ("store", backends.store.count),
-        ("queue", backends.queue.depth),
-        ("cache", lambda: backends.cache.get("auditlog:readyz")),
-        ("state", lambda: backends.state.get("readyz", "probe")),
-        ("integrity", lambda: backends.integrity.latest_checkpoint("auditlog-readyz")),
-    )
-    for name, probe in probes:
+    probes: dict[str, Callable[[], object]] = {
+        "store": backends.store.count,
+        "queue": backends.queue.depth,
+        "cache": lambda: backends.cache.get("auditlog:readyz"),
+        "state": lambda: backends.state.get("readyz", "probe"),
+        "integrity": lambda: backends.integrity.latest_checkpoint("auditlog-readyz"),
+    }
+    # A function probes only what it uses (and may reach: ingest has no BigQuery access).
+    needed = set(probes) if call.serves is None else set().union(*(_USES[f] for f in call.serves))
+    for name, probe in probes.items():
+        if name not in needed:
+            continue
         started = time.perf_counter()
         try:
             await run_in_threadpool(probe)
@@ -505,6 +515,13 @@ async def readyz(call: Call) -> Response:
             ok = False
             checks[name] = {"ok": False, "error": type(exc).__name__}
     return json_response({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+
+
+_USES: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"queue", "state"}),
+    "query": frozenset({"store", "queue", "cache", "state", "integrity"}),
+    "retention": frozenset({"store", "queue", "cache", "state", "integrity"}),
+}
 
 
 async def openapi_document(call: Call) -> Response:
@@ -577,6 +594,7 @@ class Api:
         """``project``: the Google Cloud project that trace ids in log lines belong to."""
         self._runtime_factory = runtime_factory
         self._project = project
+        self._serves = frozenset(functions) if functions is not None else None
         self._routes = [
             (r, r.pattern)
             for r in ROUTES
@@ -622,7 +640,9 @@ class Api:
         try:
             route, params = self._match(request.method, request.url.path)
             route_name = route.operation_id
-            call = Call(request, self._runtime_factory(), params, request_id, correlation_id)
+            call = Call(
+                request, self._runtime_factory(), params, request_id, correlation_id, serves=self._serves
+            )
             response = await route.handler(call)
         except AuditLogError as exc:
             refusal = _REFUSALS.get(type(exc))

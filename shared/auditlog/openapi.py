@@ -131,8 +131,8 @@ def _query_params(export: bool) -> list[dict[str, Any]]:
             "style": "deepObject",
             "explode": True,
             "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-            "description": "`metadata.<key>=<value>`: events whose metadata has that value at that "
-            "(dotted) key, compared as text.",
+            "description": "`metadata[<key>]=<value>` (or `metadata.<key>=<value>`): events whose "
+            "metadata has that value at that (dotted) key, compared as text.",
         }
     )
     if export:

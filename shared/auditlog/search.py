@@ -87,8 +87,9 @@ def parse_query(
             tenants.append(value)
         elif name in FILTER_COLUMNS:
             filters.setdefault(name, []).append(value)
-        elif name.startswith("metadata."):
-            key = name.removeprefix("metadata.")
+        elif name.startswith("metadata.") or (name.startswith("metadata[") and name.endswith("]")):
+            # `metadata.region=eu`, or OpenAPI's deepObject form `metadata[region]=eu`.
+            key = name.removeprefix("metadata.") if name[8] == "." else name[9:-1]
             if not _METADATA_KEY.match(key):
                 raise InvalidInput(
                     f"{name} is not a valid metadata filter",

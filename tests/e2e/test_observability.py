@@ -46,8 +46,10 @@ def _traffic(service: LocalService) -> str:
         client.post("/api/v1/audit/events/batch", json={"events": [_event(), {"bad": 1}]})
         audit_id = written.json()["audit_id"]
         wait_for(lambda: client.get(f"/api/v1/audit/events/{audit_id}/proof").status_code == 200)
-        client.get("/api/v1/audit/events")
-        client.get("/api/v1/audit/events")  # a cache hit
+        # Both writes visible first: a later append would renew the cache generation in between.
+        wait_for(lambda: len(client.get("/api/v1/audit/events").json()["events"]) == 2)
+        client.get("/api/v1/audit/events", params={"user_id": "carol"})
+        client.get("/api/v1/audit/events", params={"user_id": "carol"})  # a cache hit
         client.get("/api/v1/audit/events/export")
     httpx.get(f"{service.url}/api/v1/audit/events")  # unauthenticated
     with service.client(tenant, ["audit_writer"]) as writer:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LocalService
+from tests.conftest import LocalService, wait_for
 from tests.e2e.helpers import (
     EVENTS,
     assert_error,
@@ -445,3 +445,35 @@ def test_search_answer_shape(service: LocalService, dataset: Dataset) -> None:
     for e in page["events"]:
         assert e["tenant_id"] == dataset.tenant
         assert datetime.strptime(e["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def test_metadata_filter_in_the_documented_deep_object_form(service: LocalService) -> None:
+    """OpenAPI describes `metadata` as a deepObject (`metadata[key]=value`); the dotted form the
+    README shows works too, and both select the same events."""
+    tenant = f"deep-{uuid.uuid4().hex[:8]}"
+    with service.client(tenant, ["audit_writer", "audit_reader"]) as client:
+        events = [
+            {
+                "timestamp": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+                "event_type": "x",
+                "user_id": "u",
+                "resource_type": "r",
+                "action": "a",
+                "metadata": {"geo": {"region": region}},
+            }
+            for region in ("eu", "us", "eu")
+        ]
+        assert client.post("/api/v1/audit/events/batch", json={"events": events}).status_code == 202
+        deep = wait_for(
+            lambda: (
+                len(
+                    r := client.get("/api/v1/audit/events", params={"metadata[geo.region]": "eu"}).json()[
+                        "events"
+                    ]
+                )
+                == 2
+                and r
+            )
+        )
+        dotted = client.get("/api/v1/audit/events", params={"metadata.geo.region": "eu"}).json()["events"]
+        assert sorted(e["audit_id"] for e in deep) == sorted(e["audit_id"] for e in dotted)
