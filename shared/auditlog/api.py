@@ -490,7 +490,7 @@ async def readyz(call: Call) -> Response:
     ok = True
     backends = call.runtime.backends
     probes: dict[str, Callable[[], object]] = {
-        "store": backends.store.count,
+        "store": backends.store.ping,
         "queue": backends.queue.depth,
         "cache": lambda: backends.cache.get("auditlog:readyz"),
         "state": lambda: backends.state.get("readyz", "probe"),

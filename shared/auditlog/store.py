@@ -89,6 +89,10 @@ class EventStore(Protocol):
 
     def count(self) -> int: ...
 
+    def ping(self) -> None:
+        """Raise if the store cannot be reached; cheap (readiness probes call it)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from google.api_core.client_options import ClientOptions
+from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
@@ -275,3 +276,13 @@ def test_expired_counts_and_deletes_per_tenant(store: BigQueryEventStore) -> Non
     assert store.count() == 1
     assert store.expired(today, delete=True) == {}
     assert store.expired(BASE.date(), delete=False) == {}
+
+
+def test_ping_reads_table_metadata_and_fails_for_a_missing_table(
+    store: BigQueryEventStore, table: Table
+) -> None:
+    store.ping()
+    missing = BigQueryEventStore(client_for(table.emulator), table.dataset, "no_such_table")
+    with pytest.raises(NotFound):
+        missing.ping()
+    missing.close()

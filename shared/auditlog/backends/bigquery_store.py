@@ -147,6 +147,7 @@ class BigQueryEventStore:
     ) -> None:
         self._client = client
         self._table = f"`{client.project}.{_name(dataset)}.{_name(table)}`"
+        self._table_id = f"{client.project}.{_name(dataset)}.{_name(table)}"
         self._stream = f"{BigQueryWriteClient.table_path(client.project, dataset, table)}/streams/_default"
         self._write_client = write_client
         self._export_slice_rows = export_slice_rows
@@ -309,6 +310,13 @@ class BigQueryEventStore:
             # between the count and the delete: the rows deleted are those counted, and copies.
             self._run(f"DELETE FROM {self._table} WHERE {condition}", params)
         return counts
+
+    def ping(self) -> None:
+        # Table metadata: free, unlike any query over the partitions.
+        try:
+            self._client.get_table(self._table_id)
+        except (api_exceptions.ServerError, api_exceptions.TooManyRequests) as exc:
+            raise Unavailable(f"BigQuery is unavailable: {exc.message}") from exc
 
     def count(self) -> int:
         sql = (

@@ -260,6 +260,9 @@ class DuckDBEventStore:
                 raise
         return {tenant: int(n) for tenant, n in counts}
 
+    def ping(self) -> None:
+        self._cursor().execute("SELECT 1").fetchall()
+
     def count(self) -> int:
         rows = self._cursor().execute("SELECT count(*) FROM events").fetchall()
         return int(rows[0][0])
