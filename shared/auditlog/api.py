@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 import uuid_utils
-from pydantic import ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -37,7 +36,7 @@ from auditlog.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, problems_from
+from auditlog.event import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, validated
 from auditlog.identity import Principal, bearer_token
 from auditlog.ingest import utc_now
 from auditlog.policy import TenantPolicy
@@ -192,12 +191,7 @@ async def search_events(call: Call) -> Response:
 
 async def get_event(call: Call) -> Response:
     principal = call.reading()
-    params = call.params()
-    unknown = [k for k, _ in params if k != "tenant_id"]
-    if unknown:
-        raise InvalidInput(
-            f"unknown query parameter {unknown[0]!r}", [FieldProblem(unknown[0], "is not a known parameter")]
-        )
+    _only_params(call, "tenant_id")
     tenant = call.request.query_params.get("tenant_id")
     event = await run_in_threadpool(
         call.runtime.reader.get, principal, call.path_params["audit_id"], tenant, utc_now(), call.context()
@@ -276,8 +270,10 @@ def _flag(call: Call, name: str) -> bool:
 
 def _int_param(call: Call, name: str) -> int | None:
     value = call.request.query_params.get(name)
-    if value is None:
-        return None
+    return None if value is None else _non_negative_int(name, value)
+
+
+def _non_negative_int(name: str, value: str) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise InvalidInput(
             f"{name} must be a non-negative integer", [FieldProblem(name, "must be a non-negative integer")]
@@ -308,14 +304,9 @@ async def get_latest_checkpoint(call: Call) -> Response:
 async def get_checkpoint(call: Call) -> Response:
     principal = call.reading()
     _only_params(call, "tenant_id")
-    raw = call.path_params["tree_size"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise InvalidInput(
-            "tree_size must be a non-negative integer",
-            [FieldProblem("tree_size", "must be a non-negative integer")],
-        )
+    tree_size = _non_negative_int("tree_size", call.path_params["tree_size"])
     tenant = call.request.query_params.get("tenant_id")
-    return json_response(await run_in_threadpool(call.runtime.proofs.at_size, principal, tenant, int(raw)))
+    return json_response(await run_in_threadpool(call.runtime.proofs.at_size, principal, tenant, tree_size))
 
 
 async def get_event_proof(call: Call) -> Response:
@@ -460,10 +451,7 @@ async def put_policy(call: Call) -> Response:
     access.require(principal, Capability.ADMIN)
     tenant = call.path_params["tenant_id"]
     body = await read_json(call, MAX_SINGLE_BODY_BYTES)
-    try:
-        policy = TenantPolicy.model_validate(body)
-    except ValidationError as exc:
-        raise InvalidInput("the policy is not valid", problems_from(exc)) from None
+    policy = validated(TenantPolicy, body, "policy")
     before = await run_in_threadpool(call.runtime.policies.get, tenant)
     await run_in_threadpool(call.runtime.policies.put, tenant, policy)
     await call.record(

@@ -11,7 +11,7 @@ import ipaddress
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 import orjson
 from pydantic import (
@@ -25,7 +25,9 @@ from pydantic import (
     field_validator,
 )
 
-from auditlog.errors import FieldProblem
+from auditlog.errors import FieldProblem, InvalidInput
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Bounds, in one place so the docs, the validator and the tests agree.
 MAX_JSON_OBJECT_BYTES = 16 * 1024
@@ -315,6 +317,14 @@ class ErrorInfo(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorInfo
+
+
+def validated(model: type[ModelT], body: Any, what: str) -> ModelT:
+    """``body`` as ``model``, or ``InvalidInput`` naming each field ("the <what> is not valid")."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidInput(f"the {what} is not valid", problems_from(exc)) from None
 
 
 def problems_from(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:

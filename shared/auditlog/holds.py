@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from auditlog import access
 from auditlog.access import Capability
 from auditlog.errors import FieldProblem, InvalidInput, NotFound
+from auditlog.event import validated
 from auditlog.identity import Principal
 from auditlog.state import StateStore
 from auditlog.store import FILTER_COLUMNS, HoldScope
@@ -88,14 +89,7 @@ class HoldBook:
 
     def place(self, principal: Principal, body: Any) -> LegalHold:
         access.require(principal, Capability.ADMIN)
-        from pydantic import ValidationError
-
-        from auditlog.event import problems_from
-
-        try:
-            wanted = LegalHoldIn.model_validate(body)
-        except ValidationError as exc:
-            raise InvalidInput("the legal hold is not valid", problems_from(exc)) from None
+        wanted = validated(LegalHoldIn, body, "legal hold")
         hold = LegalHold(
             **wanted.model_dump(),
             hold_id=str(uuid_utils.uuid7()),

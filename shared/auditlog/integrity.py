@@ -31,7 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from auditlog import merkle, metrics
-from auditlog.event import COLUMNS, JSON_COLUMNS, StoredEvent, canonical_json, format_timestamp
+from auditlog.event import (
+    COLUMNS,
+    JSON_COLUMNS,
+    StoredEvent,
+    canonical_json,
+    format_timestamp,
+    parse_rfc3339,
+)
 from auditlog.merkle import Frontier, NodeId
 from auditlog.store import Row
 
@@ -187,7 +194,7 @@ class CheckpointSigner:
         self.key_id = key_id_of(self.public_key)
 
     def sign(self, tenant_id: str, tree_size: int, root_hash: bytes, when: datetime) -> Checkpoint:
-        timestamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        timestamp = format_timestamp(when.astimezone(UTC).replace(tzinfo=None))
         body = signed_body(tenant_id, tree_size, root_hash, timestamp)
         return Checkpoint(tenant_id, tree_size, root_hash, timestamp, self.key_id, self._key.sign(body))
 
@@ -382,7 +389,7 @@ class Sequencer:
 
 
 def _parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return parse_rfc3339(text).replace(tzinfo=UTC)
 
 
 class SequencerLoop:
@@ -411,10 +418,6 @@ class SequencerLoop:
 
 
 # --- Proofs -----------------------------------------------------------------------------------
-
-
-class NotSequenced(LookupError):
-    """The event is accepted but not yet covered by a checkpoint."""
 
 
 def inclusion(

@@ -151,6 +151,15 @@ def source(nodes: Mapping[NodeId, bytes]) -> NodeSource:
 # --- Verification (RFC 9162 2.1.3.2 and 2.1.4.2), for clients and the verifier -------------------
 
 
+def _to_right_child(fn: int, sn: int) -> tuple[int, int]:
+    """RFC 9162's "right-shift fn and sn equally until either LSB(fn) is set or fn is 0"."""
+    while True:
+        fn >>= 1
+        sn >>= 1
+        if fn & 1 or fn == 0:
+            return fn, sn
+
+
 def root_from_inclusion(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes:
     if not 0 <= index < size:
         raise ValueError("leaf index out of range")
@@ -161,11 +170,7 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: list[bytes]) -
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = _to_right_child(fn, sn)
         else:
             r = node_hash(r, p)
         fn >>= 1
@@ -208,11 +213,7 @@ def verify_consistency(
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = _to_right_child(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1

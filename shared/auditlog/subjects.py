@@ -31,13 +31,12 @@ import uuid_utils
 from cachetools import TTLCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from auditlog import access
 from auditlog.access import Capability
 from auditlog.cache import QueryCache
-from auditlog.errors import InvalidInput
-from auditlog.event import COLUMNS, JSON_COLUMNS, canonical_json, problems_from
+from auditlog.event import COLUMNS, JSON_COLUMNS, canonical_json, validated
 from auditlog.identity import Principal
 from auditlog.state import StateStore
 from auditlog.store import Row
@@ -203,10 +202,7 @@ class ErasureBook:
 
     def erase(self, principal: Principal, body: Any) -> Erasure:
         access.require(principal, Capability.ADMIN)
-        try:
-            wanted = ErasureRequestIn.model_validate(body)
-        except ValidationError as exc:
-            raise InvalidInput("the erasure request is not valid", problems_from(exc)) from None
+        wanted = validated(ErasureRequestIn, body, "erasure request")
         erasure = Erasure(
             erasure_id=str(uuid_utils.uuid7()),
             tenant_id=wanted.tenant_id,

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from auditlog import merkle
+from auditlog.event import parse_rfc3339
 from auditlog.integrity import (
     Checkpoint,
     IntegrityStore,
@@ -163,7 +164,7 @@ def verify_tenant(
     by_id = {leaf.audit_id: leaf for leaf in spine[:size]}
     by_hash = {leaf.leaf_hash: leaf.index for leaf in spine[:size]}
     seen: set[str] = set()
-    cutoff = _naive(checkpoint.timestamp) - IN_FLIGHT
+    cutoff = parse_rfc3339(checkpoint.timestamp) - IN_FLIGHT
     for digests in digest_chunks:
         for audit_id, created_at, digest in digests:
             report.events += 1
@@ -228,10 +229,6 @@ def _prefetched(chunks: Iterator[T], depth: int = 4) -> Iterator[T]:
         if isinstance(item, BaseException):
             raise item
         yield item
-
-
-def _naive(timestamp: str) -> datetime:
-    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _prefix_roots(spine: list[Any], sizes: list[int]) -> dict[int, bytes]:

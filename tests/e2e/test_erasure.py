@@ -4,7 +4,6 @@ verifies."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from auditlog.integrity import event_leaf_hash
 from tests.conftest import LocalService, wait_for
+from tests.e2e.test_integrity import proof_when_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +33,6 @@ def _event(user: str, email: str, ip: str) -> dict[str, Any]:
         "action": "update",
         "metadata": {"email": email, "plan": "gold"},
     }
-
-
-def _proof(client: Any, audit_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        r = client.get(f"/api/v1/audit/events/{audit_id}/proof")
-        if r.status_code == 200:
-            return dict(r.json())
-        assert r.status_code in (404, 409) and time.monotonic() < deadline, r.text
-        time.sleep(0.05)
 
 
 def _files_contain(data_dir: Path, needle: bytes) -> list[str]:
@@ -68,7 +58,7 @@ def test_erasure_destroys_personal_data_and_keeps_proofs(fresh_service: LocalSer
         shown = client.get(url).json()
         assert shown["metadata"] == {"email": EMAIL, "plan": "gold"}, "readers see the value"
         assert shown["ip_address"] == IP
-        before = _proof(client, alice["audit_id"])
+        before = proof_when_ready(client, alice["audit_id"], timeout=10)
         assert before["record"]["ip_address"].startswith("enc:v1:"), "the leaf commits to ciphertext"
         assert EMAIL not in before["record"]["metadata"]
         page = client.get("/api/v1/audit/events", params={"user_id": "alice"}).json()  # cached now
@@ -96,7 +86,7 @@ def test_erasure_destroys_personal_data_and_keeps_proofs(fresh_service: LocalSer
         other = client.get(f"/api/v1/audit/events/{bob['audit_id']}").json()
         assert other["metadata"]["email"] == "bob@example.org", "other subjects are untouched"
         for audit_id, leaf in receipts.items():
-            after = _proof(client, audit_id)
+            after = proof_when_ready(client, audit_id, timeout=10)
             assert after["leaf_hash"] == leaf
             assert event_leaf_hash(after["record"]).hex() == leaf, "the stored ciphertext still hashes to it"
-        assert _proof(client, alice["audit_id"])["record"] == before["record"]
+        assert proof_when_ready(client, alice["audit_id"], timeout=10)["record"] == before["record"]

@@ -109,7 +109,9 @@ def _event(i: int) -> dict[str, Any]:
     }
 
 
-def _proof(client: httpx.Client, audit_id: str, timeout: float = 5.0, **params: Any) -> dict[str, Any]:
+def proof_when_ready(
+    client: httpx.Client, audit_id: str, timeout: float = 5.0, **params: Any
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         response = client.get(f"/api/v1/audit/events/{audit_id}/proof", params=params)
@@ -139,11 +141,11 @@ def test_receipts_proofs_and_checkpoints_verify_independently(service: LocalServ
         receipts = {single.json()["audit_id"]: single.json()["leaf_hash"]}
         batch = client.post("/api/v1/audit/events/batch", json={"events": [_event(i) for i in range(1, 40)]})
         receipts |= {r["audit_id"]: r["leaf_hash"] for r in batch.json()["results"]}
-        first = _proof(client, single.json()["audit_id"])
+        first = proof_when_ready(client, single.json()["audit_id"])
         delay = time.monotonic() - accepted_at
         assert delay <= 2.0, f"inclusion took {delay:.2f} s; the stated maximum locally is 2 s"
 
-        proofs = [_proof(client, audit_id) for audit_id in receipts]
+        proofs = [proof_when_ready(client, audit_id) for audit_id in receipts]
         indices = sorted(p["leaf_index"] for p in proofs)
         assert indices == list(range(len(receipts))), "gap-free indices from 0"
         for p in proofs:
@@ -176,7 +178,7 @@ def test_receipts_proofs_and_checkpoints_verify_independently(service: LocalServ
             bytes.fromhex(latest["root_hash"]),
             [bytes.fromhex(h) for h in consistency["proof"]],
         )
-        pinned = _proof(client, first["audit_id"], tree_size=old["tree_size"])
+        pinned = proof_when_ready(client, first["audit_id"], tree_size=old["tree_size"])
         assert pinned["checkpoint"]["root_hash"] == old["root_hash"]
 
 
@@ -203,7 +205,7 @@ def test_other_tenants_proofs_are_not_reachable(service: LocalService) -> None:
     with service.client(a, ["audit_writer", "audit_reader"]) as client:
         audit_id = client.post("/api/v1/audit/events", json=_event(1)).json()["audit_id"]
         wait_for(lambda: client.get(f"/api/v1/audit/events/{audit_id}").status_code == 200)
-        _proof(client, audit_id)
+        proof_when_ready(client, audit_id)
     with service.client(b, ["audit_reader"]) as other:
         assert other.get(f"/api/v1/audit/events/{audit_id}/proof").status_code == 404
         assert other.get("/api/v1/audit/checkpoints/latest", params={"tenant_id": a}).status_code == 403

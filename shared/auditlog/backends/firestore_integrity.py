@@ -187,16 +187,7 @@ class FirestoreIntegrityStore:
         return True
 
     def locate(self, tenant_id: str, audit_id: str) -> int | None:
-        query = (
-            self._staged.where(filter=firestore.FieldFilter("tenant_id", "==", tenant_id))
-            .where(filter=firestore.FieldFilter("ids", "array_contains", audit_id))
-            .limit(5)
-        )
-        for snap in query.stream():
-            d = snap.to_dict() or {}
-            if d.get("integrated") and d.get("first_index") is not None:
-                return int(d["first_index"]) + list(d["ids"]).index(audit_id)
-        return None
+        return self.locate_many(tenant_id, [audit_id]).get(audit_id)
 
     def locate_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, int]:
         # array-contains-any takes up to 30 values per query; each batch document found then

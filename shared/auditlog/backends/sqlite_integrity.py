@@ -182,11 +182,7 @@ class SqliteIntegrityStore:
         return True
 
     def locate(self, tenant_id: str, audit_id: str) -> int | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT idx FROM leaves WHERE tenant_id = ? AND audit_id = ?", (tenant_id, audit_id)
-            ).fetchone()
-        return None if row is None else int(row[0])
+        return self.locate_many(tenant_id, [audit_id]).get(audit_id)
 
     def locate_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
