@@ -7,9 +7,10 @@ schema, in the seed's order; ``AuditEventOut`` documents what readers receive.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import operator
 import re
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
@@ -117,8 +118,9 @@ def parse_rfc3339(value: str) -> datetime:
         raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T12:00:00Z")
     day, clock, fraction, offset = match.groups()
     fraction = (fraction or "")[:7]  # keep microseconds; more digits cannot be stored
-    offset = "+00:00" if offset in ("Z", "z") else offset
     try:
+        if offset in ("Z", "z", "+00:00"):  # already UTC (most events): no conversion needed
+            return datetime.fromisoformat(f"{day}T{clock}{fraction}")
         parsed = datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}")
         return parsed.astimezone(UTC).replace(tzinfo=None)
     except ValueError as exc:
@@ -221,7 +223,7 @@ class AuditEventIn(BaseModel):
             return None
         if not is_uuid(value):
             raise ValueError("must be a UUID in its 36-character form")
-        return str(uuid.UUID(value))
+        return value.lower()  # the canonical form (what str(uuid.UUID(value)) gives, 5x faster)
 
     @field_validator("ip_address")
     @classmethod
@@ -428,16 +430,24 @@ def to_stored(
         "service_name": event.service_name,
         "correlation_id": event.correlation_id,
         "retention_period_days": retention,
-        "created_at": format_timestamp(now),
+        "created_at": _format_now(now),
         "partition_date": ts.date().isoformat(),
     }
     # JSON columns in bytes; the other fields are short and bounded, counted in characters.
-    size = json_bytes + sum(len(v) for k, v in record.items() if isinstance(v, str) and k not in JSON_COLUMNS)
+    size = json_bytes + sum(map(len, filter(None, _text_columns(record))))
     if size > MAX_EVENT_BYTES:
         problems.append(FieldProblem("body", f"the event is larger than {MAX_EVENT_BYTES} bytes"))
     if problems:
         raise EventRejected(problems)
     return record
+
+
+# The text columns other than JSON, read in one C call (to_stored runs once per event).
+_text_columns = operator.itemgetter(
+    *(c for c in COLUMNS if c not in JSON_COLUMNS and c != "retention_period_days")
+)
+# A batch's events share one ``now``: format it once, not once per event.
+_format_now = functools.lru_cache(maxsize=4)(format_timestamp)
 
 
 class EventRejected(ValueError):

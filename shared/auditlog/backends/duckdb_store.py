@@ -82,6 +82,10 @@ _LEAF_DIGEST = (
 )
 
 
+# Writes arrive as text (as on the wire) and are cast by the INSERT.
+_INCOMING = pa.schema([(c, pa.int32() if c == "retention_period_days" else pa.string()) for c in COLUMNS])
+
+
 class DuckDBEventStore:
     def __init__(self, path: Path, *, threads: int | None = None, read_only: bool = False) -> None:
         """``read_only``: for the verifier, beside no writer (DuckDB lets one process write)."""
@@ -114,16 +118,7 @@ class DuckDBEventStore:
         return int(rows[0][0]) if rows else 0
 
     def append(self, batch: WriteBatch) -> int:
-        events = batch.events
-        table = pa.table(
-            {
-                c: pa.array(
-                    [e[c] for e in events],  # type: ignore[literal-required]
-                    type=pa.int32() if c == "retention_period_days" else pa.string(),
-                )
-                for c in COLUMNS
-            }
-        )
+        table = pa.Table.from_pylist(batch.events, schema=_INCOMING)
         with self._write_lock:
             cur = self._cursor()
             cur.execute("BEGIN TRANSACTION")
