@@ -163,6 +163,15 @@ def test_get_is_scoped_to_the_tenant(store: DuckDBEventStore) -> None:
     assert store.get("acme", str(uuid.uuid4())) is None
 
 
+def test_get_tells_apart_one_audit_id_in_two_tenants(store: DuckDBEventStore) -> None:
+    # audit_ids are unique per tenant only; the lookup goes by id alone and picks the tenant's.
+    shared = str(uuid.uuid4())
+    store.append(WriteBatch([event(audit_id=shared), event("globex", audit_id=shared)], position=1))
+    for tenant in ("acme", "globex"):
+        row = store.get(tenant, shared)
+        assert row is not None and row[COLUMNS.index("tenant_id")] == tenant
+
+
 def test_export_streams_every_row_in_chunks(store: DuckDBEventStore) -> None:
     store.append(WriteBatch([event(minutes=i % 500) for i in range(2500)], position=1))
     chunks = list(store.export(window(), chunk_rows=1000))
