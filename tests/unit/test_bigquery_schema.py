@@ -69,6 +69,8 @@ class RecordingClient:
 
     def query_and_wait(self, sql: str, *, job_config: bigquery.QueryJobConfig, **_: Any) -> list[Any]:
         self.statements.append((sql, list(job_config.query_parameters)))
+        if sql.startswith("SELECT partition_date FROM"):  # get's probe: the event is found
+            return [BigQueryRow((datetime.now(UTC).date(),), {"partition_date": 0})]
         if "GROUP BY partition_date" in sql:
             day = datetime.now(UTC).date()
             return [BigQueryRow((day, 3), {"partition_date": 0, "n": 1})]
@@ -134,7 +136,7 @@ def test_every_statement_bounds_partition_date_and_interpolates_no_value() -> No
     store.expired(date(2030, 1, 1), delete=True)
     store.count()
     kinds = [sql.split()[0] for sql, _ in client.statements]
-    assert kinds == ["SELECT"] * 5 + ["DELETE", "SELECT"]  # query, get, export count + slice
+    assert kinds == ["SELECT"] * 6 + ["DELETE", "SELECT"]  # query, get (2), export count + slice
     for sql, params in client.statements:
         assert SENTINEL not in sql and "acme" not in sql and "2030" not in sql, sql
         where = _top_level(sql.split(" WHERE ", 1)[1])
@@ -147,6 +149,21 @@ def test_every_statement_bounds_partition_date_and_interpolates_no_value() -> No
         )
     bound = [p for _, params in client.statements for p in params if p.name in ("date_lo", "date_hi")]
     assert all(isinstance(p.value, date) for p in bound)
+
+
+def test_get_reads_whole_rows_from_one_partition_only() -> None:
+    # On-demand billing counts every referenced column in every partition read: across the whole
+    # lookback, get may reference only the narrow columns that find the event's partition.
+    client = RecordingClient()
+    store = BigQueryEventStore(client, "auditlog", "events", write_client=RecordingWriteClient())  # type: ignore[arg-type]
+    store.get("acme", str(uuid.uuid4()))
+    (probe_sql, probe_params), (row_sql, row_params) = client.statements
+    referenced = set(re.findall(r"\b[a-z_]+\b", probe_sql)) & set(COLUMNS)
+    assert referenced == {"partition_date", "tenant_id", "audit_id"}, probe_sql
+    lo, hi = ({p.name: p.value for p in params} for params in (probe_params, row_params))
+    assert (hi["date_hi"] - hi["date_lo"]).days == 0  # the row comes from one day
+    assert (lo["date_hi"] - lo["date_lo"]).days > 2000  # found across every retention
+    assert "request_data" in row_sql
 
 
 def test_a_filter_on_an_unknown_column_is_refused_before_any_sql() -> None:

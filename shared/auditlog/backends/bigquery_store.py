@@ -229,16 +229,30 @@ class BigQueryEventStore:
         return rows
 
     def get(self, tenant_id: str, audit_id: str) -> Row | None:
-        sql = (
-            f"SELECT {_SELECT} FROM {self._table} WHERE partition_date BETWEEN @date_lo AND @date_hi"
-            " AND tenant_id = @tenant_id AND audit_id = @audit_id LIMIT 1"
-        )
-        params = [
-            *self._lookback(),
+        # Two steps, because an id says nothing about its partition and on-demand queries bill
+        # every referenced column of every partition read: the probe across the lookback reads
+        # three narrow columns (~60 B a row), then one partition gives the whole row, instead of
+        # ~900 B a row over every live partition of the tenant (docs/CAPACITY.md, section 3).
+        who = [
             bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id),
             bigquery.ScalarQueryParameter("audit_id", "STRING", audit_id),
         ]
-        for r in self._run(sql, params):
+        where = (
+            "partition_date BETWEEN @date_lo AND @date_hi AND tenant_id = @tenant_id AND audit_id = @audit_id"
+        )
+        days = [
+            r["partition_date"]
+            for r in self._run(
+                f"SELECT partition_date FROM {self._table} WHERE {where} LIMIT 1", [*self._lookback(), *who]
+            )
+        ]
+        if not days:
+            return None
+        day = [
+            bigquery.ScalarQueryParameter("date_lo", "DATE", days[0]),
+            bigquery.ScalarQueryParameter("date_hi", "DATE", days[0]),
+        ]
+        for r in self._run(f"SELECT {_SELECT} FROM {self._table} WHERE {where} LIMIT 1", [*day, *who]):
             return _row(r)
         return None
 
@@ -281,8 +295,7 @@ class BigQueryEventStore:
         )
         for rows in self.export(query, chunk_rows=50_000):
             yield [
-                (r[_ID], r[_CREATED], event_leaf_hash(record_from_row(r, recanonicalise=True)))
-                for r in rows
+                (r[_ID], r[_CREATED], event_leaf_hash(record_from_row(r, recanonicalise=True))) for r in rows
             ]
 
     def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
