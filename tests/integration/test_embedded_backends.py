@@ -213,6 +213,17 @@ def test_export_streams_every_row_in_chunks(store: DuckDBEventStore) -> None:
     assert [len(c) for c in chunks] == [1000, 1000, 500]
 
 
+def test_export_crosses_days_newest_first_in_full_chunks(store: DuckDBEventStore) -> None:
+    # The store sorts one day at a time; the stream must still be one newest-first order.
+    events = [event(minutes=m) for m in range(-3 * 1440, 1440, 37)] + [event(minutes=5), event(minutes=5)]
+    store.append(WriteBatch(events, position=1))
+    chunks = list(store.export(window(), chunk_rows=40))
+    assert all(len(c) == 40 for c in chunks[:-1]) and 0 < len(chunks[-1]) <= 40
+    got = [r[COLUMNS.index("audit_id")] for c in chunks for r in c]
+    events.sort(key=lambda e: (e["timestamp"], e["audit_id"]), reverse=True)
+    assert got == [e["audit_id"] for e in events]
+
+
 def test_expired_counts_and_deletes_per_tenant(store: DuckDBEventStore) -> None:
     store.append(
         WriteBatch(

@@ -218,16 +218,30 @@ class DuckDBEventStore:
         return next((tuple(r) for r in rows if r[_TENANT] == tenant_id), None)
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
-        where, params = self._where(query)
+        # One UTC day at a time, newest first: sorting the whole window at once held every row
+        # of it in DuckDB's memory (+2.2 GiB of server RSS for a 3M-row export in the 10M run);
+        # a day's sort is bounded by that day's rows, and the days concatenate in order.
         # A cursor of its own: the export is consumed lazily, possibly across threads.
         cur = self._db.cursor()
+        pending: list[Row] = []
         try:
-            cur.execute(
-                f"SELECT {_SELECT} FROM events WHERE {where} ORDER BY timestamp DESC, audit_id DESC",
-                params,
-            )
-            while rows := cur.fetchmany(chunk_rows):
-                yield rows
+            hi = query.end
+            while hi > query.start:
+                midnight = datetime.combine(hi.date(), datetime.min.time())
+                lo = max(query.start, midnight if midnight < hi else midnight - timedelta(days=1))
+                where, params = self._where(dataclasses.replace(query, start=lo, end=hi))
+                cur.execute(
+                    f"SELECT {_SELECT} FROM events WHERE {where} ORDER BY timestamp DESC, audit_id DESC",
+                    params,
+                )
+                while rows := cur.fetchmany(chunk_rows):
+                    pending += rows
+                    if len(pending) >= chunk_rows:
+                        yield pending[:chunk_rows]
+                        del pending[:chunk_rows]
+                hi = lo
+            if pending:
+                yield pending
         finally:
             cur.close()
 
