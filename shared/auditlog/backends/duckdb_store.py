@@ -55,7 +55,6 @@ _TYPES: dict[str, str] = {
 # Incoming records are JSON-native (times and dates as text); DuckDB casts them on insert.
 _INSERT_CASTS = ", ".join(f'CAST("{c}" AS {_TYPES[c].removesuffix(" NOT NULL")})' for c in COLUMNS)
 _TENANT = COLUMNS.index("tenant_id")
-_FIRST_SLICE = timedelta(hours=1)  # of a search's window, read first (see ``query``)
 _SELECT = ", ".join(f'"{c}"' for c in COLUMNS).replace('"audit_id"', 'CAST("audit_id" AS VARCHAR)')
 
 
@@ -187,23 +186,9 @@ class DuckDBEventStore:
         return " AND ".join(clauses), params
 
     def query(self, query: EventQuery) -> list[Row]:
-        # A newest-first page of a wide window is usually found in its newest hours, but DuckDB
-        # reads every row group of the window before its top-N. Rows are stored in arrival
-        # order, so the timestamp zonemaps of a narrower window skip most row groups: read the
-        # newest hour first and widen eightfold until the page is full or the window is
-        # covered. Every row of a newer slice sorts before every row of an older one.
-        rows: list[Row] = []
-        hi = query.end
-        if query.after is not None:  # nothing at or after the cursor's time can be on the page
-            hi = min(hi, query.after[0] + timedelta(microseconds=1))
-        span = _FIRST_SLICE
-        while hi > query.start and len(rows) < query.limit:
-            lo = max(query.start, hi - span)
-            where, params = self._where(dataclasses.replace(query, start=lo, end=hi))
-            sql = f"SELECT {_SELECT} FROM events WHERE {where} ORDER BY timestamp DESC, audit_id DESC LIMIT ?"
-            rows += self._cursor().execute(sql, [*params, query.limit - len(rows)]).fetchall()
-            hi, span = lo, span * 8
-        return rows
+        where, params = self._where(query)
+        sql = f"SELECT {_SELECT} FROM events WHERE {where} ORDER BY timestamp DESC, audit_id DESC LIMIT ?"
+        return self._cursor().execute(sql, [*params, query.limit]).fetchall()
 
     def get(self, tenant_id: str, audit_id: str) -> Row | None:
         # The audit_id alone in the filter: DuckDB takes the ART index only for a predicate on
