@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from auditlog.event import StoredEvent
@@ -103,3 +103,23 @@ def json_path(key: str) -> str:
     """A dotted metadata key as a JSON path, ``a.b`` → ``$."a"."b"``: each key quoted, so no key
     can change the path's meaning. Passed to the engines as a bound parameter."""
     return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in key.split("."))
+
+
+def day_slices(per_day: Mapping[date, int], first: date, last: date, budget: int) -> list[tuple[date, date]]:
+    """Runs of days from ``last`` down to ``first`` (or to the oldest day holding rows), newest
+    first, each holding about ``budget`` rows (a single day may hold more); none when no day
+    holds a row."""
+    if not any(per_day.values()):
+        return []
+    slices: list[tuple[date, date]] = []
+    hi = last
+    total = 0
+    for day in sorted((d for d, n in per_day.items() if n), reverse=True):
+        total += per_day[day]
+        if total >= budget and day > first:
+            slices.append((day, hi))
+            hi = day - timedelta(days=1)
+            total = 0
+    if total or not slices:
+        slices.append((first, hi))
+    return slices

@@ -213,8 +213,10 @@ def test_export_streams_every_row_in_chunks(store: DuckDBEventStore) -> None:
     assert [len(c) for c in chunks] == [1000, 1000, 500]
 
 
-def test_export_crosses_days_newest_first_in_full_chunks(store: DuckDBEventStore) -> None:
-    # The store sorts one day at a time; the stream must still be one newest-first order.
+def test_export_crosses_days_newest_first_in_full_chunks(tmp_path: Path) -> None:
+    # The store sorts runs of days of about 30 rows one at a time (a day holds ~39 here); the
+    # stream must still be one newest-first order, in full chunks.
+    store = DuckDBEventStore(tmp_path / "events.duckdb", export_slice_rows=30)
     events = [event(minutes=m) for m in range(-3 * 1440, 1440, 37)] + [event(minutes=5), event(minutes=5)]
     store.append(WriteBatch(events, position=1))
     chunks = list(store.export(window(), chunk_rows=40))

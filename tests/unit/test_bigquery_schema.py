@@ -18,7 +18,7 @@ from auditlog.backends.bigquery_store import BigQueryEventStore, ensure_events_t
 from auditlog.errors import Unavailable
 from auditlog.event import COLUMNS, StoredEvent
 from auditlog.schema import load_events_schema
-from auditlog.store import FILTER_COLUMNS, EventQuery, WriteBatch
+from auditlog.store import FILTER_COLUMNS, EventQuery, WriteBatch, day_slices
 
 pytestmark = pytest.mark.unit
 
@@ -258,7 +258,7 @@ def test_export_slices_cover_the_window_newest_first() -> None:
     d = date(2026, 11, 10)
     per_day = {d - timedelta(days=i): n for i, n in enumerate([5, 0, 7, 2, 9])}
     first, last = d - timedelta(days=6), d + timedelta(days=1)
-    slices = bigquery_store._slices(per_day, first, last, budget=8)
+    slices = day_slices(per_day, first, last, budget=8)
     assert slices == [(d - timedelta(days=2), last), (d - timedelta(days=4), d - timedelta(days=3))]
-    assert bigquery_store._slices({d: 0}, first, last, budget=8) == []
-    assert bigquery_store._slices({d: 3}, first, last, budget=8) == [(first, last)]
+    assert day_slices({d: 0}, first, last, budget=8) == []
+    assert day_slices({d: 3}, first, last, budget=8) == [(first, last)]

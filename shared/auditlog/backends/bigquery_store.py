@@ -73,6 +73,7 @@ from auditlog.store import (
     HoldScope,
     Row,
     WriteBatch,
+    day_slices,
     json_path,
 )
 
@@ -268,7 +269,7 @@ class BigQueryEventStore:
             )
         }
         chunk: list[Row] = []
-        for lo, hi in _slices(per_day, first, last, self._export_slice_rows):
+        for lo, hi in day_slices(per_day, first, last, self._export_slice_rows):
             where, params = self._where(query, lo, hi, query.after)
             result = self._run(
                 f"SELECT {_SELECT} FROM {self._table} WHERE {where} {_ORDER}", params, page_size=chunk_rows
@@ -424,26 +425,6 @@ def _without_copies(rows: Iterable[Row]) -> Iterator[Row]:
         if key not in seen:
             seen.add(key)
             yield row
-
-
-def _slices(per_day: Mapping[date, int], first: date, last: date, budget: int) -> list[tuple[date, date]]:
-    """Runs of days from ``last`` down to ``first`` (or to the oldest day holding rows), newest
-    first, each holding about ``budget`` rows (a single day may hold more); none when no day
-    holds a row."""
-    if not any(per_day.values()):
-        return []
-    slices: list[tuple[date, date]] = []
-    hi = last
-    total = 0
-    for day in sorted((d for d, n in per_day.items() if n), reverse=True):
-        total += per_day[day]
-        if total >= budget and day > first:
-            slices.append((day, hi))
-            hi = day - timedelta(days=1)
-            total = 0
-    if total or not slices:
-        slices.append((first, hi))
-    return slices
 
 
 # -- Storage Write API rows ----------------------------------------------------------------------
