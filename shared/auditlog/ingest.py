@@ -114,13 +114,14 @@ class IngestService:
         except EventRejected as exc:
             metrics.EVENTS.labels("rejected", "client").inc()
             raise InvalidInput("the event is not valid", exc.problems) from None
-        (is_new,) = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, [record]))
+        leaf = event_leaf_hash(record)
+        (is_new,) = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, [record], [leaf]))
         metrics.EVENTS.labels("accepted" if is_new else "duplicate", "client").inc()
         return {
             "audit_id": record["audit_id"],
             "status": "accepted" if is_new else "duplicate",
             # The receipt: the leaf this event is committed to (a duplicate keeps the first one's).
-            "leaf_hash": event_leaf_hash(record).hex() if is_new else None,
+            "leaf_hash": leaf.hex() if is_new else None,
         }
 
     async def write_batch(
@@ -150,6 +151,7 @@ class IngestService:
         now = utc_now()
         results: list[dict[str, Any]] = []
         records: list[StoredEvent] = []
+        leaves: list[bytes] = []
         slots: list[int] = []
         for index, raw in enumerate(events):
             try:
@@ -168,12 +170,13 @@ class IngestService:
                 continue
             slots.append(index)
             records.append(record)
+            leaves.append(event_leaf_hash(record))
             results.append(
                 {
                     "index": index,
                     "status": "accepted",
                     "audit_id": record["audit_id"],
-                    "leaf_hash": event_leaf_hash(record).hex(),
+                    "leaf_hash": leaves[-1].hex(),
                     "errors": None,
                 }
             )
@@ -181,7 +184,7 @@ class IngestService:
             metrics.EVENTS.labels("rejected", "client").inc(len(results))
             details = [FieldProblem(**e) for r in results for e in r["errors"]]
             raise InvalidInput("no event in the batch is valid", details)
-        flags = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, records))
+        flags = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, records, leaves))
         for index, is_new in zip(slots, flags, strict=True):
             if not is_new:
                 results[index]["status"] = "duplicate"

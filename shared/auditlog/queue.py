@@ -21,11 +21,17 @@ class QueuedBatch:
     position: int
     tenant_id: str
     events: list[StoredEvent]
+    # Each event's leaf hash, when the publisher's are at hand (the receipts it answered with);
+    # otherwise the writer computes them.
+    leaves: list[bytes] | None = None
 
 
 class EventQueue(Protocol):
-    def publish(self, tenant_id: str, events: list[StoredEvent]) -> Future[list[bool]]:
-        """Durably enqueue; the future gives, per event, True if new and False if a duplicate."""
+    def publish(
+        self, tenant_id: str, events: list[StoredEvent], leaves: list[bytes] | None = None
+    ) -> Future[list[bool]]:
+        """Durably enqueue; the future gives, per event, True if new and False if a duplicate.
+        ``leaves``: the events' leaf hashes, which a queue may hand to its writer."""
         ...
 
     def depth(self) -> int:

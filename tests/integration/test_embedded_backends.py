@@ -94,6 +94,56 @@ def test_journal_survives_reopen_until_acknowledged(tmp_path: Path) -> None:
     q.close()
 
 
+def _pulled(
+    queue: SqliteJournalQueue, after: int = 0, max_events: int = 10_000
+) -> list[tuple[int, str, list[str], Any]]:
+    return [
+        (b.position, b.tenant_id, [e["audit_id"] for e in b.events], b.leaves)
+        for b in queue.pull(after, max_events, 0)
+    ]
+
+
+def test_the_writer_reads_commits_from_memory_and_from_the_journal_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    queue = SqliteJournalQueue(tmp_path / "queue.sqlite3")
+    a, b, c = event(), event(), event("globex")
+    queue.publish("acme", [a, b], [b"A", b"B"]).result(5)
+    queue.publish("acme", [b, event()]).result(5)  # a duplicate, and no leaves given
+    queue.publish("globex", [c, c], [b"C", b"C"]).result(5)
+    in_memory = _pulled(queue)
+    queue.close()
+    ids = [(p, t, i) for p, t, i, _ in in_memory]
+    # The committed batches, duplicates left out, each with the leaves of what it kept.
+    assert [len(i) for _, _, i in ids] == [2, 1, 1] and ids[0][2] == [a["audit_id"], b["audit_id"]]
+    assert [leaves for *_, leaves in in_memory] == [[b"A", b"B"], None, [b"C"]]
+    reopened = SqliteJournalQueue(tmp_path / "queue.sqlite3")
+    try:
+        from_journal = _pulled(reopened)
+        assert [(p, t, i) for p, t, i, _ in from_journal] == ids
+        assert all(leaves is None for *_, leaves in from_journal)  # the writer computes them
+    finally:
+        reopened.close()
+
+
+def test_the_writer_reads_the_journal_for_what_memory_let_go(tmp_path: Path) -> None:
+    queue = SqliteJournalQueue(tmp_path / "queue.sqlite3", max_memory_events=5)
+    try:
+        published = [[event() for _ in range(3)] for _ in range(4)]
+        for events in published:
+            queue.publish("acme", events, [b"x"] * 3).result(5)
+        got: list[tuple[int, str, list[str], Any]] = []
+        while batch := _pulled(queue, got[-1][0] if got else 0, max_events=3):  # one at a time
+            got += batch
+        assert [i for _, _, i, _ in got] == [[e["audit_id"] for e in events] for events in published]
+        # The oldest came back from the journal (no leaves), the newest from memory.
+        assert got[0][3] is None and got[-1][3] == [b"x"] * 3
+        queue.acknowledge(got[-1][0])
+        assert _pulled(queue, got[-1][0]) == []
+    finally:
+        queue.close()
+
+
 def test_positions_continue_past_the_store_after_the_journal_is_lost(tmp_path: Path) -> None:
     q = SqliteJournalQueue(tmp_path / "q.sqlite3")
     q.ensure_position_after(500)

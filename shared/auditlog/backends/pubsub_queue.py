@@ -226,7 +226,10 @@ class PubSubEventQueue:
             "pubsub-queue-remember", self._remember, lambda p: len(p.fresh_ids), max_group_ids
         )
 
-    def publish(self, tenant_id: str, events: list[StoredEvent]) -> Future[list[bool]]:
+    def publish(
+        self, tenant_id: str, events: list[StoredEvent], leaves: list[bytes] | None = None
+    ) -> Future[list[bool]]:
+        # ``leaves`` stay here: the writer function computes them from the message it gets.
         result: Future[list[bool]] = Future()
         with self._lock:
             if self._closed:

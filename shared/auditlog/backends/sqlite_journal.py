@@ -4,6 +4,11 @@ Every publish waits for a transaction that writes its events to the journal and 
 idempotency registry, committed with ``synchronous=FULL`` in WAL mode (fsync before the answer).
 One committer thread takes every publish waiting at that moment into one transaction, so
 concurrent requests share one fsync: durable and fast together.
+
+The writer reads what was committed since start-up from memory, as the committer handed it over
+(with the publisher's leaf hashes), and only falls back to the journal's rows for what came
+before (a restart) or was pushed out of memory while the writer fell behind: decoding the rows
+again cost the writer a sixth of its time.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 import sqlite3
 import threading
 import uuid
+from collections import deque
 from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
 
@@ -35,11 +41,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 """
 
-_Pending = tuple[str, list[StoredEvent], "Future[list[bool]]"]
+_Pending = tuple[str, list[StoredEvent], list[bytes] | None, "Future[list[bool]]"]
+MAX_MEMORY_EVENTS = 200_000  # committed events kept in memory for the writer
 
 
 class SqliteJournalQueue:
-    def __init__(self, path: Path, *, max_group_events: int = 20_000) -> None:
+    def __init__(
+        self, path: Path, *, max_group_events: int = 20_000, max_memory_events: int = MAX_MEMORY_EVENTS
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._max_group_events = max_group_events
@@ -55,6 +64,11 @@ class SqliteJournalQueue:
             "SELECT COALESCE(MAX(position), 0) FROM journal"
         ).fetchone()[0]
         self._acked = 0
+        # Committed batches after ``_memory_from``, in position order, for the writer.
+        self._recent: deque[QueuedBatch] = deque()
+        self._recent_events = 0
+        self._max_memory_events = max_memory_events
+        self._memory_from = self._last_position
         self._thread = threading.Thread(target=self._commit_loop, name="journal-commit", daemon=True)
         self._thread.start()
 
@@ -63,12 +77,14 @@ class SqliteJournalQueue:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish(self, tenant_id: str, events: list[StoredEvent]) -> Future[list[bool]]:
+    def publish(
+        self, tenant_id: str, events: list[StoredEvent], leaves: list[bytes] | None = None
+    ) -> Future[list[bool]]:
         future: Future[list[bool]] = Future()
         with self._cond:
             if self._closed:
                 raise RuntimeError("queue is closed")
-            self._pending.append((tenant_id, events, future))
+            self._pending.append((tenant_id, events, leaves, future))
             self._cond.notify()
         return future
 
@@ -92,11 +108,11 @@ class SqliteJournalQueue:
             try:
                 answers = self._commit(group)
             except BaseException as exc:  # every waiter must hear about the failure
-                for _, _, future in group:
+                for *_, future in group:
                     with contextlib.suppress(InvalidStateError):  # the caller went away
                         future.set_exception(exc)
                 continue
-            for (_, _, future), answer in zip(group, answers, strict=True):
+            for (*_, future), answer in zip(group, answers, strict=True):
                 # A caller that disconnected cancels its future; its events are durable anyway.
                 with contextlib.suppress(InvalidStateError):
                     future.set_result(answer)
@@ -104,22 +120,26 @@ class SqliteJournalQueue:
     def _commit(self, group: list[_Pending]) -> list[list[bool]]:
         conn = self._writer
         answers: list[list[bool]] = []
+        committed: list[QueuedBatch] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             last = self._last_position
-            for tenant_id, events, _ in group:
+            for tenant_id, events, leaves, _ in group:
                 keys = [uuid.UUID(e["audit_id"]).bytes for e in events]
                 seen = self._known(conn, tenant_id, keys)
                 flags: list[bool] = []
                 fresh: list[StoredEvent] = []
+                fresh_leaves: list[bytes] = []
                 fresh_keys: list[tuple[str, bytes]] = []
-                for key, event in zip(keys, events, strict=True):
+                for i, (key, event) in enumerate(zip(keys, events, strict=True)):
                     is_new = key not in seen
                     seen.add(key)  # a second copy within the same publish is a duplicate too
                     flags.append(is_new)
                     if is_new:
                         fresh.append(event)
                         fresh_keys.append((tenant_id, key))
+                        if leaves is not None:
+                            fresh_leaves.append(leaves[i])
                 if fresh:
                     conn.executemany(
                         "INSERT INTO idempotency (tenant_id, audit_id) VALUES (?, ?)", fresh_keys
@@ -130,6 +150,9 @@ class SqliteJournalQueue:
                         (tenant_id, len(fresh), payload),
                     )
                     last = cur.lastrowid or last
+                    committed.append(
+                        QueuedBatch(last, tenant_id, fresh, fresh_leaves if leaves is not None else None)
+                    )
                 answers.append(flags)
             conn.execute("COMMIT")
         except BaseException:
@@ -137,9 +160,19 @@ class SqliteJournalQueue:
             raise
         if last != self._last_position:
             with self._data:
+                self._remember(committed)
                 self._last_position = last
                 self._data.notify_all()
         return answers
+
+    def _remember(self, batches: list[QueuedBatch]) -> None:
+        """Keep committed batches for the writer, within the memory bound (holding ``_data``)."""
+        self._recent.extend(batches)
+        self._recent_events += sum(len(b.events) for b in batches)
+        while self._recent_events > self._max_memory_events:
+            dropped = self._recent.popleft()  # the journal still holds it: read from there
+            self._recent_events -= len(dropped.events)
+            self._memory_from = dropped.position
 
     @staticmethod
     def _known(conn: sqlite3.Connection, tenant_id: str, keys: list[bytes]) -> set[bytes]:
@@ -160,13 +193,25 @@ class SqliteJournalQueue:
         with self._data:
             if self._last_position <= after_position and not self._closed:
                 self._data.wait(timeout)
+            if after_position >= self._memory_from:
+                # Everything committed after ``_memory_from`` is in ``_recent``, in order.
+                out: list[QueuedBatch] = []
+                total = 0
+                for batch in self._recent:
+                    if batch.position <= after_position:
+                        continue
+                    if out and total + len(batch.events) > max_events:
+                        break
+                    out.append(batch)
+                    total += len(batch.events)
+                return out
         with self._reader_lock:
             rows = self._reader.execute(
                 "SELECT position, tenant_id, event_count, payload FROM journal "
                 "WHERE position > ? ORDER BY position LIMIT 1000",
                 (after_position,),
             ).fetchall()
-        out: list[QueuedBatch] = []
+        out = []
         total = 0
         for position, tenant_id, count, payload in rows:
             if out and total + count > max_events:
@@ -176,6 +221,9 @@ class SqliteJournalQueue:
         return out
 
     def acknowledge(self, position: int) -> None:
+        with self._data:
+            while self._recent and self._recent[0].position <= position:
+                self._recent_events -= len(self._recent.popleft().events)
         with self._reader_lock:
             self._reader.execute("DELETE FROM journal WHERE position <= ?", (position,))
             self._acked = max(self._acked, position)
