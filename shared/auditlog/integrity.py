@@ -103,8 +103,9 @@ class LeafEntry:
     expires: str  # YYYY-MM-DD: retention may delete the payload from this day on
 
 
-def leaf_entry(event: StoredEvent) -> LeafEntry:
-    return LeafEntry(event["audit_id"], event_leaf_hash(event), expiry_of(event))
+def leaf_entry(event: StoredEvent, leaf_hash: bytes | None = None) -> LeafEntry:
+    """``leaf_hash``: the event's, when already computed (the receipt given at ingest)."""
+    return LeafEntry(event["audit_id"], leaf_hash or event_leaf_hash(event), expiry_of(event))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,7 @@ from datetime import UTC, datetime
 
 from auditlog import metrics
 from auditlog.cache import QueryCache
-from auditlog.integrity import (
-    IntegrityStore,
-    LeafEntry,
-    Sequencer,
-    StagedInput,
-    batch_key,
-    expiry_of,
-    leaf_entry,
-)
+from auditlog.integrity import IntegrityStore, Sequencer, StagedInput, batch_key, leaf_entry
 from auditlog.queue import PulledQueue, QueuedBatch
 from auditlog.self_audit import is_self_audit
 from auditlog.store import EventStore, WriteBatch
@@ -51,12 +43,9 @@ class EventWriter:
         started = time.perf_counter()
         staged: list[StagedInput] = []
         for b in batches:
-            if b.leaves is None:
-                entries = [leaf_entry(e) for e in b.events]
-            else:  # the receipts' hashes, computed from these very records at ingest
-                entries = [
-                    LeafEntry(e["audit_id"], h, expiry_of(e)) for e, h in zip(b.events, b.leaves, strict=True)
-                ]
+            # The receipts' hashes when the queue carries them (computed from these very records).
+            hashes = b.leaves if b.leaves is not None else [None] * len(b.events)
+            entries = [leaf_entry(e, h) for e, h in zip(b.events, hashes, strict=True)]
             if entries:
                 staged.append((b.tenant_id, batch_key(entries), entries))
         self._integrity.stage(staged)

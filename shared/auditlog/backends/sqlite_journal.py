@@ -18,8 +18,10 @@ import sqlite3
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 
@@ -42,6 +44,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
 """
 
 _Pending = tuple[str, list[StoredEvent], list[bytes] | None, "Future[list[bool]]"]
+T = TypeVar("T")
 MAX_MEMORY_EVENTS = 200_000  # committed events kept in memory for the writer
 
 
@@ -195,30 +198,18 @@ class SqliteJournalQueue:
                 self._data.wait(timeout)
             if after_position >= self._memory_from:
                 # Everything committed after ``_memory_from`` is in ``_recent``, in order.
-                out: list[QueuedBatch] = []
-                total = 0
-                for batch in self._recent:
-                    if batch.position <= after_position:
-                        continue
-                    if out and total + len(batch.events) > max_events:
-                        break
-                    out.append(batch)
-                    total += len(batch.events)
-                return out
+                newer = (b for b in self._recent if b.position > after_position)
+                return _within(newer, lambda b: len(b.events), max_events)
         with self._reader_lock:
             rows = self._reader.execute(
                 "SELECT position, tenant_id, event_count, payload FROM journal "
                 "WHERE position > ? ORDER BY position LIMIT 1000",
                 (after_position,),
             ).fetchall()
-        out = []
-        total = 0
-        for position, tenant_id, count, payload in rows:
-            if out and total + count > max_events:
-                break
-            out.append(QueuedBatch(position, tenant_id, orjson.loads(payload)))
-            total += count
-        return out
+        return [
+            QueuedBatch(position, tenant_id, orjson.loads(payload))
+            for position, tenant_id, _, payload in _within(rows, lambda r: int(r[2]), max_events)
+        ]
 
     def acknowledge(self, position: int) -> None:
         with self._data:
@@ -257,3 +248,15 @@ class SqliteJournalQueue:
         self._thread.join(timeout=10)
         self._writer.close()
         self._reader.close()
+
+
+def _within(batches: Iterable[T], size: Callable[[T], int], max_events: int) -> list[T]:
+    """The leading batches whose events fit in ``max_events`` (at least one, however large)."""
+    out: list[T] = []
+    total = 0
+    for batch in batches:
+        if out and total + size(batch) > max_events:
+            break
+        out.append(batch)
+        total += size(batch)
+    return out
