@@ -41,7 +41,7 @@ from auditlog.identity import Principal, bearer_token
 from auditlog.ingest import utc_now
 from auditlog.policy import TenantPolicy
 from auditlog.proofs import manifest_lines
-from auditlog.rendering import csv_chunks, ndjson_chunks
+from auditlog.rendering import ExportFormat
 from auditlog.runtime import Runtime
 from auditlog.self_audit import RequestContext
 
@@ -199,18 +199,16 @@ async def get_event(call: Call) -> Response:
     return json_response(event)
 
 
-_EXPORT_FORMATS = {
-    "csv": ("text/csv; charset=utf-8", csv_chunks),
-    "json": ("application/x-ndjson", ndjson_chunks),
-}
+_EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/x-ndjson"}
 
 
 async def export_events(call: Call) -> Response:
     principal = call.reading()
-    fmt = call.request.query_params.get("format", "json")
-    if fmt not in _EXPORT_FORMATS:
+    requested = call.request.query_params.get("format", "json")
+    if requested not in _EXPORT_FORMATS:
         raise InvalidInput("format must be csv or json", [FieldProblem("format", "must be csv or json")])
-    media_type, encode = _EXPORT_FORMATS[fmt]
+    fmt: ExportFormat = "csv" if requested == "csv" else "json"
+    media_type = _EXPORT_FORMATS[fmt]
     manifest = _flag(call, "manifest")
     proofs = _flag(call, "proofs")
     if (manifest or proofs) and fmt != "json":
@@ -218,18 +216,12 @@ async def export_events(call: Call) -> Response:
             "an integrity manifest comes with format=json only",
             [FieldProblem("format", "must be json when manifest=true")],
         )
-    tenants, chunks = await run_in_threadpool(
-        functools.partial(
-            call.runtime.reader.export,
-            principal,
-            call.params(),
-            utc_now(),
-            call.context(),
-            sealed=manifest or proofs,
-        )
-    )
+    reader = call.runtime.reader
     body: Iterator[bytes]
     if manifest or proofs:
+        tenants, chunks = await run_in_threadpool(
+            reader.export, principal, call.params(), utc_now(), call.context()
+        )
         if len(tenants) != 1:
             raise InvalidInput(
                 "an export with a manifest covers one tenant",
@@ -244,7 +236,9 @@ async def export_events(call: Call) -> Response:
             with_proofs=proofs,
         )
     else:
-        body = encode(chunks)
+        _, body = await run_in_threadpool(
+            reader.export_rendered, principal, call.params(), utc_now(), fmt, call.context()
+        )
     # The first chunk is read before answering, so a store error is still a proper error answer.
     first = await run_in_threadpool(next, body, b"")
     filename = f"audit-events.{'csv' if fmt == 'csv' else 'ndjson'}"
@@ -542,9 +536,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/audit/integrity/run", "retention", "runIntegrity", run_integrity),
     Route("POST", "/api/v1/admin/legal-holds", "retention", "placeLegalHold", place_hold),
     Route("GET", "/api/v1/admin/legal-holds", "retention", "listLegalHolds", list_holds),
-    Route(
-        "DELETE", "/api/v1/admin/legal-holds/{hold_id}", "retention", "releaseLegalHold", release_hold
-    ),
+    Route("DELETE", "/api/v1/admin/legal-holds/{hold_id}", "retention", "releaseLegalHold", release_hold),
     Route("POST", "/api/v1/admin/erasures", "retention", "eraseSubject", erase_subject),
     Route("GET", "/api/v1/admin/erasures", "retention", "listErasures", list_erasures),
     Route("GET", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "getTenantPolicy", get_policy),

@@ -1,20 +1,27 @@
-"""How a stored row is shown to readers: a JSON object, an NDJSON line, a CSV record."""
+"""How a stored row is shown to readers: a JSON object, an NDJSON line, a CSV record.
+
+A store that can render rows itself (``store.RendersExports``) must give exactly these bytes;
+``tests/integration/test_rendered_export.py`` holds the DuckDB store to it.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import orjson
 
 from auditlog.event import COLUMNS, JSON_COLUMNS, format_timestamp
 from auditlog.store import Row
 
+ExportFormat = Literal["json", "csv"]
+
 _JSON_INDEXES = frozenset(i for i, c in enumerate(COLUMNS) if c in JSON_COLUMNS)
 _TS_INDEXES = frozenset(COLUMNS.index(c) for c in ("timestamp", "created_at"))
 _DATE_INDEX = COLUMNS.index("partition_date")
+CSV_LINE_END = "\r\n"
 
 
 def row_to_json_object(row: Row) -> dict[str, Any]:
@@ -34,23 +41,22 @@ def row_to_json_object(row: Row) -> dict[str, Any]:
     return out
 
 
-def ndjson_chunks(chunks: Iterable[list[Row]]) -> Iterator[bytes]:
-    for rows in chunks:
-        yield b"".join(orjson.dumps(row_to_json_object(r)) + b"\n" for r in rows)
+def header(fmt: ExportFormat) -> bytes:
+    """What an export starts with: CSV's header record of the seed's columns; nothing for NDJSON."""
+    return _csv_records([COLUMNS]) if fmt == "csv" else b""
 
 
-def csv_chunks(chunks: Iterable[list[Row]]) -> Iterator[bytes]:
-    """RFC 4180 CSV: a header of the seed's columns, JSON columns as compact JSON text."""
+def lines(fmt: ExportFormat, rows: Iterable[Row]) -> bytes:
+    """Rows as NDJSON lines, or RFC 4180 CSV records with JSON columns as compact JSON text."""
+    if fmt == "csv":
+        return _csv_records(_csv_values(r) for r in rows)
+    return b"".join(orjson.dumps(row_to_json_object(r)) + b"\n" for r in rows)
+
+
+def _csv_records(records: Iterable[Iterable[Any]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    yield buffer.getvalue().encode()
-    for rows in chunks:
-        buffer.seek(0)
-        buffer.truncate()
-        for row in rows:
-            writer.writerow(_csv_values(row))
-        yield buffer.getvalue().encode()
+    csv.writer(buffer, lineterminator=CSV_LINE_END).writerows(records)
+    return buffer.getvalue().encode()
 
 
 def _csv_values(row: Row) -> list[Any]:

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from auditlog import access, metrics
+from auditlog import access, metrics, rendering
 from auditlog.access import Capability
 from auditlog.cache import QueryCache
 from auditlog.cursor import CursorCodec, PageCursor, filter_digest
@@ -20,9 +20,10 @@ from auditlog.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from auditlog.event import COLUMNS, is_uuid, parse_rfc3339
 from auditlog.identity import Principal
 from auditlog.query_cache import cache_key, cached
-from auditlog.rendering import row_to_json_object
+from auditlog.rendering import ExportFormat, row_to_json_object
 from auditlog.self_audit import RequestContext, SelfAudit
-from auditlog.store import FILTER_COLUMNS, EventQuery, EventStore, Row
+from auditlog.store import FILTER_COLUMNS, EventQuery, EventStore, RendersExports, Row
+from auditlog.subjects import PREFIX as SEALED_PREFIX
 from auditlog.subjects import Unsealer
 
 MAX_PAGE_SIZE = 1000
@@ -33,6 +34,7 @@ _METADATA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$")
 _PAGE_SIZE = re.compile(r"[0-9]{1,4}")
 _WINDOW_PARAMS = ("start_time", "end_time", "include_self_audit")
 _PAGING_PARAMS = ("page_size", "page_token")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,12 +295,29 @@ class EventReader:
         params: list[tuple[str, str]],
         now: datetime,
         context: RequestContext | None = None,
-        *,
-        sealed: bool = False,
     ) -> tuple[tuple[str, ...], Iterator[list[Row]]]:
-        """The tenants read and their rows, streamed; the export is recorded when the stream
-        ends, with its row count and whether it completed. ``sealed``: rows as stored (encrypted
-        fields not opened), for exports that carry an integrity manifest."""
+        """The tenants read and their rows as stored (encrypted fields not opened), streamed, for
+        exports that carry an integrity manifest. The export is recorded when the stream ends,
+        with its row count and whether it completed."""
+        query = self._export_query(principal, params, now)
+        chunks = ((len(chunk), chunk) for chunk in self._store.export(query))
+        return query.tenants, self._recorded_export(principal, context, query, params, now, chunks)
+
+    def export_rendered(
+        self,
+        principal: Principal,
+        params: list[tuple[str, str]],
+        now: datetime,
+        fmt: ExportFormat,
+        context: RequestContext | None = None,
+    ) -> tuple[tuple[str, ...], Iterator[bytes]]:
+        """The tenants read and their rows as readers see them, rendered (``rendering``), streamed;
+        recorded like ``export``."""
+        query = self._export_query(principal, params, now)
+        chunks = self._rendered(query, fmt)
+        return query.tenants, self._recorded_export(principal, context, query, params, now, chunks)
+
+    def _export_query(self, principal: Principal, params: list[tuple[str, str]], now: datetime) -> EventQuery:
         access.require(principal, Capability.EXPORT)
         query, _ = parse_query(
             params,
@@ -312,7 +331,33 @@ class EventReader:
             raise InvalidInput(
                 "exports are not paged", [FieldProblem("page_token", "is not accepted by export")]
             )
-        return query.tenants, self._recorded_export(principal, context, query, params, now, sealed)
+        return query
+
+    def _rendered(self, query: EventQuery, fmt: ExportFormat) -> Iterator[tuple[int, bytes]]:
+        """(rows, bytes) per chunk, the header with the first, so that the first piece read holds
+        the store's first answer (a store error is then still an error answer, not a cut stream)."""
+        pending = rendering.header(fmt)
+        for rows, data in self._rendered_chunks(query, fmt):
+            yield rows, pending + data
+            pending = b""
+        if pending:
+            yield 0, pending
+
+    def _rendered_chunks(self, query: EventQuery, fmt: ExportFormat) -> Iterator[tuple[int, bytes]]:
+        """Rendered by the store where it can (rows holding an encrypted field come back as
+        stored, to be opened and rendered here), else here."""
+        if isinstance(self._store, RendersExports):
+            for rows, parts in self._store.export_rendered(query, fmt, marker=SEALED_PREFIX):
+                yield (
+                    rows,
+                    b"".join(
+                        part if isinstance(part, bytes) else rendering.lines(fmt, self._unsealer.rows([part]))
+                        for part in parts
+                    ),
+                )
+        else:
+            for chunk in self._unsealer.chunks(self._store.export(query)):
+                yield len(chunk), rendering.lines(fmt, chunk)
 
     def _recorded_export(
         self,
@@ -321,16 +366,15 @@ class EventReader:
         query: EventQuery,
         params: list[tuple[str, str]],
         now: datetime,
-        sealed: bool,
-    ) -> Iterator[list[Row]]:
+        chunks: Iterator[tuple[int, T]],
+    ) -> Iterator[T]:
         rows = 0
         complete = False
-        stored = self._store.export(query)
         started = time.perf_counter()
         try:
-            for chunk in stored if sealed else self._unsealer.chunks(stored):
-                rows += len(chunk)
-                metrics.STORE_ROWS.labels("export").inc(len(chunk))
+            for count, chunk in chunks:
+                rows += count
+                metrics.STORE_ROWS.labels("export").inc(count)
                 yield chunk
             complete = True
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from auditlog.event import StoredEvent
 
@@ -94,6 +94,20 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RendersExports(Protocol):
+    """A store that renders export rows itself, in the engine, to the bytes ``rendering.lines``
+    gives (for the bytes, not the engine's own JSON or CSV conventions)."""
+
+    def export_rendered(
+        self, query: EventQuery, fmt: Literal["json", "csv"], *, marker: str, chunk_rows: int = 10_000
+    ) -> Iterator[tuple[int, list[bytes | Row]]]:
+        """What ``export`` returns, rendered: per chunk, its row count and its parts in order,
+        each a run of finished lines or, for a row whose rendered text contains ``marker``, the
+        stored row itself for the caller to render. No header."""
+        ...
 
 
 SELF_AUDIT_PREFIX = "auditlog."

@@ -81,8 +81,11 @@ def test_erasure_destroys_personal_data_and_keeps_proofs(fresh_service: LocalSer
         assert gone["ip_address"] == "[erased]" and gone["metadata"] == {"email": "[erased]", "plan": "gold"}
         page = client.get("/api/v1/audit/events", params={"user_id": "alice"}).json()
         assert page["events"][0]["metadata"]["email"] == "[erased]", "no cached page shows it again"
-        exported = client.get("/api/v1/audit/events/export", params={"format": "json"}).text
-        assert EMAIL not in exported and IP not in exported
+        for fmt in ("json", "csv"):
+            exported = client.get("/api/v1/audit/events/export", params={"format": fmt}).text
+            assert EMAIL not in exported and IP not in exported
+            assert "[erased]" in exported and "bob@example.org" in exported, "fields opened for export"
+            assert "enc:v1:" not in exported
         other = client.get(f"/api/v1/audit/events/{bob['audit_id']}").json()
         assert other["metadata"]["email"] == "bob@example.org", "other subjects are untouched"
         for audit_id, leaf in receipts.items():

@@ -14,12 +14,13 @@ import threading
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from auditlog.event import COLUMNS
+from auditlog.event import COLUMNS, JSON_COLUMNS
 from auditlog.store import (
     FILTER_COLUMNS,
     SELF_AUDIT_PREFIX,
@@ -57,20 +58,66 @@ _TYPES: dict[str, str] = {
 _INSERT_CASTS = ", ".join(f'CAST("{c}" AS {_TYPES[c].removesuffix(" NOT NULL")})' for c in COLUMNS)
 _TENANT = COLUMNS.index("tenant_id")
 EXPORT_SLICE_ROWS = 100_000  # rows sorted at once by an export (see ``export``)
-_SELECT = ", ".join(f'"{c}"' for c in COLUMNS).replace('"audit_id"', 'CAST("audit_id" AS VARCHAR)')
+_SELECTED = [f'"{c}"' if c != "audit_id" else 'CAST("audit_id" AS VARCHAR)' for c in COLUMNS]
+_SELECT = ", ".join(_SELECTED)
+_ORDER = "ORDER BY timestamp DESC, audit_id DESC"
+
+
+def _text(column: str) -> str:
+    """SQL for a scalar column as the readers' rendering writes it (``rendering``)."""
+    if column in ("timestamp", "created_at"):
+        return f"strftime(\"{column}\", '%Y-%m-%dT%H:%M:%S.%fZ')"
+    if column == "partition_date":
+        return "strftime(partition_date, '%Y-%m-%d')"
+    return f'CAST("{column}" AS VARCHAR)'
 
 
 def _committed_text(column: str) -> str:
     """SQL for one column as the committed record writes it (``integrity.leaf_bytes``)."""
-    if column in ("timestamp", "created_at"):
-        value = f"strftime(\"{column}\", '%Y-%m-%dT%H:%M:%S.%fZ')"
-    elif column == "partition_date":
-        value = "strftime(partition_date, '%Y-%m-%d')"
-    elif column == "retention_period_days":
+    if column == "retention_period_days":
         return "CAST(retention_period_days AS VARCHAR)"
-    else:
-        value = f'CAST("{column}" AS VARCHAR)'
-    return f"coalesce(to_json({value}), 'null')"
+    return f"coalesce(to_json({_text(column)}), 'null')"
+
+
+def _ndjson_line() -> str:
+    """SQL for a row's NDJSON line, as ``rendering.lines``: JSON columns embedded as stored,
+    the rest as JSON strings (retention as a number). One ``concat`` call: 2x faster than ``||``
+    chains or ``json_object`` (which also re-serialises stored JSON: ``1e+21`` becomes ``1e21``)."""
+    args = []
+    for i, column in enumerate(COLUMNS):
+        args.append(f"""'{"{" if i == 0 else ","}"{column}":'""")
+        if column in JSON_COLUMNS:
+            args.append(f"coalesce(CAST(\"{column}\" AS VARCHAR), 'null')")
+        elif column == "retention_period_days":
+            args.append("CAST(retention_period_days AS VARCHAR)")
+        else:
+            args.append(f"coalesce(CAST(to_json({_text(column)}) AS VARCHAR), 'null')")
+    return f"concat({', '.join(args)}, '}}', chr(10))"
+
+
+def _csv_line() -> str:
+    """SQL for a row's CSV record, as Python's ``csv`` module writes it: a field holding a quote,
+    a comma or a line break quoted (four ``contains`` cost less than one regular expression)."""
+
+    def field(column: str) -> str:
+        value = _text(column)
+        if column in _PLAIN:
+            return value
+        quoted = f"""'"' || replace({value}, '"', '""') || '"'"""
+        special = " OR ".join(f"contains({value}, {c})" for c in ("'\"'", "','", "chr(10)", "chr(13)"))
+        return f"coalesce(CASE WHEN {special} THEN {quoted} ELSE {value} END, '')"
+
+    fields = ", ',', ".join(field(c) for c in COLUMNS)
+    return f"concat({fields}, chr(13), chr(10))"
+
+
+# Columns whose text never holds a character CSV quotes, and is never null.
+_PLAIN = frozenset({"audit_id", "timestamp", "created_at", "partition_date", "retention_period_days"})
+_LINES = {"json": _ndjson_line(), "csv": _csv_line()}
+# DuckDB escapes control characters as \u001F where the renderer writes \u001f: lines holding
+# an escape of that form are left to the caller, so every line is the renderer's, byte for byte.
+_LEFT_TO_CALLER = {"json": "contains(line, ?) OR contains(line, '\\u00')", "csv": "contains(line, ?)"}
+_RAW_ROW = ", ".join(f"CASE WHEN raw THEN {c} END" for c in _SELECTED)
 
 
 # The leaf hash of each row, computed by DuckDB: JCS of the committed record (members in sorted
@@ -213,30 +260,12 @@ class DuckDBEventStore:
         return next((tuple(r) for r in rows if r[_TENANT] == tenant_id), None)
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
-        # Runs of days of about ``export_slice_rows`` rows, newest first, each sorted on its own:
-        # sorting the whole window at once held every row of it in DuckDB's memory (+2.2 GiB of
-        # server RSS for a 3M-row export in the 10M run); the runs concatenate in order.
         # A cursor of its own: the export is consumed lazily, possibly across threads.
         cur = self._db.cursor()
         pending: list[Row] = []
         try:
-            where, params = self._where(query)
-            per_day = dict(
-                cur.execute(
-                    f"SELECT partition_date, COUNT(*) FROM events WHERE {where} GROUP BY 1", params
-                ).fetchall()
-            )
-            for lo, hi in day_slices(per_day, query.start.date(), query.end.date(), self._export_slice_rows):
-                part = dataclasses.replace(
-                    query,
-                    start=max(query.start, datetime.combine(lo, time.min)),
-                    end=min(query.end, datetime.combine(hi + timedelta(days=1), time.min)),
-                )
-                where, params = self._where(part)
-                cur.execute(
-                    f"SELECT {_SELECT} FROM events WHERE {where} ORDER BY timestamp DESC, audit_id DESC",
-                    params,
-                )
+            for where, params in self._export_slices(cur, query):
+                cur.execute(f"SELECT {_SELECT} FROM events WHERE {where} {_ORDER}", params)
                 while rows := cur.fetchmany(chunk_rows):
                     pending += rows
                     if len(pending) >= chunk_rows:
@@ -246,6 +275,47 @@ class DuckDBEventStore:
                 yield pending
         finally:
             cur.close()
+
+    def export_rendered(
+        self, query: EventQuery, fmt: Literal["json", "csv"], *, marker: str, chunk_rows: int = 10_000
+    ) -> Iterator[tuple[int, list[bytes | Row]]]:
+        # DuckDB writes the lines (~470k rows/s for NDJSON against ~95k in Python); they come
+        # back as one Arrow string column whose data buffer is the lines back to back, so a run
+        # of them is one slice of it. Rows whose line holds the marker come back as stored.
+        cur = self._db.cursor()
+        try:
+            for where, params in self._export_slices(cur, query):
+                sql = (
+                    f"SELECT line, raw, {_RAW_ROW} FROM (SELECT *, {_LEFT_TO_CALLER[fmt]} AS raw "
+                    f"FROM (SELECT {_LINES[fmt]} AS line, * FROM events WHERE {where})) {_ORDER}"
+                )
+                for batch in cur.sql(sql, params=[marker, *params]).to_arrow_reader(chunk_rows):
+                    if batch.num_rows:
+                        yield batch.num_rows, _parts(batch)
+        finally:
+            cur.close()
+
+    def _export_slices(
+        self, cur: duckdb.DuckDBPyConnection, query: EventQuery
+    ) -> Iterator[tuple[str, list[Any]]]:
+        """The WHERE clause and parameters of each run of days an export reads, newest first.
+
+        Runs of about ``export_slice_rows`` rows, each sorted on its own: sorting the whole window
+        at once held every row of it in DuckDB's memory (+2.2 GiB of server RSS for a 3M-row
+        export in the 10M run); the runs concatenate in order."""
+        where, params = self._where(query)
+        per_day = dict(
+            cur.execute(
+                f"SELECT partition_date, COUNT(*) FROM events WHERE {where} GROUP BY 1", params
+            ).fetchall()
+        )
+        for lo, hi in day_slices(per_day, query.start.date(), query.end.date(), self._export_slice_rows):
+            part = dataclasses.replace(
+                query,
+                start=max(query.start, datetime.combine(lo, time.min)),
+                end=min(query.end, datetime.combine(hi + timedelta(days=1), time.min)),
+            )
+            yield self._where(part)
 
     def leaf_digests(self, tenant_id: str) -> Iterator[list[tuple[str, datetime, bytes]]]:
         """(audit_id, created_at, leaf hash) of every event of the tenant, for the verifier."""
@@ -302,3 +372,21 @@ class DuckDBEventStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _parts(batch: pa.RecordBatch) -> list[bytes | Row]:
+    """A batch of (line, raw, row columns when raw) as runs of lines and the raw rows between."""
+    lines = batch.column(0)
+    offsets = memoryview(lines.buffers()[1]).cast("q" if pa.types.is_large_string(lines.type) else "i")
+    data = memoryview(lines.buffers()[2])
+    base = lines.offset
+    parts: list[bytes | Row] = []
+    start = 0
+    for i in pc.indices_nonzero(batch.column(1)).to_pylist():
+        if i > start:
+            parts.append(bytes(data[offsets[base + start] : offsets[base + i]]))
+        parts.append(tuple(batch.column(k)[i].as_py() for k in range(2, batch.num_columns)))
+        start = i + 1
+    if start < batch.num_rows:
+        parts.append(bytes(data[offsets[base + start] : offsets[base + batch.num_rows]]))
+    return parts
