@@ -70,6 +70,7 @@ def test_root_matches_the_rfc_definition_and_pymerkle(n: int) -> None:
     assert frontier.size == n
     assert frontier.root() == mth(LEAVES[:n])
     assert merkle.root_from_nodes(n, merkle.source(nodes)) == mth(LEAVES[:n])
+    assert merkle.root([merkle.leaf_hash(x) for x in LEAVES[:n]]) == mth(LEAVES[:n]), "level by level"
     if n:
         tree = pymerkle.InmemoryTree(algorithm="sha256")
         for leaf in LEAVES[:n]:

@@ -10,6 +10,7 @@ point lookups.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -120,16 +121,16 @@ _LEFT_TO_CALLER = {"json": "contains(line, ?) OR contains(line, '\\u00')", "csv"
 _RAW_ROW = ", ".join(f"CASE WHEN raw THEN {c} END" for c in _SELECTED)
 
 
-# The leaf hash of each row, computed by DuckDB: JCS of the committed record (members in sorted
-# order), prefixed by 0x00. DuckDB writes control characters as \u001F where JCS has \u001f, so
-# rows with such characters do not match here; the verifier re-checks every mismatch in Python,
-# which decides. A match cannot be wrong: the serialisation is injective.
-_LEAF_DIGEST = (
-    "unhex(sha256(chr(0) || concat("
+# The bytes each row's leaf hash is taken of, written by DuckDB: 0x00 and the JCS of the
+# committed record (members in sorted order). DuckDB writes control characters as \u001F where
+# JCS has \u001f, so rows with such characters do not match here; the verifier re-checks every
+# mismatch in Python, which decides. A match cannot be wrong: the serialisation is injective.
+_LEAF_BYTES = (
+    "(chr(0) || concat("
     + ", ".join(
         f"'{'{' if i == 0 else ','}\"{c}\":', {_committed_text(c)}" for i, c in enumerate(sorted(COLUMNS))
     )
-    + ", '}')))"
+    + ", '}'))"
 )
 
 
@@ -318,16 +319,22 @@ class DuckDBEventStore:
             yield self._where(part)
 
     def leaf_digests(self, tenant_id: str) -> Iterator[list[tuple[str, datetime, bytes]]]:
-        """(audit_id, created_at, leaf hash) of every event of the tenant, for the verifier."""
+        """(audit_id, created_at, leaf hash) of every event of the tenant, for the verifier.
+
+        DuckDB writes each leaf's bytes; hashlib hashes them (SHA-NI where the CPU has it: 3x
+        DuckDB's own sha256), reading each from the Arrow buffer without a copy."""
         cur = self._db.cursor()
         try:
-            cur.execute(
-                f"SELECT CAST(audit_id AS VARCHAR), created_at, {_LEAF_DIGEST} FROM events "
-                "WHERE tenant_id = ?",
-                [tenant_id],
+            sql = (
+                f"SELECT CAST(audit_id AS VARCHAR), created_at, {_LEAF_BYTES} FROM events WHERE tenant_id = ?"
             )
-            while rows := cur.fetchmany(100_000):
-                yield rows
+            for batch in cur.sql(sql, params=[tenant_id]).to_arrow_reader(32768):
+                offsets, data = _string_buffers(batch.column(2))
+                sha256 = hashlib.sha256
+                digests = [sha256(data[offsets[i] : offsets[i + 1]]).digest() for i in range(batch.num_rows)]
+                yield list(
+                    zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), digests, strict=True)
+                )
         finally:
             cur.close()
 
@@ -374,19 +381,25 @@ class DuckDBEventStore:
         self._db.close()
 
 
+def _string_buffers(column: pa.Array) -> tuple[memoryview, memoryview]:
+    """A string column's offsets (from its first row) and data, where row i is data[o[i]:o[i+1]]."""
+    raw = memoryview(column.buffers()[1])
+    offsets = raw.cast("q") if pa.types.is_large_string(column.type) else raw.cast("i")
+    offsets = offsets[column.offset : column.offset + len(column) + 1]
+    data = column.buffers()[2]
+    return offsets, memoryview(data) if data is not None else memoryview(b"")
+
+
 def _parts(batch: pa.RecordBatch) -> list[bytes | Row]:
     """A batch of (line, raw, row columns when raw) as runs of lines and the raw rows between."""
-    lines = batch.column(0)
-    offsets = memoryview(lines.buffers()[1]).cast("q" if pa.types.is_large_string(lines.type) else "i")
-    data = memoryview(lines.buffers()[2])
-    base = lines.offset
+    offsets, data = _string_buffers(batch.column(0))
     parts: list[bytes | Row] = []
     start = 0
     for i in pc.indices_nonzero(batch.column(1)).to_pylist():
         if i > start:
-            parts.append(bytes(data[offsets[base + start] : offsets[base + i]]))
+            parts.append(bytes(data[offsets[start] : offsets[i]]))
         parts.append(tuple(batch.column(k)[i].as_py() for k in range(2, batch.num_columns)))
         start = i + 1
     if start < batch.num_rows:
-        parts.append(bytes(data[offsets[base + start] : offsets[base + batch.num_rows]]))
+        parts.append(bytes(data[offsets[start] : offsets[batch.num_rows]]))
     return parts
