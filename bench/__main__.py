@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         raw_path = workdir / "raw" / "events.duckdb"
         raw = ours.raw_append(data, raw_path, chunk_rows=args.append_rows, progress=progress)
         results["ours"]["raw_append"] = raw
-        shutil.rmtree(raw_path.parent, ignore_errors=True)
+        if not args.keep_workdir:
+            shutil.rmtree(raw_path.parent, ignore_errors=True)
         progress.done(f"{raw['rows_per_s']:,.0f} rows/s, {raw['bytes_per_event']:,.0f} B/event on disk")
 
         if args.skip_postgres:
@@ -274,7 +275,8 @@ def run_service(
             f"{'all tenants verify' if verify['ok'] else 'FINDINGS'}"
         )
     finally:
-        shutil.rmtree(server.data_dir, ignore_errors=True)
+        if not args.keep_workdir:
+            shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 def _header(results: dict[str, Any]) -> str:
