@@ -98,8 +98,8 @@ class EventStore(Protocol):
 
 @runtime_checkable
 class RendersExports(Protocol):
-    """A store that renders export rows itself, in the engine, to the bytes ``rendering.lines``
-    gives (for the bytes, not the engine's own JSON or CSV conventions)."""
+    """A store that renders export rows itself, in the engine, to exactly the bytes
+    ``rendering.lines`` gives (not the engine's own JSON or CSV conventions)."""
 
     def export_rendered(
         self, query: EventQuery, fmt: Literal["json", "csv"], *, marker: str, chunk_rows: int = 10_000
