@@ -20,6 +20,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -134,8 +135,8 @@ def verify_tenant(
                 )
             )
 
-    # The store computes its digests in a thread of its own (DuckDB writes the leaf bytes without
-    # the interpreter lock) while the spine is read and its roots rebuilt here.
+    # The store computes its digests in a thread of its own, started here (DuckDB writes the leaf
+    # bytes without the interpreter lock), while the spine is read and its roots rebuilt.
     digest_chunks = _prefetched(store.leaf_digests(tenant))
 
     # 2. The spine against the signed roots.
@@ -212,23 +213,50 @@ def verify_tenant(
 
 
 def _prefetched(chunks: Iterator[T], depth: int = 4) -> Iterator[T]:
-    """``chunks``, produced by a thread of their own up to ``depth`` ahead."""
+    """``chunks``, produced by a thread of their own, started now, up to ``depth`` ahead.
+
+    Not a generator itself: its body would then wait for the first ``next`` to start the thread,
+    and the producing would not overlap whatever the caller does before reading. If the reader
+    stops early or drops it, the producer stops at its next chunk and closes ``chunks``."""
     buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
     done = object()
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for chunk in chunks:
-                buffer.put(chunk)
+                if not put(chunk):
+                    return
+            put(done)
         except BaseException as exc:  # handed to the consumer
-            buffer.put(exc)
-        buffer.put(done)
+            put(exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
+    def consume() -> Iterator[T]:
+        try:
+            while (item := buffer.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+
+    reader = consume()
+    weakref.finalize(reader, stop.set)  # also when the reader is dropped before it starts
     threading.Thread(target=produce, name="verify-digests", daemon=True).start()
-    while (item := buffer.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    return reader
 
 
 def _prefix_roots(spine: list[Any], sizes: list[int]) -> dict[int, bytes]:
