@@ -526,7 +526,7 @@ def run_verify(data_dir: Path, progress: Progress) -> dict[str, Any]:
     """``auditlog verify`` of every tenant, in process, on the stopped server's stores."""
     from auditlog.runtime import open_for_verification
     from auditlog.settings import Settings
-    from auditlog.verify import verify_tenant
+    from auditlog.verify import verify_tenants
 
     sources = open_for_verification(Settings(data_dir=data_dir))
     events = findings = 0
@@ -534,10 +534,10 @@ def run_verify(data_dir: Path, progress: Progress) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         tenants = sorted(sources.integrity.tenants())
-        for i, tenant in enumerate(tenants, 1):
-            report = verify_tenant(
-                sources.store, sources.integrity, sources.public_keys, tenant, progress=None
-            )
+        reports = verify_tenants(
+            sources.store, sources.integrity, sources.public_keys, tenants, progress=None
+        )
+        for i, report in enumerate(reports, 1):
             events += report.events
             findings += len(report.findings)
             ok &= report.ok

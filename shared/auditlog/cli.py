@@ -212,7 +212,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
     from auditlog.integrity import Checkpoint
     from auditlog.runtime import open_for_verification
-    from auditlog.verify import verify_tenant
+    from auditlog.verify import verify_tenants
 
     since = None
     if args.since_checkpoint:
@@ -233,17 +233,16 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     try:
         tenants = args.tenant or sorted(sources.integrity.tenants())
         started = time.perf_counter()
-        reports = [
-            verify_tenant(
+        reports = list(
+            verify_tenants(
                 sources.store,
                 sources.integrity,
                 sources.public_keys,
-                tenant,
-                since=since if since is None or since.tenant_id == tenant else None,
+                tenants,
+                since=since,
                 recanonicalise=sources.recanonicalise,
             )
-            for tenant in tenants
-        ]
+        )
         elapsed = time.perf_counter() - started
     finally:
         sources.close()

@@ -109,7 +109,10 @@ def verify_tenant(
     recanonicalise: bool = False,
     progress: Progress | None = _stderr_progress,
     progress_every: int = 1_000_000,
+    leaf_digests: Iterator[list[tuple[str, datetime, bytes]]] | None = None,
 ) -> TenantReport:
+    """``leaf_digests``: the store's leaf digests of the tenant, already being computed (as
+    ``verify_tenants`` passes them); else they are started here."""
     now = now or datetime.now(UTC)
     today = now.date()
     report = TenantReport(tenant)
@@ -135,9 +138,9 @@ def verify_tenant(
                 )
             )
 
-    # The store computes its digests in a thread of its own, started here (DuckDB writes the leaf
-    # bytes without the interpreter lock), while the spine is read and its roots rebuilt.
-    digest_chunks = _prefetched(store.leaf_digests(tenant))
+    # The store computes its digests in a thread of its own (DuckDB writes the leaf bytes without
+    # the interpreter lock) while the spine is read and its roots rebuilt.
+    digest_chunks = leaf_digests if leaf_digests is not None else _prefetched(store.leaf_digests(tenant))
 
     # 2. The spine against the signed roots.
     spine = list(iter_spine(log, tenant, log.state(tenant).frontier.size))
@@ -210,6 +213,35 @@ def verify_tenant(
     if progress:
         progress(tenant, report.events)
     return report
+
+
+def verify_tenants(
+    store: EventStore,
+    log: IntegrityStore,
+    public_keys: dict[str, bytes],
+    tenants: list[str],
+    *,
+    since: Checkpoint | None = None,
+    recanonicalise: bool = False,
+    progress: Progress | None = _stderr_progress,
+) -> Iterator[TenantReport]:
+    """``verify_tenant`` of each tenant in turn, the next tenant's digests already being computed
+    while this one is checked (the store's digest queries are the longer half of the work).
+    ``since`` applies to the tenant it belongs to."""
+    upcoming = _prefetched(store.leaf_digests(tenants[0])) if tenants else None
+    for i, tenant in enumerate(tenants):
+        current = upcoming
+        upcoming = _prefetched(store.leaf_digests(tenants[i + 1])) if i + 1 < len(tenants) else None
+        yield verify_tenant(
+            store,
+            log,
+            public_keys,
+            tenant,
+            since=since if since is not None and since.tenant_id == tenant else None,
+            recanonicalise=recanonicalise,
+            progress=progress,
+            leaf_digests=current,
+        )
 
 
 def _prefetched(chunks: Iterator[T], depth: int = 4) -> Iterator[T]:
