@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +13,7 @@ import pytest
 from auditlog import merkle
 from auditlog.identity import Principal
 from auditlog.integrity import event_leaf_hash
-from auditlog.runtime import Runtime, build_runtime
-from auditlog.settings import Settings
+from auditlog.runtime import Runtime
 from auditlog.verify import verify_tenant
 from tests.conftest import wait_for
 
@@ -25,15 +22,6 @@ pytestmark = pytest.mark.integration
 TENANT = "retained"
 WRITER = Principal("svc", TENANT, frozenset({"audit_writer", "audit_reader"}), frozenset())
 ADMIN = Principal("root", "system", frozenset({"system_admin"}), frozenset())
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    rt = build_runtime(
-        Settings(data_dir=tmp_path / "data", integrate_interval_seconds=0.05, checkpoint_min_seconds=0)
-    )
-    yield rt
-    rt.close()
 
 
 def _events(user: str, n: int, retention: int) -> list[dict[str, Any]]:

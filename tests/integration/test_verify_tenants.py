@@ -6,30 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from auditlog.identity import Principal
-from auditlog.runtime import Runtime, build_runtime
-from auditlog.settings import Settings
+from auditlog.runtime import Runtime
 from auditlog.verify import verify_tenant, verify_tenants
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
 TENANTS = ["alpha", "bravo", "charlie"]
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    rt = build_runtime(
-        Settings(data_dir=tmp_path / "data", integrate_interval_seconds=0.05, checkpoint_min_seconds=0)
-    )
-    yield rt
-    rt.close()
 
 
 def _write(rt: Runtime, tenant: str, n: int) -> list[str]:
