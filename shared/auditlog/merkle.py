@@ -37,9 +37,8 @@ def root(leaves: Sequence[bytes]) -> bytes:
     level = list(leaves)
     if not level:
         return EMPTY_ROOT
-    sha256 = hashlib.sha256
     while len(level) > 1:
-        paired = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) & 1:
             paired.append(level[-1])
         level = paired

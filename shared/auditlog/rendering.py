@@ -21,7 +21,6 @@ ExportFormat = Literal["json", "csv"]
 _JSON_INDEXES = frozenset(i for i, c in enumerate(COLUMNS) if c in JSON_COLUMNS)
 _TS_INDEXES = frozenset(COLUMNS.index(c) for c in ("timestamp", "created_at"))
 _DATE_INDEX = COLUMNS.index("partition_date")
-CSV_LINE_END = "\r\n"
 
 
 def row_to_json_object(row: Row) -> dict[str, Any]:
@@ -55,7 +54,7 @@ def lines(fmt: ExportFormat, rows: Iterable[Row]) -> bytes:
 
 def _csv_records(records: Iterable[Iterable[Any]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator=CSV_LINE_END).writerows(records)
+    csv.writer(buffer, lineterminator="\r\n").writerows(records)
     return buffer.getvalue().encode()
 
 
