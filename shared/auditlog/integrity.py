@@ -269,6 +269,11 @@ class IntegrityStore(Protocol):
 
     def leaves(self, tenant_id: str, start: int, end: int) -> list[SpineLeaf]: ...
 
+    def spine(self, tenant_id: str, start: int, end: int) -> tuple[list[str], list[bytes]]:
+        """The audit ids and leaf hashes of ``leaves(tenant_id, start, end)``, as two lists (the
+        verifier's bulk read: no object per leaf)."""
+        ...
+
     def put_checkpoint(self, checkpoint: Checkpoint) -> None: ...
 
     def latest_checkpoint(self, tenant_id: str) -> Checkpoint | None: ...
@@ -442,3 +447,18 @@ def root_at(store: IntegrityStore, tenant_id: str, size: int) -> bytes:
 def iter_spine(store: IntegrityStore, tenant_id: str, size: int, chunk: int = 65_536) -> Iterator[SpineLeaf]:
     for start in range(0, size, chunk):
         yield from store.leaves(tenant_id, start, min(size, start + chunk))
+
+
+def read_spine(
+    store: IntegrityStore, tenant_id: str, size: int, chunk: int = 262_144
+) -> tuple[list[str], list[bytes]]:
+    """The audit ids and leaf hashes of the first ``size`` leaves (fewer if the log holds fewer)."""
+    ids: list[str] = []
+    hashes: list[bytes] = []
+    for start in range(0, size, chunk):
+        more_ids, more_hashes = store.spine(tenant_id, start, min(size, start + chunk))
+        ids += more_ids
+        hashes += more_hashes
+        if len(more_ids) < min(size, start + chunk) - start:
+            break
+    return ids, hashes

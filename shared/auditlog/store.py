@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from auditlog.event import StoredEvent
@@ -24,6 +24,28 @@ FILTER_COLUMNS: tuple[str, ...] = (
     "correlation_id",
     "session_id",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class LeafDigests:
+    """A chunk of ``EventStore.leaf_digests``, by column: row i is the event ``audit_ids[i]`` of
+    ``tenant_ids[i]``, created ``created_us[i]`` microseconds after the Unix epoch, whose leaf hash
+    the store computed as ``digests[i]``."""
+
+    tenant_ids: list[str]
+    audit_ids: list[str]
+    created_us: list[int]
+    digests: list[bytes]
+
+
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since the Unix epoch; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +104,10 @@ class EventStore(Protocol):
         and that no hold covers; deleted when ``delete``."""
         ...
 
-    def leaf_digests(self, tenant_id: str) -> Iterator[list[tuple[str, datetime, bytes]]]:
-        """(audit_id, created_at, integrity leaf hash) of every event of the tenant, computed
-        where the data is when the engine can (the verifier re-checks mismatches itself)."""
+    def leaf_digests(self, tenant_ids: list[str]) -> Iterator[LeafDigests]:
+        """Every event of these tenants with its integrity leaf hash, in chunks, in no particular
+        order; computed where the data is when the engine can (the verifier re-checks mismatches
+        itself)."""
         ...
 
     def count(self) -> int: ...

@@ -21,9 +21,12 @@ import queue
 import sys
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import compress
+from operator import eq, not_
 from typing import Any, TypeVar
 
 from auditlog import merkle
@@ -32,14 +35,16 @@ from auditlog.integrity import (
     Checkpoint,
     IntegrityStore,
     event_leaf_hash,
-    iter_spine,
+    read_spine,
     record_from_row,
     verify_checkpoint,
 )
-from auditlog.store import EventStore
+from auditlog.store import EventStore, LeafDigests, epoch_us
 
 # Events younger than this before the checkpoint's time may still be on their way to it.
 IN_FLIGHT = timedelta(seconds=30)
+# Leaves checked per pass over the store: small tenants are checked together, in one scan.
+GROUP_LEAVES = 1_000_000
 
 Progress = Callable[[str, int], None]
 T = TypeVar("T")
@@ -109,19 +114,91 @@ def verify_tenant(
     recanonicalise: bool = False,
     progress: Progress | None = _stderr_progress,
     progress_every: int = 1_000_000,
-    leaf_digests: Iterator[list[tuple[str, datetime, bytes]]] | None = None,
 ) -> TenantReport:
-    """``leaf_digests``: the store's leaf digests of the tenant, already being computed (as
-    ``verify_tenants`` passes them); else they are started here."""
-    now = now or datetime.now(UTC)
-    today = now.date()
-    report = TenantReport(tenant)
-    found = report.findings.append
+    (report,) = verify_tenants(
+        store,
+        log,
+        public_keys,
+        [tenant],
+        since=since,
+        now=now,
+        recanonicalise=recanonicalise,
+        progress=progress,
+        progress_every=progress_every,
+    )
+    return report
 
+
+def verify_tenants(
+    store: EventStore,
+    log: IntegrityStore,
+    public_keys: dict[str, bytes],
+    tenants: list[str],
+    *,
+    since: Checkpoint | None = None,
+    now: datetime | None = None,
+    recanonicalise: bool = False,
+    progress: Progress | None = _stderr_progress,
+    progress_every: int = 1_000_000,
+    group_leaves: int = GROUP_LEAVES,
+) -> Iterator[TenantReport]:
+    """Each tenant's report, in order. The store is read once per group of consecutive tenants
+    holding up to ``group_leaves`` leaves together (a larger tenant is a group of its own), and
+    the next group's digests are computed while one is checked. ``since`` applies to the tenant
+    it belongs to."""
+    now = now or datetime.now(UTC)
+    groups = _groups([(tenant, log.state(tenant).frontier.size) for tenant in tenants], group_leaves)
+    upcoming = _prefetched(store.leaf_digests(groups[0])) if groups else None
+    for i, group in enumerate(groups):
+        current = upcoming
+        upcoming = _prefetched(store.leaf_digests(groups[i + 1])) if i + 1 < len(groups) else None
+        assert current is not None
+        checks = {tenant: _check_log(log, public_keys, tenant, _own(since, tenant)) for tenant in group}
+        yield from _check_events(store, log, checks, current, now, recanonicalise, progress, progress_every)
+
+
+def _own(since: Checkpoint | None, tenant: str) -> Checkpoint | None:
+    return since if since is not None and since.tenant_id == tenant else None
+
+
+@dataclass
+class _TenantCheck:
+    """A tenant's signed log, read and checked, against which its events are checked."""
+
+    report: TenantReport
+    ids: list[str] = field(default_factory=list)  # the spine: each leaf's audit id ...
+    hashes: list[bytes] = field(default_factory=list)  # ... and hash, up to the checkpoint's size
+    by_id: dict[str, bytes] = field(default_factory=dict)
+    cutoff_us: int = 0  # events created before this should be in the checkpoint
+
+
+def _groups(sizes: list[tuple[str, int]], limit: int) -> list[list[str]]:
+    """Consecutive tenants, each once in a group, with up to ``limit`` leaves in all."""
+    groups: list[list[str]] = []
+    members: set[str] = set()
+    leaves = 0
+    for tenant, size in sizes:
+        if not groups or leaves + size > limit or tenant in members:
+            groups.append([])
+            members, leaves = set(), 0
+        groups[-1].append(tenant)
+        members.add(tenant)
+        leaves += size
+    return groups
+
+
+def _check_log(
+    log: IntegrityStore, public_keys: dict[str, bytes], tenant: str, since: Checkpoint | None
+) -> _TenantCheck:
+    """Steps 1 to 3: the checkpoint's signature, the spine against the signed roots, and the
+    earlier checkpoint as a prefix."""
+    check = _TenantCheck(TenantReport(tenant))
+    report = check.report
+    found = report.findings.append
     checkpoint = log.latest_checkpoint(tenant)
     if checkpoint is None:
         found(Finding("signature", "the tenant has no signed checkpoint"))
-        return report
+        return check
     report.checkpoint = checkpoint.as_dict()
     report.tree_size = size = checkpoint.tree_size
     if not verify_checkpoint(checkpoint, public_keys):
@@ -138,24 +215,19 @@ def verify_tenant(
                 )
             )
 
-    # The store computes its digests in a thread of its own (DuckDB writes the leaf bytes without
-    # the interpreter lock) while the spine is read and its roots rebuilt.
-    digest_chunks = leaf_digests if leaf_digests is not None else _prefetched(store.leaf_digests(tenant))
-
-    # 2. The spine against the signed roots.
-    spine = list(iter_spine(log, tenant, log.state(tenant).frontier.size))
-    if len(spine) < size:
+    ids, hashes = read_spine(log, tenant, log.state(tenant).frontier.size)
+    if len(ids) < size:
         found(
             Finding(
                 "truncated",
-                f"the log holds {len(spine)} leaves; the signed checkpoint has {size}",
-                leaf_index=len(spine),
+                f"the log holds {len(ids)} leaves; the signed checkpoint has {size}",
+                leaf_index=len(ids),
             )
         )
-    roots = _prefix_roots(spine, sorted({size} | ({since.tree_size} if since else set())))
-    if len(spine) >= size and roots.get(size) != checkpoint.root_hash:
-        found(Finding("spine_altered", _locate_alteration(log, tenant, spine, size)))
-    if since is not None and since.tree_size <= len(spine) and roots.get(since.tree_size) != since.root_hash:
+    roots = _prefix_roots(hashes, sorted({size} | ({since.tree_size} if since else set())))
+    if len(ids) >= size and roots.get(size) != checkpoint.root_hash:
+        found(Finding("spine_altered", _locate_alteration(log, tenant, hashes, size)))
+    if since is not None and since.tree_size <= len(ids) and roots.get(since.tree_size) != since.root_hash:
         found(
             Finding(
                 "inconsistent",
@@ -163,86 +235,127 @@ def verify_tenant(
                 f"{since.tree_size}: history before it was rewritten",
             )
         )
-
-    # 4. Events against leaves.
-    by_id = {leaf.audit_id: leaf for leaf in spine[:size]}
-    by_hash = {leaf.leaf_hash: leaf.index for leaf in spine[:size]}
-    seen: set[str] = set()
-    cutoff = parse_rfc3339(checkpoint.timestamp) - IN_FLIGHT
-    for digests in digest_chunks:
-        for audit_id, created_at, digest in digests:
-            report.events += 1
-            if progress and report.events % progress_every == 0:
-                progress(tenant, report.events)
-            leaf = by_id.get(audit_id)
-            if leaf is None:
-                if created_at >= cutoff:
-                    report.in_flight += 1
-                else:
-                    found(Finding("inserted", "stored, but not in the signed log", audit_id))
-                continue
-            seen.add(audit_id)
-            if digest == leaf.leaf_hash:
-                continue
-            # The store's fast digest disagrees: the reference encoding decides.
-            row = store.get(tenant, audit_id)
-            h = event_leaf_hash(record_from_row(row)) if row is not None else b""
-            if row is not None and h != leaf.leaf_hash and recanonicalise:
-                h = event_leaf_hash(record_from_row(row, recanonicalise=True))
-            if h == leaf.leaf_hash:
-                continue
-            other = by_hash.get(h)
-            if other is not None and other != leaf.index:
-                found(Finding("reordered", f"its content is leaf {other}'s", audit_id, leaf.index))
-            else:
-                found(Finding("edited", "differs from what the log committed to", audit_id, leaf.index))
-    for leaf in spine[:size]:
-        if leaf.audit_id in seen:
-            continue
-        if date.fromisoformat(leaf.expires) <= today:
-            report.expired += 1
-        else:
-            found(
-                Finding(
-                    "deleted",
-                    f"in the log, missing from the store before its expiry {leaf.expires}",
-                    leaf.audit_id,
-                    leaf.index,
-                )
-            )
-    if progress:
-        progress(tenant, report.events)
-    return report
+    check.ids, check.hashes = ids[:size], hashes[:size]
+    check.by_id = dict(zip(check.ids, check.hashes, strict=True))
+    check.cutoff_us = epoch_us(parse_rfc3339(checkpoint.timestamp) - IN_FLIGHT)
+    return check
 
 
-def verify_tenants(
+def _check_events(
     store: EventStore,
     log: IntegrityStore,
-    public_keys: dict[str, bytes],
-    tenants: list[str],
-    *,
-    since: Checkpoint | None = None,
-    recanonicalise: bool = False,
-    progress: Progress | None = _stderr_progress,
+    checks: dict[str, _TenantCheck],
+    chunks: Iterator[LeafDigests],
+    now: datetime,
+    recanonicalise: bool,
+    progress: Progress | None,
+    progress_every: int,
 ) -> Iterator[TenantReport]:
-    """``verify_tenant`` of each tenant in turn, the next tenant's digests already being computed
-    while this one is checked (with many small tenants, as at 200k events, the store's digest
-    queries are the longer half of the work; with large ones the per-leaf checks are).
-    ``since`` applies to the tenant it belongs to."""
-    upcoming = _prefetched(store.leaf_digests(tenants[0])) if tenants else None
-    for i, tenant in enumerate(tenants):
-        current = upcoming
-        upcoming = _prefetched(store.leaf_digests(tenants[i + 1])) if i + 1 < len(tenants) else None
-        yield verify_tenant(
-            store,
-            log,
-            public_keys,
-            tenant,
-            since=since if since is not None and since.tenant_id == tenant else None,
-            recanonicalise=recanonicalise,
-            progress=progress,
-            leaf_digests=current,
-        )
+    """Step 4 for a group of tenants, from one pass over their events: each event's digest is its
+    leaf's (looked up by audit id), and each leaf's hash is among the store's digests. Only the
+    events and leaves that fail either test are looked at one by one."""
+    digests: set[bytes] = set()
+    events: Counter[str] = Counter()
+    odd: dict[str, list[tuple[str, int, bytes]]] = {tenant: [] for tenant in checks}
+    # One lookup for the whole group: a digest equal to the leaf hash found under its audit id
+    # is that leaf's record, tenant included (the hash covers it), whichever tenant's leaf it is.
+    by_id = next(iter(checks.values())).by_id if len(checks) == 1 else {}
+    if len(checks) > 1:
+        for check in checks.values():
+            by_id.update(check.by_id)
+    label = next(iter(checks)) if len(checks) == 1 else f"{len(checks)} tenants"
+    done = 0
+    for chunk in chunks:
+        digests.update(chunk.digests)
+        events.update(chunk.tenant_ids)
+        same = list(map(eq, map(by_id.get, chunk.audit_ids), chunk.digests))
+        if not all(same):
+            for i in compress(range(len(same)), map(not_, same)):
+                odd[chunk.tenant_ids[i]].append((chunk.audit_ids[i], chunk.created_us[i], chunk.digests[i]))
+        if progress and (done + len(same)) // progress_every > done // progress_every:
+            progress(label, done + len(same))
+        done += len(same)
+    for tenant, check in checks.items():
+        if check.report.checkpoint is not None:  # else nothing to check the events against
+            check.report.events = events[tenant]
+            _check_odd_events(store, check, odd[tenant], digests, recanonicalise)
+            _check_leaves(log, check, digests, now.date())
+        if progress:
+            progress(tenant, check.report.events)
+        yield check.report
+
+
+def _check_odd_events(
+    store: EventStore,
+    check: _TenantCheck,
+    odd: list[tuple[str, int, bytes]],
+    digests: set[bytes],
+    recanonicalise: bool,
+) -> None:
+    """Events whose digest is not the leaf hash of their audit id: not yet sequenced, inserted,
+    or (the reference encoding decides) edited or reordered."""
+    report = check.report
+    found = report.findings.append
+    index_of: dict[str, int] = {}
+    by_hash: dict[bytes, int] = {}
+    for audit_id, created_us, _ in odd:
+        leaf_hash = check.by_id.get(audit_id)
+        if leaf_hash is None:
+            if created_us >= check.cutoff_us:
+                report.in_flight += 1
+            else:
+                found(Finding("inserted", "stored, but not in the signed log", audit_id))
+            continue
+        digests.add(leaf_hash)  # its leaf has its event, edited or not
+        row = store.get(report.tenant_id, audit_id)
+        h = event_leaf_hash(record_from_row(row)) if row is not None else b""
+        if row is not None and h != leaf_hash and recanonicalise:
+            h = event_leaf_hash(record_from_row(row, recanonicalise=True))
+        if h == leaf_hash:  # the store's fast digest was wrong
+            continue
+        if not index_of:
+            index_of = {a: i for i, a in enumerate(check.ids)}
+            by_hash = {h: i for i, h in enumerate(check.hashes)}
+        index, other = index_of[audit_id], by_hash.get(h)
+        if other is not None and other != index:
+            found(Finding("reordered", f"its content is leaf {other}'s", audit_id, index))
+        else:
+            found(Finding("edited", "differs from what the log committed to", audit_id, index))
+
+
+def _check_leaves(log: IntegrityStore, check: _TenantCheck, digests: set[bytes], today: date) -> None:
+    """Leaves whose event the store does not have: expired, or deleted."""
+    if digests.issuperset(check.hashes):
+        return
+    report = check.report
+    missing = [i for i, h in enumerate(check.hashes) if h not in digests]
+    wanted = set(missing)
+    for start, end in _spans(missing):
+        for leaf in log.leaves(report.tenant_id, start, end):
+            if leaf.index not in wanted:
+                continue
+            if date.fromisoformat(leaf.expires) <= today:
+                report.expired += 1
+            else:
+                report.findings.append(
+                    Finding(
+                        "deleted",
+                        f"in the log, missing from the store before its expiry {leaf.expires}",
+                        leaf.audit_id,
+                        leaf.index,
+                    )
+                )
+
+
+def _spans(indices: list[int], gap: int = 64) -> list[list[int]]:
+    """Sorted indices as [start, end) spans to read, those less than ``gap`` apart together."""
+    spans: list[list[int]] = []
+    for i in indices:
+        if spans and i < spans[-1][1] + gap:
+            spans[-1][1] = i + 1
+        else:
+            spans.append([i, i + 1])
+    return spans
 
 
 def _prefetched(chunks: Iterator[T], depth: int = 4) -> Iterator[T]:
@@ -292,13 +405,12 @@ def _prefetched(chunks: Iterator[T], depth: int = 4) -> Iterator[T]:
     return reader
 
 
-def _prefix_roots(spine: list[Any], sizes: list[int]) -> dict[int, bytes]:
+def _prefix_roots(hashes: list[bytes], sizes: list[int]) -> dict[int, bytes]:
     """Roots of the spine's prefixes of the given sizes."""
-    hashes = [leaf.leaf_hash for leaf in spine]
-    return {s: merkle.root(hashes[:s]) for s in sizes if s <= len(spine)}
+    return {s: merkle.root(hashes[:s]) for s in sizes if s <= len(hashes)}
 
 
-def _locate_alteration(log: IntegrityStore, tenant: str, spine: list[Any], size: int) -> str:
+def _locate_alteration(log: IntegrityStore, tenant: str, hashes: list[bytes], size: int) -> str:
     """Between the last older checkpoint the spine still matches and the first it does not."""
     good, bad = 0, size
     lo, hi = 0, size
@@ -309,7 +421,7 @@ def _locate_alteration(log: IntegrityStore, tenant: str, spine: list[Any], size:
         probes += 1
         if cp is None:
             break
-        root = _prefix_roots(spine, [cp.tree_size]).get(cp.tree_size)
+        root = _prefix_roots(hashes, [cp.tree_size]).get(cp.tree_size)
         if root == cp.root_hash:
             lo = good = cp.tree_size
         else:

@@ -27,9 +27,10 @@ from auditlog.backends.bigquery_store import (
     storage_write_client,
 )
 from auditlog.backends.duckdb_store import DuckDBEventStore
-from auditlog.event import COLUMNS, StoredEvent
+from auditlog.event import COLUMNS, StoredEvent, parse_rfc3339
+from auditlog.integrity import event_leaf_hash
 from auditlog.schema import load_events_schema
-from auditlog.store import EventQuery, WriteBatch
+from auditlog.store import EventQuery, WriteBatch, epoch_us
 from tests.conftest import BIGQUERY_PROJECT
 from tests.records import stored_event
 
@@ -286,3 +287,22 @@ def test_ping_reads_table_metadata_and_fails_for_a_missing_table(
     with pytest.raises(NotFound):
         missing.ping()
     missing.close()
+
+
+def test_leaf_digests_give_each_event_of_the_tenants_asked_once(store: BigQueryEventStore) -> None:
+    acme = [event(minutes=i, request_data='{"k":"é","n":[1,2.5]}') for i in range(3)]
+    globex = [event("globex", minutes=i) for i in range(2)]
+    store.append(WriteBatch(acme, position=1))
+    store.append(WriteBatch(acme[:1], position=1))  # a redelivered copy
+    store.append(WriteBatch([*globex, event("initech")], position=2))
+
+    rows = [
+        row
+        for chunk in store.leaf_digests(["acme", "globex"])
+        for row in zip(chunk.tenant_ids, chunk.audit_ids, chunk.created_us, chunk.digests, strict=True)
+    ]
+
+    assert sorted(rows) == sorted(
+        (e["tenant_id"], e["audit_id"], epoch_us(parse_rfc3339(e["created_at"])), event_leaf_hash(e))
+        for e in [*acme, *globex]
+    )

@@ -60,7 +60,11 @@ def test_duckdb_digests_equal_the_reference_leaf_hashes(tmp_path: Path) -> None:
     store = DuckDBEventStore(tmp_path / "e.duckdb")
     events = [_event(i, t) for i, t in enumerate([*AWKWARD, CONTROL])]
     store.append(WriteBatch(events, 1))  # type: ignore[arg-type]
-    digests = {a: h for chunk in store.leaf_digests("acme") for a, _, h in chunk}
+    digests = {
+        a: h
+        for chunk in store.leaf_digests(["acme"])
+        for a, h in zip(chunk.audit_ids, chunk.digests, strict=True)
+    }
     for event in events:
         row = store.get("acme", str(event["audit_id"]))
         assert row is not None

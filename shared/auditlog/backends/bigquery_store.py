@@ -71,9 +71,11 @@ from auditlog.store import (
     SELF_AUDIT_PREFIX,
     EventQuery,
     HoldScope,
+    LeafDigests,
     Row,
     WriteBatch,
     day_slices,
+    epoch_us,
     json_path,
 )
 
@@ -98,8 +100,6 @@ _SELECT = ", ".join(
     for c in COLUMNS
 )
 _ORDER = "ORDER BY `timestamp` DESC, audit_id DESC"
-_ID = COLUMNS.index("audit_id")
-_CREATED = COLUMNS.index("created_at")
 _EXPIRED = "partition_date < @today AND DATE_ADD(partition_date, INTERVAL retention_period_days DAY) < @today"
 
 
@@ -282,22 +282,25 @@ class BigQueryEventStore:
         if chunk:
             yield chunk
 
-    def leaf_digests(self, tenant_id: str) -> Iterator[list[tuple[str, datetime, bytes]]]:
+    def leaf_digests(self, tenant_ids: list[str]) -> Iterator[LeafDigests]:
         # Computed here from the rows: BigQuery re-serialises JSON columns, which the leaf's
         # canonical text absorbs only after parsing them again.
         from auditlog.integrity import event_leaf_hash, record_from_row
 
         now = datetime.now(UTC).replace(tzinfo=None)
         query = EventQuery(
-            tenants=(tenant_id,),
+            tenants=tuple(tenant_ids),
             start=now - timedelta(days=MAX_RETENTION_DAYS + 5),
             end=now + timedelta(days=1),
             include_self_audit=True,
         )
         for rows in self.export(query, chunk_rows=50_000):
-            yield [
-                (r[_ID], r[_CREATED], event_leaf_hash(record_from_row(r, recanonicalise=True))) for r in rows
-            ]
+            yield LeafDigests(
+                [r[_TENANT] for r in rows],
+                [r[_ID] for r in rows],
+                [epoch_us(r[_CREATED]) for r in rows],
+                [event_leaf_hash(record_from_row(r, recanonicalise=True)) for r in rows],
+            )
 
     def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
         params: list[Any] = [bigquery.ScalarQueryParameter("today", "DATE", today)]

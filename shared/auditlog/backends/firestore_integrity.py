@@ -220,6 +220,10 @@ class FirestoreIntegrityStore:
             out.append(SpineLeaf(i, doc["ids"][o], bytes.fromhex(doc["hashes"][o]), doc["expires"][o]))
         return out
 
+    def spine(self, tenant_id: str, start: int, end: int) -> tuple[list[str], list[bytes]]:
+        leaves = self.leaves(tenant_id, start, end)
+        return [leaf.audit_id for leaf in leaves], [leaf.leaf_hash for leaf in leaves]
+
     # -- checkpoints -----------------------------------------------------------------------
 
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:

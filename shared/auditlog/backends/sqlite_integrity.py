@@ -207,6 +207,30 @@ class SqliteIntegrityStore:
             ).fetchall()
         return [SpineLeaf(i, a, h if h is not None else b"", x) for i, a, h, x in rows]
 
+    def spine(self, tenant_id: str, start: int, end: int) -> tuple[list[str], list[bytes]]:
+        # Two range reads cost two thirds of the join ``leaves`` makes; they pair up when both
+        # hold every index of the range (each is unique per index).
+        with self._lock:
+            ids = [
+                a
+                for (a,) in self._conn.execute(
+                    "SELECT audit_id FROM leaves WHERE tenant_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
+                    (tenant_id, start, end),
+                )
+            ]
+            hashes = [
+                h
+                for (h,) in self._conn.execute(
+                    "SELECT hash FROM nodes WHERE tenant_id = ? AND level = 0 AND idx >= ? AND idx < ? "
+                    "ORDER BY idx",
+                    (tenant_id, start, end),
+                )
+            ]
+        if len(ids) == len(hashes) == end - start:
+            return ids, hashes
+        leaves = self.leaves(tenant_id, start, end)
+        return [leaf.audit_id for leaf in leaves], [leaf.leaf_hash for leaf in leaves]
+
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:
         with self._lock:
             self._conn.execute(
