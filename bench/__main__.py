@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lag-rate", type=float, default=25.0, help="lag probe writes per second (25)")
     p.add_argument("--lag-poll-ms", type=float, default=10.0, help="get-by-id poll interval (10)")
     p.add_argument("--query-runs", type=int, default=40, help="timed runs per query (40)")
+    p.add_argument(
+        "--repeat-runs",
+        type=int,
+        default=200,
+        help="timed runs of each repeated query (200: at a few ms each, enough for a steady p95)",
+    )
     p.add_argument("--query-warmup", type=int, default=5, help="untimed warm-up runs per query (5)")
     p.add_argument("--append-rows", type=int, default=50_000, help="rows per raw store append (50k)")
     p.add_argument("--workdir", type=Path, default=None, help="where temp data goes (default: TMPDIR)")
@@ -129,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     anchor=results["anchor"],
                     warmup=args.query_warmup,
                     runs=args.query_runs,
+                    repeat_runs=args.repeat_runs,
                     export_days=EXPORT_DAYS,
                     parent=args.workdir,
                     allow_install=not args.no_install,
@@ -230,7 +237,10 @@ def run_service(
 
         anchor = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         results["anchor"] = anchor
-        progress.phase(f"query mix ({args.query_warmup} warm-up + {args.query_runs} runs each)")
+        progress.phase(
+            f"query mix ({args.query_warmup} warm-up + {args.query_runs} runs each, "
+            f"{args.repeat_runs} repeated)"
+        )
         with profiler.phase("queries"):
             out["queries"] = ours.run_queries(
                 server,
@@ -239,6 +249,7 @@ def run_service(
                 anchor=anchor,
                 warmup=args.query_warmup,
                 runs=args.query_runs,
+                repeat_runs=args.repeat_runs,
                 progress=progress,
             )
         progress.done(

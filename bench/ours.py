@@ -387,6 +387,7 @@ def run_queries(
     anchor: datetime,
     warmup: int,
     runs: int,
+    repeat_runs: int,
     progress: Progress,
 ) -> dict[str, Any]:
     http = server.http(timeout=60)
@@ -403,7 +404,7 @@ def run_queries(
 
             cold, rows = time_runs(page, warmup=warmup, runs=runs, progress=progress, label=spec.key, first=1)
             repeated, _ = time_runs(
-                lambda _i, page=page: page(0), warmup=1, runs=runs, progress=progress, label=spec.key
+                lambda _i, page=page: page(0), warmup=1, runs=repeat_runs, progress=progress, label=spec.key
             )
             out[spec.key] = {"label": spec.label, "rows": rows, "cold": cold, "repeated": repeated}
 
@@ -417,7 +418,9 @@ def run_queries(
             return 1
 
         cold, _ = time_runs(get, warmup=warmup, runs=runs, progress=progress, label="get_by_id", first=1)
-        repeated, _ = time_runs(lambda _i: get(0), warmup=1, runs=runs, progress=progress, label="get_by_id")
+        repeated, _ = time_runs(
+            lambda _i: get(0), warmup=1, runs=repeat_runs, progress=progress, label="get_by_id"
+        )
         out["get_by_id"] = {"label": "get by id", "rows": 1, "cold": cold, "repeated": repeated}
 
         def health(_i: int) -> int:

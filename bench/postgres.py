@@ -297,6 +297,7 @@ def run_queries(
     anchor: datetime,
     warmup: int,
     runs: int,
+    repeat_runs: int,
     progress: Progress,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -312,7 +313,7 @@ def run_queries(
 
             cold, rows = time_runs(page, warmup=warmup, runs=runs, progress=progress, label=spec.key, first=1)
             repeated, _ = time_runs(
-                lambda _i, page=page: page(0), warmup=1, runs=runs, progress=progress, label=spec.key
+                lambda _i, page=page: page(0), warmup=1, runs=repeat_runs, progress=progress, label=spec.key
             )
             cur.execute("EXPLAIN " + sql, _search_params(spec, anchor, 0))
             plan = [r[0] for r in cur.fetchall()]
@@ -335,7 +336,9 @@ def run_queries(
             return 1
 
         cold, _ = time_runs(get, warmup=warmup, runs=runs, progress=progress, label="get_by_id", first=1)
-        repeated, _ = time_runs(lambda _i: get(0), warmup=1, runs=runs, progress=progress, label="get_by_id")
+        repeated, _ = time_runs(
+            lambda _i: get(0), warmup=1, runs=repeat_runs, progress=progress, label="get_by_id"
+        )
         out["get_by_id"] = {"label": "get by id", "rows": 1, "cold": cold, "repeated": repeated}
     return out
 
@@ -388,6 +391,7 @@ def run(
     anchor: datetime,
     warmup: int,
     runs: int,
+    repeat_runs: int,
     export_days: float,
     parent: Path | None,
     allow_install: bool,
@@ -409,7 +413,14 @@ def run(
         )
         progress.phase("PostgreSQL: query mix")
         queries = run_queries(
-            cluster, data, specs, anchor=anchor, warmup=warmup, runs=runs, progress=progress
+            cluster,
+            data,
+            specs,
+            anchor=anchor,
+            warmup=warmup,
+            runs=runs,
+            repeat_runs=repeat_runs,
+            progress=progress,
         )
         progress.phase("PostgreSQL: export")
         exports = {
