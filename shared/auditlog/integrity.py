@@ -449,6 +449,11 @@ def iter_spine(store: IntegrityStore, tenant_id: str, size: int, chunk: int = 65
         yield from store.leaves(tenant_id, start, min(size, start + chunk))
 
 
+def spine_columns(leaves: list[SpineLeaf]) -> tuple[list[str], list[bytes]]:
+    """The audit ids and hashes of ``leaves``, as ``IntegrityStore.spine`` answers."""
+    return [leaf.audit_id for leaf in leaves], [leaf.leaf_hash for leaf in leaves]
+
+
 def read_spine(
     store: IntegrityStore, tenant_id: str, size: int, chunk: int = 262_144
 ) -> tuple[list[str], list[bytes]]:

@@ -147,13 +147,17 @@ def verify_tenants(
     the next group's digests are computed while one is checked. ``since`` applies to the tenant
     it belongs to."""
     now = now or datetime.now(UTC)
-    groups = _groups([(tenant, log.state(tenant).frontier.size) for tenant in tenants], group_leaves)
+    sizes = {tenant: log.state(tenant).frontier.size for tenant in tenants}
+    groups = _groups([(tenant, sizes[tenant]) for tenant in tenants], group_leaves)
     upcoming = _prefetched(store.leaf_digests(groups[0])) if groups else None
     for i, group in enumerate(groups):
         current = upcoming
         upcoming = _prefetched(store.leaf_digests(groups[i + 1])) if i + 1 < len(groups) else None
         assert current is not None
-        checks = {tenant: _check_log(log, public_keys, tenant, _own(since, tenant)) for tenant in group}
+        checks = {
+            tenant: _check_log(log, public_keys, tenant, sizes[tenant], _own(since, tenant))
+            for tenant in group
+        }
         yield from _check_events(store, log, checks, current, now, recanonicalise, progress, progress_every)
 
 
@@ -188,10 +192,10 @@ def _groups(sizes: list[tuple[str, int]], limit: int) -> list[list[str]]:
 
 
 def _check_log(
-    log: IntegrityStore, public_keys: dict[str, bytes], tenant: str, since: Checkpoint | None
+    log: IntegrityStore, public_keys: dict[str, bytes], tenant: str, leaves: int, since: Checkpoint | None
 ) -> _TenantCheck:
-    """Steps 1 to 3: the checkpoint's signature, the spine against the signed roots, and the
-    earlier checkpoint as a prefix."""
+    """Steps 1 to 3: the checkpoint's signature, the spine (``leaves`` long, as the tree's state
+    says) against the signed roots, and the earlier checkpoint as a prefix."""
     check = _TenantCheck(TenantReport(tenant))
     report = check.report
     found = report.findings.append
@@ -215,7 +219,7 @@ def _check_log(
                 )
             )
 
-    ids, hashes = read_spine(log, tenant, log.state(tenant).frontier.size)
+    ids, hashes = read_spine(log, tenant, leaves)
     if len(ids) < size:
         found(
             Finding(
@@ -259,11 +263,13 @@ def _check_events(
     odd: dict[str, list[tuple[str, int, bytes]]] = {tenant: [] for tenant in checks}
     # One lookup for the whole group: a digest equal to the leaf hash found under its audit id
     # is that leaf's record, tenant included (the hash covers it), whichever tenant's leaf it is.
-    by_id = next(iter(checks.values())).by_id if len(checks) == 1 else {}
-    if len(checks) > 1:
+    if len(checks) == 1:
+        ((label, only),) = checks.items()
+        by_id = only.by_id
+    else:
+        label, by_id = f"{len(checks)} tenants", {}
         for check in checks.values():
             by_id.update(check.by_id)
-    label = next(iter(checks)) if len(checks) == 1 else f"{len(checks)} tenants"
     done = 0
     for chunk in chunks:
         digests.update(chunk.digests)
@@ -315,7 +321,7 @@ def _check_odd_events(
             continue
         if not index_of:
             index_of = {a: i for i, a in enumerate(check.ids)}
-            by_hash = {h: i for i, h in enumerate(check.hashes)}
+            by_hash = {leaf: i for i, leaf in enumerate(check.hashes)}
         index, other = index_of[audit_id], by_hash.get(h)
         if other is not None and other != index:
             found(Finding("reordered", f"its content is leaf {other}'s", audit_id, index))

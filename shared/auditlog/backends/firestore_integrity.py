@@ -37,7 +37,15 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
 from google.cloud import firestore
 
-from auditlog.integrity import Checkpoint, LeafEntry, SpineLeaf, StagedBatch, StagedInput, TreeState
+from auditlog.integrity import (
+    Checkpoint,
+    LeafEntry,
+    SpineLeaf,
+    StagedBatch,
+    StagedInput,
+    TreeState,
+    spine_columns,
+)
 from auditlog.merkle import Frontier, NodeId
 
 TILE = 256
@@ -221,8 +229,7 @@ class FirestoreIntegrityStore:
         return out
 
     def spine(self, tenant_id: str, start: int, end: int) -> tuple[list[str], list[bytes]]:
-        leaves = self.leaves(tenant_id, start, end)
-        return [leaf.audit_id for leaf in leaves], [leaf.leaf_hash for leaf in leaves]
+        return spine_columns(self.leaves(tenant_id, start, end))
 
     # -- checkpoints -----------------------------------------------------------------------
 

@@ -14,7 +14,15 @@ from pathlib import Path
 import orjson
 
 from auditlog.backends.sqlite_file import open_durable
-from auditlog.integrity import Checkpoint, LeafEntry, SpineLeaf, StagedBatch, StagedInput, TreeState
+from auditlog.integrity import (
+    Checkpoint,
+    LeafEntry,
+    SpineLeaf,
+    StagedBatch,
+    StagedInput,
+    TreeState,
+    spine_columns,
+)
 from auditlog.merkle import Frontier, NodeId
 
 _SCHEMA = """
@@ -228,8 +236,7 @@ class SqliteIntegrityStore:
             ]
         if len(ids) == len(hashes) == end - start:
             return ids, hashes
-        leaves = self.leaves(tenant_id, start, end)
-        return [leaf.audit_id for leaf in leaves], [leaf.leaf_hash for leaf in leaves]
+        return spine_columns(self.leaves(tenant_id, start, end))
 
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:
         with self._lock:
