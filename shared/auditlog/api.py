@@ -196,7 +196,7 @@ async def get_event(call: Call) -> Response:
     event = await run_in_threadpool(
         call.runtime.reader.get, principal, call.path_params["audit_id"], tenant, utc_now(), call.context()
     )
-    return json_response(event)
+    return Response(event, 200, media_type="application/json")
 
 
 _EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/x-ndjson"}

@@ -14,15 +14,17 @@ from typing import Any
 
 from auditlog import access, metrics
 from auditlog.access import Capability
+from auditlog.cache import QueryCache
 from auditlog.holds import HoldBook
 from auditlog.identity import Principal
 from auditlog.store import EventStore
 
 
 class RetentionService:
-    def __init__(self, store: EventStore, holds: HoldBook) -> None:
+    def __init__(self, store: EventStore, holds: HoldBook, cache: QueryCache) -> None:
         self._store = store
         self._holds = holds
+        self._cache = cache
 
     def run(self, today: date, *, dry_run: bool) -> dict[str, Any]:
         try:
@@ -34,6 +36,8 @@ class RetentionService:
         metrics.RETENTION_RUNS.labels("success").inc()
         if not dry_run:
             metrics.RETENTION_DELETED.inc(sum(per_tenant.values()))
+            # Cached pages and events of these tenants may show what was just deleted.
+            self._cache.bump({tenant for tenant, deleted in per_tenant.items() if deleted})
         return {
             "dry_run": dry_run,
             "as_of": today.isoformat(),

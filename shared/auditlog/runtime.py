@@ -335,7 +335,7 @@ def build_runtime(settings: Settings) -> Runtime:
             self_audit=self_audit,
             unsealer=Unsealer(subject_keys),
         ),
-        retention=RetentionService(backends.store, holds),
+        retention=RetentionService(backends.store, holds, backends.cache),
         erasures=ErasureBook(backends.state, subject_keys, backends.cache),
         holds=holds,
         self_audit=self_audit,

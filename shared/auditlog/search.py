@@ -265,29 +265,51 @@ class EventReader:
         tenant_id: str | None,
         now: datetime,
         context: RequestContext | None = None,
-    ) -> dict[str, Any]:
+    ) -> bytes:
+        """One event as JSON bytes; the read is recorded before it is answered.
+
+        Cached like a page, under the tenant's generation, for the closed TTL: a stored event
+        changes only by an erasure or a deletion, and both bump it. "Not found" is not cached: a
+        store may answer it for a moment while an append is in flight (the BigQuery emulator
+        does), and a client polling for its event would then see it for an hour.
+        """
         access.require(principal, Capability.READ)
         if not is_uuid(audit_id):
             raise InvalidInput(
                 "audit_id is not a UUID",
                 [FieldProblem("audit_id", "must be a UUID in its 36-character form")],
             )
+        audit_id = audit_id.lower()
         (tenant,) = access.readable_tenants(principal, [tenant_id] if tenant_id else [])
-        with _timed("get") as done:
-            row = self._store.get(tenant, audit_id.lower())
-            done(0 if row is None else 1)
+        (generation,) = self._cache.generations((tenant,))
+        key = cache_key(
+            (tenant,), [("audit_id", audit_id)], principal_scope=f"event;generations={generation}"
+        )
+
+        def compute() -> bytes:
+            with _timed("get") as done:
+                row = self._store.get(tenant, audit_id)
+                done(0 if row is None else 1)
+            if row is None:
+                raise NotFound(f"no event {audit_id} in this tenant")  # nothing is cached
+            return orjson.dumps(row_to_json_object(self._unsealer.rows([row])[0]))
+
+        try:
+            event: bytes | None = cached(self._cache, key, self._closed_ttl, compute)
+        except NotFound:
+            event = None
         self._self_audit.record(
             principal,
             context,
             action="events.get",
             tenants=[tenant],
-            status="success" if row is not None else "not_found",
-            resource_id=audit_id.lower(),
+            status="success" if event is not None else "not_found",
+            resource_id=audit_id,
             now=now,
         )
-        if row is None:
+        if event is None:
             raise NotFound(f"no event {audit_id} in this tenant")
-        return row_to_json_object(self._unsealer.rows([row])[0])
+        return event
 
     def export(
         self,

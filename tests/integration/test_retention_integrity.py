@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from auditlog import merkle
@@ -119,3 +120,66 @@ def test_a_leaf_sequenced_before_its_event_is_visible_is_not_yet_provable(runtim
     runtime.sequencer.checkpoint(TENANT, force=True)
     with pytest.raises(NotYetSequenced):
         runtime.proofs.proof(WRITER, audit_id, None, None, datetime.now(UTC).replace(tzinfo=None))
+
+
+def test_reads_cached_before_a_retention_run_do_not_show_what_it_deleted(runtime: Runtime) -> None:
+    """Events and pages of a window in the past are cached for an hour; a deletion must not
+    leave them served from the cache."""
+    from auditlog.errors import NotFound
+
+    expiring = _events("dave", 2, 90)
+    status, _ = asyncio.run(runtime.ingest.write_batch(WRITER, {"events": expiring}))
+    assert status == 202
+    now = datetime.now(UTC)
+    window = [
+        ("start_time", (now - timedelta(days=2)).isoformat()),
+        ("end_time", (now - timedelta(hours=1)).isoformat()),  # closed: the long TTL
+    ]
+    wait_for(lambda: runtime.store.get(TENANT, expiring[1]["audit_id"]) is not None, timeout=10)
+    now = now.replace(tzinfo=None)  # the service's clock is naive UTC
+    for _ in range(2):  # the second read of each is served from the cache
+        event = orjson.loads(runtime.reader.get(WRITER, expiring[0]["audit_id"], None, now))
+        assert event["user_id"] == "dave"
+        page = orjson.loads(runtime.reader.page(WRITER, window, now))
+        assert len(page["events"]) == 2
+
+    assert runtime.retention.run((now + timedelta(days=120)).date(), dry_run=False)["deleted"] == 2
+    with pytest.raises(NotFound):
+        runtime.reader.get(WRITER, expiring[0]["audit_id"], None, now)
+    assert orjson.loads(runtime.reader.page(WRITER, window, now))["events"] == []
+
+
+def test_a_repeated_get_is_served_from_the_cache_and_not_found_is_not_cached(runtime: Runtime) -> None:
+    from auditlog import metrics
+    from auditlog.errors import NotFound
+
+    def hits() -> float:
+        return metrics.CACHE.labels("hit")._value.get()
+
+    event = _events("erin", 1, 90)[0]
+    missing = str(uuid.uuid4())
+    asyncio.run(runtime.ingest.write_batch(WRITER, {"events": [event]}))
+    wait_for(lambda: runtime.store.get(TENANT, event["audit_id"]) is not None, timeout=10)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    first = runtime.reader.get(WRITER, event["audit_id"].upper(), None, now)
+    before = hits()
+    assert runtime.reader.get(WRITER, event["audit_id"], None, now) == first, "the id's case does not matter"
+    assert hits() == before + 1
+    assert orjson.loads(first)["audit_id"] == event["audit_id"]
+
+    # "Not found" is not cached: the write that makes the id appear is found at once.
+    for _ in range(2):
+        with pytest.raises(NotFound):
+            runtime.reader.get(WRITER, missing, None, now)
+    assert hits() == before + 1
+    late = {**_events("erin", 1, 90)[0], "audit_id": missing}
+    asyncio.run(runtime.ingest.write_batch(WRITER, {"events": [late]}))
+
+    def found() -> bool:
+        try:
+            return bool(runtime.reader.get(WRITER, missing, None, now))
+        except NotFound:
+            return False
+
+    wait_for(found, timeout=10)
+    assert orjson.loads(runtime.reader.get(WRITER, missing, None, now))["user_id"] == "erin"
