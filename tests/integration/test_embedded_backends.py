@@ -161,6 +161,32 @@ def test_append_is_once_per_position(store: DuckDBEventStore) -> None:
     assert store.applied_position() == 7
 
 
+def test_addresses_and_resource_ids_are_stored_uncompressed(store: DuckDBEventStore) -> None:
+    """DuckDB's default string compression made every returned page slow to materialise these
+    two columns (bench/README.md); the others keep the default."""
+    events = [
+        event(minutes=i, ip_address=f"10.{i % 250}.{i // 250}.7", resource_id=f"inv-{i:06d}")
+        for i in range(3000)
+    ]
+    store.append(WriteBatch(events, position=1))
+    store.checkpoint()
+    methods = dict(
+        store._cursor()
+        .execute(
+            "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info('events') "
+            "WHERE segment_type = 'VARCHAR' AND compression <> 'Constant' GROUP BY column_name"
+        )
+        .fetchall()
+    )
+    assert methods["ip_address"] == "Uncompressed"
+    assert methods["resource_id"] == "Uncompressed"
+    assert methods["user_id"] != "Uncompressed", "the default still applies elsewhere"
+    assert (
+        store.query(window(filters={"resource_id": ("inv-002999",)}))[0][COLUMNS.index("ip_address")]
+        == "10.249.11.7"
+    )
+
+
 def test_query_is_newest_first_with_keyset_ties_by_audit_id(store: DuckDBEventStore) -> None:
     same = [event(minutes=5) for _ in range(4)]
     store.append(WriteBatch([event(minutes=1), *same, event(minutes=9)], position=1))
