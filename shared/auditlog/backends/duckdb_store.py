@@ -58,7 +58,7 @@ _TYPES: dict[str, str] = {
 }
 # Short, nearly unique strings stored uncompressed: with DuckDB's default (DICT_FSST) every page
 # that returns rows paid ~5 ms per 100 rows for each of these two columns alone (the 90-day
-# event_type + status page of a 200k store: 15.5 -> 5.0 ms; the 24 h page 6.0 -> 3.1 ms), for 7 %
+# event_type + status page of a 200k store: 15.5 -> 5.0 ms; the 24 h page 6.0 -> 3.1 ms), for 4-7 %
 # more disk. Session and correlation ids, as unique but longer, showed no such cost. Applies to
 # tables created from now on (bench/README.md, "Queries against PostgreSQL").
 _COMPRESSION: dict[str, str] = {"ip_address": "uncompressed", "resource_id": "uncompressed"}
