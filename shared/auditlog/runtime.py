@@ -118,7 +118,7 @@ def _embedded(settings: Settings) -> Backends:
     from auditlog.backends.sqlite_state import SqliteStateStore
 
     data = settings.data_dir
-    store = DuckDBEventStore(data / "events.duckdb")
+    store = DuckDBEventStore(data / "events.duckdb", checkpoint_mib=settings.duckdb_checkpoint_mib)
     queue = SqliteJournalQueue(data / "queue.sqlite3")
     queue.ensure_position_after(store.applied_position())
     cache = MemoryQueryCache()

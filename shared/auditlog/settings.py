@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     writer_min_interval_seconds: float = Field(
         0.1, ge=0, le=0.5, description="least time between two appends to the store"
     )
+    duckdb_checkpoint_mib: int = Field(
+        1024,
+        ge=1,
+        description="embedded store: write-ahead log size that triggers a DuckDB checkpoint (MiB)",
+    )
 
     # GCP backends (AUDITLOG_BACKEND=gcp). The client libraries read the standard emulator
     # variables (PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST) themselves.
@@ -187,8 +192,7 @@ class Settings(BaseSettings):
         key = self.signing_key.get_secret_value() if self.signing_key else ""
         if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
             raise ConfigurationError(
-                "AUDITLOG_SIGNING_KEY must be a random Ed25519 seed of 64 hex characters outside "
-                "development"
+                "AUDITLOG_SIGNING_KEY must be a random Ed25519 seed of 64 hex characters outside development"
             )
         return self
 

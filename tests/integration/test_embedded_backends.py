@@ -187,6 +187,36 @@ def test_addresses_and_resource_ids_are_stored_uncompressed(store: DuckDBEventSt
     )
 
 
+@pytest.mark.parametrize(("mib", "checkpointed"), [(1, True), (1024, False)])
+def test_the_write_ahead_log_is_checkpointed_at_the_configured_size(
+    tmp_path: Path, mib: int, checkpointed: bool
+) -> None:
+    path = tmp_path / "events.duckdb"
+    store = DuckDBEventStore(path, checkpoint_mib=mib)
+    try:
+        for position in range(1, 5):  # ~4 MiB of rows, one append at a time
+            rows = [event(minutes=i, request_data='{"pad": "%s"}' % ("x" * 1000)) for i in range(1000)]
+            store.append(WriteBatch(rows, position=position))
+        wal = path.with_name(path.name + ".wal")
+        wal_bytes = wal.stat().st_size if wal.exists() else 0
+        assert (wal_bytes < 2**20) is checkpointed, wal_bytes
+        assert store.count() == 4000
+    finally:
+        store.close()
+
+
+def test_the_runtime_gives_the_store_its_checkpoint_size(tmp_path: Path) -> None:
+    from auditlog.runtime import build_runtime
+    from auditlog.settings import Settings
+
+    rt = build_runtime(Settings(data_dir=tmp_path, duckdb_checkpoint_mib=64))
+    try:
+        setting = rt.store._cursor().execute("SELECT current_setting('checkpoint_threshold')").fetchone()  # type: ignore[attr-defined]
+        assert setting == ("64.0 MiB",)
+    finally:
+        rt.close()
+
+
 def test_query_is_newest_first_with_keyset_ties_by_audit_id(store: DuckDBEventStore) -> None:
     same = [event(minutes=5) for _ in range(4)]
     store.append(WriteBatch([event(minutes=1), *same, event(minutes=9)], position=1))

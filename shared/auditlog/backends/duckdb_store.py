@@ -153,13 +153,23 @@ class DuckDBEventStore:
         threads: int | None = None,
         read_only: bool = False,
         export_slice_rows: int = EXPORT_SLICE_ROWS,
+        checkpoint_mib: int | None = None,
     ) -> None:
-        """``read_only``: for the verifier, beside no writer (DuckDB lets one process write)."""
+        """``read_only``: for the verifier, beside no writer (DuckDB lets one process write).
+
+        ``checkpoint_mib``: the write-ahead log size at which DuckDB checkpoints (its default is
+        16 MiB). Each checkpoint re-serialises the whole audit_id index (duckdb/duckdb#24848),
+        and rows checkpointed by this process scan 2-2.5x slower until the file is reopened
+        (bench/README.md, "Queries against PostgreSQL"); a larger log costs that much disk and
+        memory until the checkpoint, and its replay at the next start after a crash.
+        """
         self._export_slice_rows = export_slice_rows
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
+        if checkpoint_mib:
+            config["checkpoint_threshold"] = f"{checkpoint_mib}MiB"
         self._db = duckdb.connect(str(path), read_only=read_only, config=config)
         if not read_only:
             columns = ", ".join(
