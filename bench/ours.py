@@ -494,11 +494,13 @@ def run_export(
 
 def raw_append(data: Dataset, path: Path, *, chunk_rows: int, progress: Progress) -> dict[str, Any]:
     """``DuckDBEventStore.append`` of the data set into a fresh file, ``chunk_rows`` per append
-    (the writer's default batch); only the appends and the final close are timed."""
+    (the writer's default batch), checkpointing as the server's does; only the appends and the
+    final close are timed."""
     from auditlog.backends.duckdb_store import DuckDBEventStore
+    from auditlog.settings import Settings
     from auditlog.store import WriteBatch
 
-    store = DuckDBEventStore(path)
+    store = DuckDBEventStore(path, checkpoint_mib=Settings().duckdb_checkpoint_mib)
     append_seconds = 0.0
     rows = position = 0
     try:

@@ -200,9 +200,46 @@ def test_the_write_ahead_log_is_checkpointed_at_the_configured_size(
         wal = path.with_name(path.name + ".wal")
         wal_bytes = wal.stat().st_size if wal.exists() else 0
         assert (wal_bytes < 2**20) is checkpointed, wal_bytes
-        assert store.count() == 4000
+        assert store.count() == 4000  # this thread's cursor stays open across the close
     finally:
         store.close()
+    assert not wal.exists() or wal.stat().st_size == 0, "a clean close leaves no log to replay"
+    reopened = DuckDBEventStore(path, read_only=True)
+    try:
+        assert reopened.count() == 4000
+    finally:
+        reopened.close()
+
+
+def test_a_log_left_by_a_crash_is_replayed_then_checkpointed_at_close(tmp_path: Path) -> None:
+    """A writer that dies leaves its log; the next open replays it, and a clean close must then
+    fold it into the file, or every later open (the verifier's too) replays it again."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "events.duckdb"
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from auditlog.backends.duckdb_store import DuckDBEventStore
+        from auditlog.store import WriteBatch
+        from tests.integration.test_embedded_backends import event
+        store = DuckDBEventStore(Path({str(path)!r}), checkpoint_mib=1024)
+        store.append(WriteBatch([event(minutes=i) for i in range(2000)], position=1))
+        os._exit(0)  # no close
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).parents[2])
+    wal = path.with_name(path.name + ".wal")
+    assert wal.stat().st_size > 0, "the crash left its log"
+    store = DuckDBEventStore(path, checkpoint_mib=1024)
+    try:
+        assert store.count() == 2000, "replayed"
+    finally:
+        store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_the_runtime_gives_the_store_its_checkpoint_size(tmp_path: Path) -> None:

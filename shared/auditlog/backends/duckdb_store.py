@@ -164,6 +164,7 @@ class DuckDBEventStore:
         memory until the checkpoint, and its replay at the next start after a crash.
         """
         self._export_slice_rows = export_slice_rows
+        self._read_only = read_only
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {}
         if threads:
@@ -400,6 +401,11 @@ class DuckDBEventStore:
             self._cursor().execute("CHECKPOINT")
 
     def close(self) -> None:
+        if not self._read_only:
+            # Explicitly: DuckDB checkpoints at shutdown only once every cursor of the database
+            # is closed, and other threads' cursors may still be open; the log would otherwise
+            # stay behind (up to ``checkpoint_mib``) and be replayed by every later open.
+            self.checkpoint()
         self._db.close()
 
 
