@@ -41,7 +41,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.identity import DevIssuer
+    from auditlog.auth.identity import DevIssuer
 
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     unknown = [r for r in roles if r not in ROLES]
@@ -54,7 +54,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _openapi(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.openapi import build_document
+    from auditlog.http.openapi import build_document
 
     sys.stdout.write(
         orjson.dumps(build_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
@@ -201,7 +201,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
-    from auditlog.identity import DevIssuer
+    from auditlog.auth.identity import DevIssuer
 
     issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     return issuer.issue(tenant_id=tenant, roles=roles, subject="auditlog-cli")
@@ -210,9 +210,9 @@ def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     import time
 
-    from auditlog.integrity import Checkpoint
+    from auditlog.ledger.integrity import Checkpoint
+    from auditlog.ledger.verify import verify_tenants
     from auditlog.runtime import open_for_verification
-    from auditlog.verify import verify_tenants
 
     since = None
     if args.since_checkpoint:
@@ -259,7 +259,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.proofs import verify_export
+    from auditlog.ledger.proofs import verify_export
 
     try:
         with open(args.file, "rb") as lines:

@@ -12,26 +12,26 @@ from datetime import timedelta
 from pathlib import Path
 
 from auditlog import metrics
-from auditlog.cache import QueryCache
-from auditlog.cursor import CursorCodec
+from auditlog.admin.holds import HoldBook
+from auditlog.admin.retention import RetentionService
+from auditlog.auth.identity import TokenVerifier, build_verifier
+from auditlog.auth.limits import RateLimiter, RequestLimits
 from auditlog.errors import ConfigurationError
-from auditlog.holds import HoldBook
-from auditlog.identity import TokenVerifier, build_verifier
-from auditlog.ingest import IngestRules, IngestService
-from auditlog.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop, key_id_of
-from auditlog.pii import PiiProtector, TenantSecrets
-from auditlog.policy import PolicyBook, TenantPolicy
-from auditlog.proofs import IntegrityReader
-from auditlog.queue import EventQueue
-from auditlog.ratelimit import RateLimiter, RequestLimits
-from auditlog.retention import RetentionService
-from auditlog.search import EventReader, ReadLimits
-from auditlog.self_audit import SelfAudit
+from auditlog.ingest.pii import PiiProtector, TenantSecrets
+from auditlog.ingest.service import IngestRules, IngestService
+from auditlog.ingest.subjects import ErasureBook, SubjectKeys, Unsealer
+from auditlog.ledger.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop, key_id_of
+from auditlog.ledger.proofs import IntegrityReader
+from auditlog.model.cursor import CursorCodec
+from auditlog.model.policy import PolicyBook, TenantPolicy
+from auditlog.ports.cache import QueryCache
+from auditlog.ports.queue import EventQueue
+from auditlog.ports.state import StateStore
+from auditlog.ports.store import EventStore
+from auditlog.read.reader import EventReader, ReadLimits
+from auditlog.read.self_audit import SelfAudit
 from auditlog.settings import Backend, Settings, get_settings
-from auditlog.state import StateStore
-from auditlog.store import EventStore
-from auditlog.subjects import ErasureBook, SubjectKeys, Unsealer
-from auditlog.writer import EventWriter, WriterLoop
+from auditlog.write.writer import EventWriter, WriterLoop
 
 CURSOR_KEY_FILE = "cursor-key"
 SIGNING_KEY_FILE = "signing-key"
@@ -110,12 +110,12 @@ def _secret_file(path: Path) -> bytes:
 
 
 def _embedded(settings: Settings) -> Backends:
-    from auditlog.backends.duckdb_store import DuckDBEventStore
-    from auditlog.backends.memory_cache import MemoryQueryCache
-    from auditlog.backends.memory_ratelimit import MemoryRateLimiter
-    from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
-    from auditlog.backends.sqlite_journal import SqliteJournalQueue
-    from auditlog.backends.sqlite_state import SqliteStateStore
+    from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+    from auditlog.backends.embedded.memory_cache import MemoryQueryCache
+    from auditlog.backends.embedded.memory_ratelimit import MemoryRateLimiter
+    from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
+    from auditlog.backends.embedded.sqlite_journal import SqliteJournalQueue
+    from auditlog.backends.embedded.sqlite_state import SqliteStateStore
 
     data = settings.data_dir
     store = DuckDBEventStore(data / "events.duckdb", checkpoint_mib=settings.duckdb_checkpoint_mib)
@@ -147,13 +147,13 @@ def _embedded(settings: Settings) -> Backends:
 def _gcp(settings: Settings) -> Backends:
     from google.cloud import firestore
 
-    from auditlog.backends.bigquery_store import BigQueryEventStore, storage_write_client
-    from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
-    from auditlog.backends.firestore_state import FirestoreStateStore
-    from auditlog.backends.pubsub_queue import PubSubEventQueue, publisher_for_throughput
-    from auditlog.backends.redis_cache import RedisQueryCache, connect
-    from auditlog.backends.redis_ratelimit import RedisRateLimiter
-    from auditlog.backends.redis_registry import RedisIdempotencyRegistry, redis_client
+    from auditlog.backends.gcp.bigquery_store import BigQueryEventStore, storage_write_client
+    from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
+    from auditlog.backends.gcp.firestore_state import FirestoreStateStore
+    from auditlog.backends.gcp.pubsub_queue import PubSubEventQueue, publisher_for_throughput
+    from auditlog.backends.gcp.redis_cache import RedisQueryCache, connect
+    from auditlog.backends.gcp.redis_ratelimit import RedisRateLimiter
+    from auditlog.backends.gcp.redis_registry import RedisIdempotencyRegistry, redis_client
 
     if not settings.redis_url:
         raise ConfigurationError("AUDITLOG_REDIS_URL is required with AUDITLOG_BACKEND=gcp")
@@ -206,8 +206,8 @@ def bootstrap_gcp(
 ) -> None:
     """Create the topic, subscriptions and events table (dev and emulator projects; Terraform
     creates them in real ones)."""
-    from auditlog.backends.bigquery_store import ensure_events_table
-    from auditlog.backends.pubsub_queue import ensure_topology
+    from auditlog.backends.gcp.bigquery_store import ensure_events_table
+    from auditlog.backends.gcp.pubsub_queue import ensure_topology
 
     ensure_events_table(bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table)
     ensure_topology(
@@ -249,16 +249,16 @@ def open_for_verification(settings: Settings, public_key: bytes | None = None) -
     if settings.backend is Backend.GCP:
         from google.cloud import firestore
 
-        from auditlog.backends.bigquery_store import BigQueryEventStore
-        from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
+        from auditlog.backends.gcp.bigquery_store import BigQueryEventStore
+        from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
 
         client = firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
         store: EventStore = BigQueryEventStore(
             bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table
         )
         return VerificationSources(store, FirestoreIntegrityStore(client), keys, recanonicalise=True)
-    from auditlog.backends.duckdb_store import DuckDBEventStore
-    from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
+    from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+    from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
 
     data = settings.data_dir
     return VerificationSources(

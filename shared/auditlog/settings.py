@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     def _identity_rules(self) -> Settings:
         # ConfigurationError rather than ValueError: pydantic's ValidationError would repeat the
         # inputs, this secret among them.
+        from auditlog.auth.identity import ASYMMETRIC_ALGORITHMS, MIN_HS256_SECRET_BYTES
         from auditlog.errors import ConfigurationError
-        from auditlog.identity import ASYMMETRIC_ALGORITHMS, MIN_HS256_SECRET_BYTES
 
         development = self.environment is Environment.DEVELOPMENT
         if self.jwt_hs256_secret is not None:

@@ -12,9 +12,9 @@ import duckdb
 import orjson
 import pytest
 
-from auditlog.backends.sqlite_state import SqliteStateStore
-from auditlog.pii import PiiProtector, TenantSecrets
-from auditlog.subjects import SubjectKeys
+from auditlog.backends.embedded.sqlite_state import SqliteStateStore
+from auditlog.ingest.pii import PiiProtector, TenantSecrets
+from auditlog.ingest.subjects import SubjectKeys
 from tests.conftest import LocalService, wait_for
 
 pytestmark = pytest.mark.e2e

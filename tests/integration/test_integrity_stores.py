@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from auditlog import merkle
-from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
-from auditlog.integrity import (
+from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
+from auditlog.ledger import merkle
+from auditlog.ledger.integrity import (
     CheckpointSigner,
     IntegrityStore,
     LeafEntry,
@@ -44,7 +44,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IntegrityS
         monkeypatch = request.getfixturevalue("monkeypatch")
         from google.cloud import firestore
 
-        from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
+        from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
 
         monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", emulator.host)
         url = f"http://{emulator.host}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"

@@ -11,15 +11,15 @@ from typing import Any
 import orjson
 import pytest
 
-from auditlog.backends.memory_ratelimit import MemoryRateLimiter
-from auditlog.backends.sqlite_journal import SqliteJournalQueue
-from auditlog.backends.sqlite_state import SqliteStateStore
-from auditlog.identity import Principal
-from auditlog.ingest import IngestRules, IngestService
-from auditlog.pii import PiiProtector, TenantSecrets
-from auditlog.policy import PiiRule, PolicyBook, TenantPolicy
-from auditlog.ratelimit import RequestLimits
-from auditlog.subjects import SubjectKeys
+from auditlog.auth.identity import Principal
+from auditlog.auth.limits import RequestLimits
+from auditlog.backends.embedded.memory_ratelimit import MemoryRateLimiter
+from auditlog.backends.embedded.sqlite_journal import SqliteJournalQueue
+from auditlog.backends.embedded.sqlite_state import SqliteStateStore
+from auditlog.ingest.pii import PiiProtector, TenantSecrets
+from auditlog.ingest.service import IngestRules, IngestService
+from auditlog.ingest.subjects import SubjectKeys
+from auditlog.model.policy import PiiRule, PolicyBook, TenantPolicy
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import redis
 
-from auditlog.backends.redis_cache import connect
-from auditlog.backends.redis_ratelimit import MAX_EXPIRY_MS, RedisRateLimiter, expiry_ms
-from auditlog.policy import RateLimit
-from auditlog.ratelimit import RateLimited, RequestLimits
+from auditlog.auth.limits import RateLimited, RequestLimits
+from auditlog.backends.gcp.redis_cache import connect
+from auditlog.backends.gcp.redis_ratelimit import MAX_EXPIRY_MS, RedisRateLimiter, expiry_ms
+from auditlog.model.policy import RateLimit
 from tests.conftest import free_port
 from tests.unit.test_ratelimit import Harness, LimiterContract, concurrent_takes
 
@@ -125,7 +125,7 @@ def test_request_limits_across_instances(limiter: RedisRateLimiter, other: Redis
 def test_dead_redis_allows_counts_and_warns_once_quickly(
     dead: RedisRateLimiter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="auditlog.backends.redis_ratelimit")
+    caplog.set_level(logging.WARNING, logger="auditlog.backends.gcp.redis_ratelimit")
     started = time.perf_counter()
     for _ in range(200):
         assert dead.take("k", 1, 1.0, 1) == 0.0

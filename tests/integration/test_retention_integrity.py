@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from auditlog import merkle
-from auditlog.identity import Principal
-from auditlog.integrity import event_leaf_hash
+from auditlog.auth.identity import Principal
+from auditlog.ledger import merkle
+from auditlog.ledger.integrity import event_leaf_hash
+from auditlog.ledger.verify import verify_tenant
 from auditlog.runtime import Runtime
-from auditlog.verify import verify_tenant
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ def test_a_leaf_sequenced_before_its_event_is_visible_is_not_yet_provable(runtim
     """On GCP another writer instance may sequence a staged batch before this one's append is
     visible: the proof answers 409 until the record is there, rather than a record-less proof."""
     from auditlog.errors import NotYetSequenced
-    from auditlog.integrity import LeafEntry, batch_key
+    from auditlog.ledger.integrity import LeafEntry, batch_key
 
     audit_id = str(uuid.uuid4())
     entries = [LeafEntry(audit_id, bytes(32), "2099-01-01")]

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from auditlog.identity import Principal
+from auditlog.auth.identity import Principal
+from auditlog.ledger.verify import GROUP_LEAVES, _groups, _spans, verify_tenant, verify_tenants
 from auditlog.runtime import Runtime
-from auditlog.verify import GROUP_LEAVES, _groups, _spans, verify_tenant, verify_tenants
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration

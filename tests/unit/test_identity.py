@@ -25,8 +25,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from auditlog.errors import ConfigurationError, Unauthenticated
-from auditlog.identity import (
+from auditlog.auth.identity import (
     MAX_TOKEN_BYTES,
     CachingVerifier,
     DevIssuer,
@@ -38,6 +37,7 @@ from auditlog.identity import (
     build_verifier,
     usable_keys,
 )
+from auditlog.errors import ConfigurationError, Unauthenticated
 from auditlog.settings import Environment, Settings
 
 pytestmark = pytest.mark.unit

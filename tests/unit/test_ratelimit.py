@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from auditlog.backends.memory_ratelimit import MemoryRateLimiter
+from auditlog.auth.limits import RateLimited, RateLimiter, RequestLimits, bucket_key
+from auditlog.backends.embedded.memory_ratelimit import MemoryRateLimiter
 from auditlog.errors import PayloadTooLarge
-from auditlog.policy import RateLimit
-from auditlog.ratelimit import RateLimited, RateLimiter, RequestLimits, bucket_key
+from auditlog.model.policy import RateLimit
 
 pytestmark = pytest.mark.unit
 

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pytest_httpserver import HTTPServer
 
+from auditlog.auth.identity import GOOGLE_ISSUER, DevIssuer, EitherVerifier, ServiceAccountVerifier
 from auditlog.errors import ConfigurationError, Unauthenticated
-from auditlog.identity import GOOGLE_ISSUER, DevIssuer, EitherVerifier, ServiceAccountVerifier
 from auditlog.settings import Settings
 
 pytestmark = pytest.mark.unit

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from auditlog.cursor import CursorCodec, PageCursor, filter_digest
+from auditlog.auth.identity import Principal
 from auditlog.errors import Forbidden, InvalidInput
-from auditlog.identity import Principal
-from auditlog.search import ReadLimits, parse_query
-from auditlog.store import json_path
+from auditlog.model.cursor import CursorCodec, PageCursor, filter_digest
+from auditlog.ports.store import json_path
+from auditlog.read.reader import ReadLimits, parse_query
 
 pytestmark = pytest.mark.unit
 
