@@ -73,7 +73,7 @@ def test_allowlist_refuses_callers_outside_and_records_it(service: LocalService)
                 "/api/v1/audit/events",
                 params={"tenant_id": tenant, "include_self_audit": "true", "user_id": "outsider"},
             ).json()
-        return [e for e in page["events"] if e["event_type"] == "auditlog.auth.access.denied"]
+        return [e for e in page["events"] if e["event_type"] == "auditlog.access.denied"]
 
     assert wait_for(denied)[0]["ip_address"] == "127.0.0.1"
 

@@ -71,7 +71,7 @@ def test_refused_attempts_are_recorded(service: LocalService) -> None:
     tenant = f"self-{uuid.uuid4().hex[:8]}"
     with service.client(tenant, ["audit_writer"], sub="mallory") as writer:
         assert writer.get("/api/v1/audit/events").status_code == 403
-    denied = wait_for(lambda: _self_audit(service, tenant, "auditlog.auth.access.denied", "mallory"))
+    denied = wait_for(lambda: _self_audit(service, tenant, "auditlog.access.denied", "mallory"))
     assert denied[0]["user_id"] == "mallory"
     assert denied[0]["status"] == "denied"
     assert denied[0]["request_data"]["operation"] == "searchEvents"
