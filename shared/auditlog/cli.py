@@ -41,7 +41,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.auth.identity import DevIssuer
+    from auditlog.auth.dev_issuer import DevIssuer
 
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     unknown = [r for r in roles if r not in ROLES]
@@ -55,10 +55,10 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 def _openapi(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.http.openapi import build_document
+    from auditlog.http.routes import ROUTES
 
-    sys.stdout.write(
-        orjson.dumps(build_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-    )
+    document = orjson.dumps(build_document(ROUTES), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    sys.stdout.write(document.decode() + "\n")
     return 0
 
 
@@ -201,7 +201,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
-    from auditlog.auth.identity import DevIssuer
+    from auditlog.auth.dev_issuer import DevIssuer
 
     issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     return issuer.issue(tenant_id=tenant, roles=roles, subject="auditlog-cli")
@@ -210,7 +210,7 @@ def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     import time
 
-    from auditlog.ledger.integrity import Checkpoint
+    from auditlog.ledger.checkpoints import Checkpoint
     from auditlog.ledger.verify import verify_tenants
     from auditlog.runtime import open_for_verification
 
@@ -240,7 +240,6 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
                 sources.public_keys,
                 tenants,
                 since=since,
-                recanonicalise=sources.recanonicalise,
             )
         )
         elapsed = time.perf_counter() - started
@@ -259,7 +258,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.ledger.proofs import verify_export
+    from auditlog.ledger.manifest import verify_export
 
     try:
         with open(args.file, "rb") as lines:

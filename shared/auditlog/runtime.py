@@ -7,28 +7,36 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from auditlog import metrics
+from auditlog.admin.erasures import ErasureBook
 from auditlog.admin.holds import HoldBook
+from auditlog.admin.policies import PolicyBook
 from auditlog.admin.retention import RetentionService
-from auditlog.auth.identity import TokenVerifier, build_verifier
-from auditlog.auth.limits import RateLimiter, RequestLimits
+from auditlog.auth.identity import TokenVerifier
+from auditlog.auth.limits import RequestLimits
+from auditlog.auth.verifiers import build_verifier
 from auditlog.errors import ConfigurationError
 from auditlog.ingest.pii import PiiProtector, TenantSecrets
 from auditlog.ingest.service import IngestRules, IngestService
-from auditlog.ingest.subjects import ErasureBook, SubjectKeys, Unsealer
-from auditlog.ledger.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop, key_id_of
+from auditlog.ingest.subjects import SubjectKeys, Unsealer
+from auditlog.ledger.checkpoints import CheckpointSigner, key_id_of
 from auditlog.ledger.proofs import IntegrityReader
+from auditlog.ledger.sequencer import Sequencer, SequencerLoop
 from auditlog.model.cursor import CursorCodec
-from auditlog.model.policy import PolicyBook, TenantPolicy
+from auditlog.model.policy import TenantPolicy
 from auditlog.ports.cache import QueryCache
+from auditlog.ports.integrity import IntegrityStore
+from auditlog.ports.limiter import RateLimiter
 from auditlog.ports.queue import EventQueue
 from auditlog.ports.state import StateStore
 from auditlog.ports.store import EventStore
-from auditlog.read.reader import EventReader, ReadLimits
+from auditlog.read.query import ReadLimits
+from auditlog.read.reader import EventReader
 from auditlog.read.self_audit import SelfAudit
 from auditlog.settings import Backend, Settings, get_settings
 from auditlog.write.writer import EventWriter, WriterLoop
@@ -80,6 +88,17 @@ class Runtime:
     @property
     def writer_loop(self) -> WriterLoop | None:
         return self.backends.writer_loop
+
+    def probes(self) -> dict[str, Callable[[], object]]:
+        """One cheap call per backend, each raising when the backend cannot answer."""
+        backends = self.backends
+        return {
+            "store": backends.store.ping,
+            "queue": backends.queue.depth,
+            "cache": lambda: backends.cache.get("auditlog:readyz"),
+            "state": lambda: backends.state.get("readyz", "probe"),
+            "integrity": lambda: backends.integrity.latest_checkpoint("auditlog-readyz"),
+        }
 
     def close(self) -> None:
         if self._closed:
@@ -145,9 +164,8 @@ def _embedded(settings: Settings) -> Backends:
 
 
 def _gcp(settings: Settings) -> Backends:
-    from google.cloud import firestore
-
     from auditlog.backends.gcp.bigquery_store import BigQueryEventStore, storage_write_client
+    from auditlog.backends.gcp.clients import bigquery_client, firestore_client
     from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
     from auditlog.backends.gcp.firestore_state import FirestoreStateStore
     from auditlog.backends.gcp.pubsub_queue import PubSubEventQueue, publisher_for_throughput
@@ -157,7 +175,7 @@ def _gcp(settings: Settings) -> Backends:
 
     if not settings.redis_url:
         raise ConfigurationError("AUDITLOG_REDIS_URL is required with AUDITLOG_BACKEND=gcp")
-    firestore_client = firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
+    firestore = firestore_client(settings)
     publisher = publisher_for_throughput()
     topic = publisher.topic_path(settings.gcp_project, settings.pubsub_topic)
     # Two clients on purpose: the registry sends 1000-key scripts and may wait longer than the
@@ -176,24 +194,9 @@ def _gcp(settings: Settings) -> Backends:
         cache=RedisQueryCache(connect(settings.redis_url)),
         # A client of its own, so limiter calls never wait behind the registry's scripts.
         limiter=RedisRateLimiter(connect(settings.redis_url)),
-        state=FirestoreStateStore(firestore_client),
-        integrity=FirestoreIntegrityStore(firestore_client),
+        state=FirestoreStateStore(firestore),
+        integrity=FirestoreIntegrityStore(firestore),
     )
-
-
-def bigquery_client(settings: Settings):  # type: ignore[no-untyped-def]
-    from google.cloud import bigquery
-
-    if settings.bigquery_endpoint:
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(
-            project=settings.gcp_project,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options=ClientOptions(api_endpoint=settings.bigquery_endpoint),
-        )
-    return bigquery.Client(project=settings.gcp_project)
 
 
 def bootstrap_gcp(
@@ -207,6 +210,7 @@ def bootstrap_gcp(
     """Create the topic, subscriptions and events table (dev and emulator projects; Terraform
     creates them in real ones)."""
     from auditlog.backends.gcp.bigquery_store import ensure_events_table
+    from auditlog.backends.gcp.clients import bigquery_client
     from auditlog.backends.gcp.pubsub_queue import ensure_topology
 
     ensure_events_table(bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table)
@@ -228,7 +232,6 @@ class VerificationSources:
     store: EventStore
     integrity: IntegrityStore
     public_keys: dict[str, bytes]
-    recanonicalise: bool
 
     def close(self) -> None:
         self.store.close()
@@ -247,16 +250,14 @@ def open_for_verification(settings: Settings, public_key: bytes | None = None) -
         public_key = CheckpointSigner(seed).public_key
     keys = {key_id_of(public_key): public_key}
     if settings.backend is Backend.GCP:
-        from google.cloud import firestore
-
         from auditlog.backends.gcp.bigquery_store import BigQueryEventStore
+        from auditlog.backends.gcp.clients import bigquery_client, firestore_client
         from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
 
-        client = firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
         store: EventStore = BigQueryEventStore(
             bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table
         )
-        return VerificationSources(store, FirestoreIntegrityStore(client), keys, recanonicalise=True)
+        return VerificationSources(store, FirestoreIntegrityStore(firestore_client(settings)), keys)
     from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
     from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
 
@@ -265,7 +266,34 @@ def open_for_verification(settings: Settings, public_key: bytes | None = None) -
         DuckDBEventStore(data / "events.duckdb", read_only=True),
         SqliteIntegrityStore(data / "integrity.sqlite3"),
         keys,
-        recanonicalise=False,
+    )
+
+
+def _signer(settings: Settings, data: Path) -> CheckpointSigner:
+    return CheckpointSigner(
+        bytes.fromhex(settings.signing_key.get_secret_value())
+        if settings.signing_key
+        else _secret_file(data / SIGNING_KEY_FILE)
+    )
+
+
+def _reader(settings: Settings, backends: Backends, unsealer: Unsealer) -> EventReader:
+    codec = CursorCodec(
+        settings.cursor_secret.get_secret_value().encode()
+        if settings.cursor_secret
+        else _secret_file(settings.data_dir / CURSOR_KEY_FILE)
+    )
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
+    default = timedelta(days=settings.default_window_days)
+    return EventReader(
+        backends.store,
+        codec,
+        ReadLimits(default, timedelta(days=settings.max_window_days), skew),
+        ReadLimits(default, timedelta(days=settings.export_max_window_days), skew),
+        cache=backends.cache,
+        live_ttl_seconds=settings.cache_ttl_seconds,
+        closed_ttl_seconds=settings.cache_closed_ttl_seconds,
+        unsealer=unsealer,
     )
 
 
@@ -275,25 +303,7 @@ def build_runtime(settings: Settings) -> Runtime:
     # First, so that identity settings that cannot work stop start-up before any backend starts.
     verifier = build_verifier(settings, data)
     backends = _gcp(settings) if settings.backend is Backend.GCP else _embedded(settings)
-    codec = CursorCodec(
-        settings.cursor_secret.get_secret_value().encode()
-        if settings.cursor_secret
-        else _secret_file(data / CURSOR_KEY_FILE)
-    )
-    skew = timedelta(seconds=settings.max_future_skew_seconds)
-    limits = ReadLimits(
-        timedelta(days=settings.default_window_days), timedelta(days=settings.max_window_days), skew
-    )
-    export_limits = ReadLimits(
-        timedelta(days=settings.default_window_days),
-        timedelta(days=settings.export_max_window_days),
-        skew,
-    )
-    signer = CheckpointSigner(
-        bytes.fromhex(settings.signing_key.get_secret_value())
-        if settings.signing_key
-        else _secret_file(data / SIGNING_KEY_FILE)
-    )
+    signer = _signer(settings, data)
     sequencer = Sequencer(
         backends.integrity,
         signer,
@@ -304,51 +314,29 @@ def build_runtime(settings: Settings) -> Runtime:
     if backends.writer_loop is not None:
         sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
         sequencer_loop.start()
-    self_audit = SelfAudit(backends.queue)
     metrics.watch_queue_depth(backends.queue.depth)
     holds = HoldBook(backends.state)
     subject_keys = SubjectKeys(backends.state)
-    request_limits = RequestLimits(backends.limiter)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
     )
+    protector = PiiProtector(TenantSecrets(backends.state), subject_keys)
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
     return Runtime(
         settings=settings,
         backends=backends,
         verifier=verifier,
         policies=policies,
-        ingest=IngestService(
-            backends.queue,
-            IngestRules(skew),
-            policies,
-            request_limits,
-            PiiProtector(TenantSecrets(backends.state), subject_keys),
-        ),
-        reader=EventReader(
-            backends.store,
-            codec,
-            limits,
-            export_limits,
-            cache=backends.cache,
-            live_ttl_seconds=settings.cache_ttl_seconds,
-            closed_ttl_seconds=settings.cache_closed_ttl_seconds,
-            self_audit=self_audit,
-            unsealer=Unsealer(subject_keys),
-        ),
+        ingest=IngestService(backends.queue, IngestRules(skew), policies, protector),
+        reader=_reader(settings, backends, Unsealer(subject_keys)),
         retention=RetentionService(backends.store, holds, backends.cache),
         erasures=ErasureBook(backends.state, subject_keys, backends.cache),
         holds=holds,
-        self_audit=self_audit,
-        limits=request_limits,
+        self_audit=SelfAudit(backends.queue),
+        limits=RequestLimits(backends.limiter),
         signer=signer,
         sequencer=sequencer,
-        proofs=IntegrityReader(
-            backends.integrity,
-            backends.store,
-            signer,
-            self_audit,
-            recanonicalise=settings.backend is Backend.GCP,
-        ),
+        proofs=IntegrityReader(backends.integrity, backends.store, signer),
         writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
         sequencer_loop=sequencer_loop,
     )

@@ -5,9 +5,20 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auditlog.errors import ConfigurationError
+
+MIN_HS256_SECRET_BYTES = 32
+# What a JWKS issuer may sign with. Symmetric algorithms never: the keys are public.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+DEV_ISSUER_NAME = "auditlog-dev"  # the default of AUDITLOG_JWT_ISSUER
+TokenVerifierKind = Literal["jwks", "hs256", "development"]
 
 
 class Backend(StrEnum):
@@ -39,7 +50,7 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, validation_alias="PORT", description="local server port")
 
     # Identity
-    jwt_issuer: str = Field("auditlog-dev", description="expected `iss` claim")
+    jwt_issuer: str = Field(DEV_ISSUER_NAME, description="expected `iss` claim")
     jwt_audience: str = Field("auditlog", description="expected `aud` claim")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
     jwt_jwks_url: str | None = Field(
@@ -61,11 +72,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _identity_rules(self) -> Settings:
-        # ConfigurationError rather than ValueError: pydantic's ValidationError would repeat the
-        # inputs, this secret among them.
-        from auditlog.auth.identity import ASYMMETRIC_ALGORITHMS, MIN_HS256_SECRET_BYTES
-        from auditlog.errors import ConfigurationError
-
+        """Which token verifier may run where. ConfigurationError rather than ValueError:
+        pydantic's ValidationError would repeat the inputs, secrets among them."""
         development = self.environment is Environment.DEVELOPMENT
         if self.jwt_hs256_secret is not None:
             if not development:
@@ -88,7 +96,33 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"AUDITLOG_JWT_ALGORITHMS must be a non-empty JSON list from {sorted(ASYMMETRIC_ALGORITHMS)}"
             )
+        if self.jwt_jwks_url and self.jwt_hs256_secret is not None:
+            raise ConfigurationError(
+                "set AUDITLOG_JWT_JWKS_URL or AUDITLOG_JWT_HS256_SECRET, not both "
+                "(one of them would be silently ignored)"
+            )
         return self
+
+    @property
+    def token_verifier(self) -> TokenVerifierKind:
+        """The verifier these settings ask for: the issuer's JWKS when ``jwt_jwks_url`` is set;
+        else, in development only, HS256 when ``jwt_hs256_secret`` is set, or the development
+        issuer's key in the data dir. Production without a JWKS URL, or with the development
+        issuer's name, is a ``ConfigurationError`` (raised when the verifier is chosen, so that a
+        command that verifies no token, such as ``auditlog verify``, runs without one)."""
+        if self.jwt_jwks_url:
+            if not self.is_development and self.jwt_issuer == DEV_ISSUER_NAME:
+                raise ConfigurationError(
+                    "AUDITLOG_JWT_ISSUER must be set to the issuer's `iss` "
+                    "(it is still the development default)"
+                )
+            return "jwks"
+        if not self.is_development:
+            raise ConfigurationError(
+                "production needs an OIDC issuer: set AUDITLOG_JWT_JWKS_URL, AUDITLOG_JWT_ISSUER and "
+                "AUDITLOG_JWT_AUDIENCE (or AUDITLOG_ENVIRONMENT=development for the local issuer)"
+            )
+        return "hs256" if self.jwt_hs256_secret is not None else "development"
 
     scheduler_service_account: str | None = Field(
         None,
@@ -181,7 +215,6 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment is Environment.DEVELOPMENT:
             return self
-        from auditlog.errors import ConfigurationError  # not ValueError: see the identity check
 
         secret = self.cursor_secret.get_secret_value() if self.cursor_secret else ""
         if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from auditlog.auth.identity import DevIssuer
+from auditlog.auth.dev_issuer import DevIssuer
 from tests.conftest import LocalService
 from tests.e2e.helpers import (
     BATCH,

@@ -21,7 +21,7 @@ def test_served_openapi_document_is_the_checked_in_one(service: LocalService) ->
 
 
 def test_every_route_is_documented_with_its_operation_id(service: LocalService) -> None:
-    from auditlog.http.app import ROUTES
+    from auditlog.http.routes import ROUTES
 
     document = orjson.loads(service.client().get("/openapi.json").content)
     documented = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from auditlog.ledger.integrity import event_leaf_hash
+from auditlog.ledger.leaves import event_leaf_hash
 from tests.conftest import LocalService, wait_for
 from tests.e2e.test_integrity import proof_when_ready
 

@@ -180,7 +180,7 @@ def test_role_matrix_cell(
 
 
 def test_matrix_declaration_covers_every_route() -> None:
-    from auditlog.http.app import ROUTES
+    from auditlog.http.routes import ROUTES
 
     guarded = {r.operation_id for r in ROUTES if r.function != "*"}
     assert guarded == set(ALLOWED_OWN) == set(ALLOWED_OTHER)
@@ -193,7 +193,7 @@ def test_matrix_declaration_covers_every_route() -> None:
 def test_permissions_claim_narrows_roles(
     service: LocalService, tenants: Tenants, permissions: list[str], status: int
 ) -> None:
-    from auditlog.auth.identity import DevIssuer
+    from auditlog.auth.dev_issuer import DevIssuer
 
     token = DevIssuer(service.data_dir, issuer="auditlog-dev", audience="auditlog").issue(
         tenant_id=tenants.own, roles=["audit_reader"], permissions=permissions

@@ -27,7 +27,7 @@ from auditlog.backends.gcp.bigquery_store import (
     ensure_events_table,
     storage_write_client,
 )
-from auditlog.ledger.integrity import event_leaf_hash
+from auditlog.ledger.leaves import event_leaf_hash
 from auditlog.model.event import COLUMNS, StoredEvent, parse_rfc3339
 from auditlog.ports.store import EventQuery, WriteBatch, epoch_us
 from auditlog.schema import load_events_schema

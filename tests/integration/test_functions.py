@@ -14,7 +14,7 @@ from functions_framework.aio import create_asgi_app
 from starlette.testclient import TestClient
 
 from auditlog import runtime as runtime_module
-from auditlog.auth.identity import DevIssuer
+from auditlog.auth.dev_issuer import DevIssuer
 from auditlog.model.event import format_timestamp
 from auditlog.settings import get_settings
 from tests.conftest import ROOT

@@ -14,19 +14,11 @@ import pytest
 
 from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
 from auditlog.ledger import merkle
-from auditlog.ledger.integrity import (
-    CheckpointSigner,
-    IntegrityStore,
-    LeafEntry,
-    Sequencer,
-    batch_key,
-    consistency,
-    inclusion,
-    iter_spine,
-    read_spine,
-    root_at,
-    verify_checkpoint,
-)
+from auditlog.ledger.checkpoints import CheckpointSigner, verify_checkpoint
+from auditlog.ledger.leaves import LeafEntry, batch_key
+from auditlog.ledger.sequencer import Sequencer
+from auditlog.ledger.tree import consistency, inclusion, iter_spine, read_spine, root_at
+from auditlog.ports.integrity import IntegrityStore
 
 pytestmark = pytest.mark.integration
 

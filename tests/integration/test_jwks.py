@@ -22,7 +22,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from auditlog.auth.identity import JwksVerifier
+from auditlog.auth.jwks import JwksVerifier
 from auditlog.errors import AuditLogError, Unauthenticated, Unavailable
 from tests.conftest import free_port, wait_for
 from tests.unit.test_identity import (

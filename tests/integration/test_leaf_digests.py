@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
-from auditlog.ledger.integrity import event_leaf_hash, leaf_bytes, record_from_row
+from auditlog.ledger.leaves import event_leaf_hash, leaf_bytes, record_from_row
 from auditlog.model.event import COLUMNS
 from auditlog.ports.store import WriteBatch
 

@@ -11,15 +11,14 @@ from typing import Any
 import orjson
 import pytest
 
+from auditlog.admin.policies import PolicyBook
 from auditlog.auth.identity import Principal
-from auditlog.auth.limits import RequestLimits
-from auditlog.backends.embedded.memory_ratelimit import MemoryRateLimiter
 from auditlog.backends.embedded.sqlite_journal import SqliteJournalQueue
 from auditlog.backends.embedded.sqlite_state import SqliteStateStore
 from auditlog.ingest.pii import PiiProtector, TenantSecrets
 from auditlog.ingest.service import IngestRules, IngestService
 from auditlog.ingest.subjects import SubjectKeys
-from auditlog.model.policy import PiiRule, PolicyBook, TenantPolicy
+from auditlog.model.policy import PiiRule, TenantPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +41,6 @@ def test_the_queue_payload_holds_no_raw_protected_value(tmp_path: Path) -> None:
         queue,
         IngestRules(timedelta(minutes=5)),
         policies,
-        RequestLimits(MemoryRateLimiter()),
         PiiProtector(TenantSecrets(state), SubjectKeys(state)),
     )
     event: dict[str, Any] = {

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import redis
 
-from auditlog.auth.limits import RateLimited, RequestLimits
+from auditlog.auth.limits import RequestLimits
 from auditlog.backends.gcp.redis_cache import connect
 from auditlog.backends.gcp.redis_ratelimit import MAX_EXPIRY_MS, RedisRateLimiter, expiry_ms
+from auditlog.errors import RateLimited
 from auditlog.model.policy import RateLimit
 from tests.conftest import free_port
 from tests.unit.test_ratelimit import Harness, LimiterContract, concurrent_takes
@@ -115,11 +116,11 @@ def test_request_limits_across_instances(limiter: RedisRateLimiter, other: Redis
         caller_events_per_second=0.01,
         caller_event_burst=80,
     )
-    RequestLimits(limiter).check_write("acme", "alice", 60, policy)
+    RequestLimits(limiter).charge_events("acme", "alice", 60, policy)
     with pytest.raises(RateLimited) as refused:
-        RequestLimits(other).check_write("acme", "bob", 50, policy)  # acme has 40 left
+        RequestLimits(other).charge_events("acme", "bob", 50, policy)  # acme has 40 left
     assert refused.value.retry_after_seconds == 1000  # 10 events at 0.01/s
-    RequestLimits(other).check_write("acme", "bob", 40, policy)  # bob's 80 were put back
+    RequestLimits(other).charge_events("acme", "bob", 40, policy)  # bob's 80 were put back
 
 
 def test_dead_redis_allows_counts_and_warns_once_quickly(

@@ -13,7 +13,7 @@ import pytest
 
 from auditlog.auth.identity import Principal
 from auditlog.ledger import merkle
-from auditlog.ledger.integrity import event_leaf_hash
+from auditlog.ledger.leaves import event_leaf_hash
 from auditlog.ledger.verify import verify_tenant
 from auditlog.runtime import Runtime
 from tests.conftest import wait_for
@@ -111,7 +111,7 @@ def test_a_leaf_sequenced_before_its_event_is_visible_is_not_yet_provable(runtim
     """On GCP another writer instance may sequence a staged batch before this one's append is
     visible: the proof answers 409 until the record is there, rather than a record-less proof."""
     from auditlog.errors import NotYetSequenced
-    from auditlog.ledger.integrity import LeafEntry, batch_key
+    from auditlog.ledger.leaves import LeafEntry, batch_key
 
     audit_id = str(uuid.uuid4())
     entries = [LeafEntry(audit_id, bytes(32), "2099-01-01")]

@@ -25,18 +25,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from auditlog.auth.dev_issuer import DevIssuer
 from auditlog.auth.identity import (
     MAX_TOKEN_BYTES,
     CachingVerifier,
-    DevIssuer,
     HmacVerifier,
-    JwksVerifier,
     KeyVerifier,
     Principal,
     VerifiedTokens,
-    build_verifier,
-    usable_keys,
 )
+from auditlog.auth.jwks import JwksVerifier, usable_keys
+from auditlog.auth.verifiers import build_verifier
 from auditlog.errors import ConfigurationError, Unauthenticated
 from auditlog.settings import Environment, Settings
 
@@ -490,10 +489,9 @@ def test_production_jwks_with_the_development_issuer_name_is_refused(tmp_path: P
         build_verifier(prod, tmp_path)
 
 
-def test_jwks_url_and_hs256_secret_together_are_refused(tmp_path: Path) -> None:
-    both = settings(jwt_jwks_url="http://127.0.0.1:9/jwks", jwt_hs256_secret=HS256_SECRET.decode())
+def test_jwks_url_and_hs256_secret_together_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="not both"):
-        build_verifier(both, tmp_path)
+        settings(jwt_jwks_url="http://127.0.0.1:9/jwks", jwt_hs256_secret=HS256_SECRET.decode())
 
 
 def test_hs256_secret_is_refused_outside_development_without_repeating_it() -> None:

@@ -14,7 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pytest_httpserver import HTTPServer
 
-from auditlog.auth.identity import GOOGLE_ISSUER, DevIssuer, EitherVerifier, ServiceAccountVerifier
+from auditlog.auth.dev_issuer import DevIssuer
+from auditlog.auth.jwks import GOOGLE_ISSUER, EitherVerifier, ServiceAccountVerifier
 from auditlog.errors import ConfigurationError, Unauthenticated
 from auditlog.settings import Settings
 

@@ -10,7 +10,7 @@ from auditlog.auth.identity import Principal
 from auditlog.errors import Forbidden, InvalidInput
 from auditlog.model.cursor import CursorCodec, PageCursor, filter_digest
 from auditlog.ports.store import json_path
-from auditlog.read.reader import ReadLimits, parse_query
+from auditlog.read.query import ReadLimits, parse_query
 
 pytestmark = pytest.mark.unit
 

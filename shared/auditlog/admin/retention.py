@@ -14,9 +14,6 @@ from typing import Any
 
 from auditlog import metrics
 from auditlog.admin.holds import HoldBook
-from auditlog.auth import access
-from auditlog.auth.access import Capability
-from auditlog.auth.identity import Principal
 from auditlog.ports.cache import QueryCache
 from auditlog.ports.store import EventStore
 
@@ -46,7 +43,3 @@ class RetentionService:
             "per_tenant": per_tenant,
             "legal_holds_applied": len(scopes),
         }
-
-    def run_for(self, principal: Principal, today: date, *, dry_run: bool) -> dict[str, Any]:
-        access.require(principal, Capability.ADMIN)
-        return self.run(today, dry_run=dry_run)

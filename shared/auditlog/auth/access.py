@@ -48,9 +48,13 @@ def capabilities(principal: Principal) -> frozenset[Capability]:
     return frozenset(granted)
 
 
+def roles_granting(capability: Capability) -> list[str]:
+    return sorted(r for r, caps in ROLE_CAPABILITIES.items() if capability in caps)
+
+
 def require(principal: Principal, capability: Capability) -> None:
     if capability not in capabilities(principal):
-        roles = sorted(r for r, caps in ROLE_CAPABILITIES.items() if capability in caps)
+        roles = roles_granting(capability)
         permission = next(p for p, c in PERMISSIONS.items() if c is capability)
         raise Forbidden(
             f"this needs one of the roles {', '.join(roles)}"

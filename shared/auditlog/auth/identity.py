@@ -4,54 +4,36 @@ Three verifiers, one behaviour (``CachingVerifier``): a token's size and shape a
 anything is parsed, verified tokens are remembered (bounded) until they expire, and every refusal
 is an ``Unauthenticated`` whose message names the rule, never the token, a key or a secret.
 
-- ``JwksVerifier``: production; RS256/ES256 tokens from any OIDC issuer, keys from its JWKS URL.
-- ``KeyVerifier``: one known public key; the local development issuer's ES256 key (``DevIssuer``).
+- ``JwksVerifier`` (``jwks.py``): production; RS256/ES256 tokens from any OIDC issuer, keys from its
+  JWKS URL.
+- ``KeyVerifier``: one known public key; the local development issuer's ES256 key
+  (``dev_issuer.py``).
 - ``HmacVerifier``: HS256 with a shared secret; development only, and only when configured.
 
-``build_verifier`` chooses one from the settings.
+``verifiers.build_verifier`` builds the one ``Settings.token_verifier`` names.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-import httpx
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from auditlog.errors import ConfigurationError, Unauthenticated, Unavailable
-
-if TYPE_CHECKING:
-    from auditlog.settings import Settings
-
-log = logging.getLogger(__name__)
+from auditlog.errors import ConfigurationError, Unauthenticated
+from auditlog.settings import MIN_HS256_SECRET_BYTES
 
 MAX_TOKEN_BYTES = 8 * 1024
-DEV_KEY_FILE = "dev-issuer-key.pem"
-MIN_HS256_SECRET_BYTES = 32
-# What a JWKS issuer may sign with. Symmetric algorithms never: the keys are public.
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
-)
-MAX_JWKS_BYTES = 512 * 1024
-MIN_RSA_BITS = 2048
 
 # RFC 7515 compact serialization: three base64url parts without padding. The signature part is
 # empty only for `alg: none`, which the algorithm check then refuses with its own reason.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_MALFORMED = "token is malformed or its signature does not verify"
-_KEYS_UNAVAILABLE = "signing keys unavailable; retry shortly"
-_DEV_ISSUER_NAME = "auditlog-dev"  # the default of AUDITLOG_JWT_ISSUER
+MALFORMED = "token is malformed or its signature does not verify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +97,7 @@ def decode_claims(
     except jwt.InvalidAlgorithmError:
         raise Unauthenticated("token's signing algorithm is not accepted") from None
     except jwt.InvalidTokenError:
-        raise Unauthenticated(_MALFORMED) from None
+        raise Unauthenticated(MALFORMED) from None
     return claims
 
 
@@ -237,350 +219,6 @@ class HmacVerifier(KeyVerifier):
             cache_size=cache_size,
             algorithm="HS256",
         )
-
-
-class _FetchFailed(Exception):
-    """The JWKS could not be fetched or held no usable key (the message is for the log)."""
-
-
-def _jwk_algorithm(jwk: dict[str, Any]) -> str | None:
-    alg = jwk.get("alg")
-    if isinstance(alg, str):
-        return alg
-    if jwk.get("kty") == "RSA":
-        return "RS256"
-    crv = jwk.get("crv")
-    return {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}.get(crv) if isinstance(crv, str) else None
-
-
-def usable_keys(document: Any, algorithms: Collection[str]) -> dict[str, jwt.PyJWK]:
-    """The signing keys of a JWK set, by ``kid``: RSA (>= 2048 bits) and EC keys for one of
-    ``algorithms``. Encryption keys, symmetric keys, keys without a ``kid`` and keys PyJWT cannot
-    load are skipped; each key is bound to one algorithm, so a token cannot choose another."""
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise _FetchFailed("the response is not a JWK set (an object with a `keys` list)")
-    keys: dict[str, jwt.PyJWK] = {}
-    for jwk in document["keys"]:
-        if not isinstance(jwk, dict) or jwk.get("kty") not in ("RSA", "EC"):
-            continue
-        kid = jwk.get("kid")
-        if not isinstance(kid, str) or not kid or kid in keys or jwk.get("use", "sig") != "sig":
-            continue
-        alg = _jwk_algorithm(jwk)
-        if alg is None or alg not in algorithms:
-            continue
-        try:
-            key = jwt.PyJWK(jwk, algorithm=alg)
-        except (jwt.PyJWTError, ValueError, TypeError):
-            continue
-        if not isinstance(key.key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
-            continue  # a private key published by mistake
-        if isinstance(key.key, rsa.RSAPublicKey) and key.key.key_size < MIN_RSA_BITS:
-            continue
-        keys[kid] = key
-    if not keys:
-        raise _FetchFailed("the JWK set holds no usable signing key")
-    return keys
-
-
-class JwksVerifier(CachingVerifier):
-    """Tokens from an OIDC issuer, verified with the keys its JWKS URL publishes.
-
-    Keys are picked by the token's ``kid``. The key set is fetched on first use, again when a
-    token names an unknown ``kid`` (key rotation), and in the background once it is older than
-    ``max_age_seconds`` (so keys the issuer removed stop verifying). No two fetch attempts,
-    successful or not, are closer than ``min_refresh_seconds``: a flood of tokens with made-up
-    kids, or an issuer that is down, costs at most one request per interval, and requests in
-    between answer from what is known. One fetch at a time; each is bounded by
-    ``timeout_seconds`` (connect, each read, and the whole body) and ``MAX_JWKS_BYTES``.
-
-    When no key set can be had, a token is answered with ``Unavailable`` (503, retry), not
-    ``Unauthenticated``: the token may well be valid and the fault is ours. A set that was
-    fetched once is kept while refreshes fail.
-    """
-
-    def __init__(
-        self,
-        jwks_url: str,
-        *,
-        issuer: str,
-        audience: str,
-        leeway: int,
-        algorithms: Collection[str] = ("RS256", "ES256"),
-        min_refresh_seconds: float = 30.0,
-        max_age_seconds: float = 600.0,
-        timeout_seconds: float = 3.0,
-        cache_size: int = 4096,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(issuer=issuer, audience=audience, leeway=leeway, cache_size=cache_size)
-        refused = set(algorithms) - ASYMMETRIC_ALGORITHMS
-        if refused or not algorithms:
-            raise ConfigurationError(
-                f"JWKS algorithms must be among {sorted(ASYMMETRIC_ALGORITHMS)}; refused: {sorted(refused)}"
-            )
-        if httpx.URL(jwks_url).scheme not in ("http", "https"):
-            raise ConfigurationError("the JWKS URL must be an http(s) URL")
-        self._url = jwks_url
-        self._algorithms = frozenset(algorithms)
-        self._min_refresh = min_refresh_seconds
-        self._max_age = max_age_seconds
-        self._timeout = timeout_seconds
-        self._clock = clock
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._loaded_at: float | None = None  # clock() of the last successful fetch
-        self._attempted_at: float | None = None  # clock() of the last attempt
-        self._failing = False  # the last attempt failed
-        self._fetch_lock = threading.Lock()  # one fetch at a time
-        self._state_lock = threading.Lock()  # the background refresher
-        self._background: threading.Thread | None = None
-        self.fetch_attempts = 0
-
-    def _claims(self, token: str) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise Unauthenticated(_MALFORMED) from None
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self._algorithms:
-            raise Unauthenticated("token's signing algorithm is not accepted")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise Unauthenticated("token has no `kid` header")
-        key = self._signing_key(kid)
-        if key.algorithm_name != alg:
-            raise Unauthenticated("token's signing algorithm does not match its key")
-        return self._decode(token, key, (alg,))
-
-    def _signing_key(self, kid: str) -> jwt.PyJWK:
-        key = self._keys.get(kid)
-        if key is not None:
-            loaded = self._loaded_at
-            if loaded is not None and self._clock() - loaded >= self._max_age:
-                self._refresh_in_background()
-            return key
-        self.refresh()
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        if self._failing or self._loaded_at is None:
-            raise Unavailable(_KEYS_UNAVAILABLE)
-        raise Unauthenticated("token's signing key (`kid`) is not among the issuer's keys")
-
-    def refresh(self, *, wait: bool = True) -> None:
-        """Fetch the key set unless an attempt was made less than ``min_refresh_seconds`` ago.
-
-        With ``wait``, a caller arriving during another's fetch waits for that one to end
-        (bounded by the timeout) rather than starting its own.
-        """
-        if not self._fetch_lock.acquire(blocking=wait):
-            return
-        try:
-            now = self._clock()
-            if self._attempted_at is not None and now - self._attempted_at < self._min_refresh:
-                return
-            self._attempted_at = now
-            self.fetch_attempts += 1
-            try:
-                keys = self._fetch()
-            except _FetchFailed as exc:
-                self._failing = True
-                log.warning("JWKS fetch from %s failed: %s", self._url, exc)
-                return
-            removed = self._keys.keys() - keys.keys()
-            self._keys = keys
-            self._loaded_at = self._clock()
-            self._failing = False
-            if removed:
-                # Tokens verified with a key the issuer withdrew are not trusted any longer.
-                self._verified.clear()
-        finally:
-            self._fetch_lock.release()
-
-    def _refresh_in_background(self) -> None:
-        with self._state_lock:
-            if self._background is not None and self._background.is_alive():
-                return
-            attempted = self._attempted_at
-            if attempted is not None and self._clock() - attempted < self._min_refresh:
-                return
-            self._background = threading.Thread(
-                target=self.refresh, kwargs={"wait": False}, name="jwks-refresh", daemon=True
-            )
-            self._background.start()
-
-    def _fetch(self) -> dict[str, jwt.PyJWK]:
-        deadline = time.monotonic() + self._timeout
-        body = bytearray()
-        try:
-            with (
-                httpx.Client(timeout=self._timeout, follow_redirects=False) as client,
-                client.stream("GET", self._url, headers={"Accept": "application/json"}) as response,
-            ):
-                if response.status_code != 200:
-                    raise _FetchFailed(f"HTTP {response.status_code}")
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_JWKS_BYTES:
-                        raise _FetchFailed(f"the response is larger than {MAX_JWKS_BYTES} bytes")
-                    if time.monotonic() > deadline:
-                        raise _FetchFailed(f"the response took longer than {self._timeout} s")
-        except httpx.HTTPError as exc:
-            raise _FetchFailed(f"{type(exc).__name__}: {exc}") from None
-        try:
-            document = json.loads(body)
-        except ValueError:
-            raise _FetchFailed("the response is not JSON") from None
-        return usable_keys(document, self._algorithms)
-
-
-class DevIssuer:
-    """The local development issuer: an ES256 key kept in the data dir."""
-
-    def __init__(self, data_dir: Path, *, issuer: str, audience: str) -> None:
-        self._path = data_dir / DEV_KEY_FILE
-        self._issuer = issuer
-        self._audience = audience
-        self._key = self._load_or_create()
-
-    def _load_or_create(self) -> ec.EllipticCurvePrivateKey:
-        if not self._path.exists():
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            key = ec.generate_private_key(ec.SECP256R1())
-            pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            tmp = self._path.with_suffix(".tmp")
-            tmp.write_bytes(pem)
-            tmp.chmod(0o600)
-            tmp.replace(self._path)
-        loaded = serialization.load_pem_private_key(self._path.read_bytes(), password=None)
-        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{self._path} is not an EC private key")
-        return loaded
-
-    def issue(
-        self,
-        *,
-        tenant_id: str,
-        roles: list[str],
-        subject: str = "dev-user",
-        permissions: list[str] | None = None,
-        ttl_seconds: int = 12 * 3600,
-    ) -> str:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self._issuer,
-            "aud": self._audience,
-            "sub": subject,
-            "tenant_id": tenant_id,
-            "roles": roles,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl_seconds,
-        }
-        if permissions is not None:
-            claims["permissions"] = permissions
-        return jwt.encode(claims, self._key, algorithm="ES256")
-
-    def verifier(self, leeway: int) -> KeyVerifier:
-        return KeyVerifier(
-            self._key.public_key(), issuer=self._issuer, audience=self._audience, leeway=leeway
-        )
-
-
-GOOGLE_ISSUER = "https://accounts.google.com"
-GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
-SCHEDULER_TENANT = "system"
-
-
-class ServiceAccountVerifier(JwksVerifier):
-    """Google-signed ID tokens of one service account (Cloud Scheduler's OIDC tokens), taken as
-    ``system_admin`` of the ``system`` tenant. Only that account's tokens for that audience pass:
-    the scheduler can run retention and the integrity job, nothing else can this way."""
-
-    def __init__(
-        self, email: str, *, audience: str, jwks_url: str = GOOGLE_JWKS_URL, leeway: int = 30
-    ) -> None:
-        super().__init__(
-            jwks_url, issuer=GOOGLE_ISSUER, audience=audience, leeway=leeway, algorithms=("RS256",)
-        )
-        self._email = email
-
-    def _principal(self, claims: dict[str, Any]) -> Principal:
-        if claims.get("email") != self._email or claims.get("email_verified") is not True:
-            raise Unauthenticated("this Google identity may not call the API")
-        return Principal(self._email, SCHEDULER_TENANT, frozenset({"system_admin"}), frozenset())
-
-
-class EitherVerifier:
-    """The issuer's tokens, and the scheduler's Google tokens, told apart by their ``iss``."""
-
-    def __init__(self, primary: TokenVerifier, google: ServiceAccountVerifier) -> None:
-        self._primary = primary
-        self._google = google
-
-    def verify(self, token: str) -> Principal:
-        try:
-            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
-        except jwt.PyJWTError:
-            issuer = None
-        return (self._google if issuer == GOOGLE_ISSUER else self._primary).verify(token)
-
-
-def build_verifier(settings: Settings, data_dir: Path) -> TokenVerifier:
-    primary = _primary_verifier(settings, data_dir)
-    if settings.scheduler_service_account and settings.scheduler_audience:
-        google = ServiceAccountVerifier(
-            settings.scheduler_service_account,
-            audience=settings.scheduler_audience,
-            leeway=settings.jwt_leeway_seconds,
-        )
-        return EitherVerifier(primary, google)
-    return primary
-
-
-def _primary_verifier(settings: Settings, data_dir: Path) -> TokenVerifier:
-    """The verifier the settings ask for: the issuer's JWKS when ``jwt_jwks_url`` is set; else,
-    in development only, HS256 when ``jwt_hs256_secret`` is set, or the development issuer's key
-    in ``data_dir``. Production without a JWKS URL is a ``ConfigurationError``."""
-    secret = settings.jwt_hs256_secret
-    if settings.jwt_jwks_url and secret is not None:
-        raise ConfigurationError(
-            "set AUDITLOG_JWT_JWKS_URL or AUDITLOG_JWT_HS256_SECRET, not both "
-            "(one of them would be silently ignored)"
-        )
-    if settings.jwt_jwks_url:
-        if not settings.is_development and settings.jwt_issuer == _DEV_ISSUER_NAME:
-            raise ConfigurationError(
-                "AUDITLOG_JWT_ISSUER must be set to the issuer's `iss` (it is still the development default)"
-            )
-        return JwksVerifier(
-            settings.jwt_jwks_url,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            leeway=settings.jwt_leeway_seconds,
-            algorithms=settings.jwt_algorithms,
-            min_refresh_seconds=settings.jwks_min_refresh_seconds,
-            max_age_seconds=settings.jwks_max_age_seconds,
-            timeout_seconds=settings.jwks_timeout_seconds,
-        )
-    if not settings.is_development:
-        raise ConfigurationError(
-            "production needs an OIDC issuer: set AUDITLOG_JWT_JWKS_URL, AUDITLOG_JWT_ISSUER and "
-            "AUDITLOG_JWT_AUDIENCE (or AUDITLOG_ENVIRONMENT=development for the local issuer)"
-        )
-    if secret is not None:
-        return HmacVerifier(
-            secret.get_secret_value().encode(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            leeway=settings.jwt_leeway_seconds,
-        )
-    issuer = DevIssuer(data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return issuer.verifier(settings.jwt_leeway_seconds)
 
 
 def bearer_token(authorization: str | None) -> str:

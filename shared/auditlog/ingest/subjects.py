@@ -24,20 +24,14 @@ import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import orjson
-import uuid_utils
 from cachetools import TTLCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field
 
-from auditlog.auth import access
-from auditlog.auth.access import Capability
-from auditlog.auth.identity import Principal
-from auditlog.model.event import COLUMNS, JSON_COLUMNS, canonical_json, validated
-from auditlog.ports.cache import QueryCache
+from auditlog.model.event import COLUMNS, JSON_COLUMNS, canonical_json
 from auditlog.ports.state import StateStore
 from auditlog.ports.store import Row
 
@@ -158,73 +152,3 @@ def _open_all(node: Any, open_value: Any) -> Any:
     if isinstance(node, str) and node.startswith(PREFIX):
         return open_value(node)
     return node
-
-
-# -- Erasure requests ----------------------------------------------------------------------------
-
-ERASURES: Final = "erasures"
-
-
-class ErasureRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tenant_id: str = Field(min_length=1, max_length=128)
-    user_id: str = Field(min_length=1, max_length=256, description="The data subject, as events name it.")
-
-
-class Erasure(BaseModel):
-    """A tracked erasure. The raw user_id is not kept: only its subject id (a hash)."""
-
-    erasure_id: str
-    tenant_id: str
-    subject_id: str
-    status: Literal["received", "done"]
-    received_at: datetime
-    completed_at: datetime | None = None
-    requested_by: str
-    key_destroyed: bool = Field(
-        False, description="False when the subject had no key (no encrypted field was ever stored)."
-    )
-    caches_clear_within_seconds: float = Field(
-        description="Other instances may still show decrypted values for at most this long."
-    )
-
-
-class ErasureList(BaseModel):
-    erasures: list[Erasure]
-
-
-class ErasureBook:
-    def __init__(self, state: StateStore, keys: SubjectKeys, cache: QueryCache) -> None:
-        self._state = state
-        self._keys = keys
-        self._cache = cache
-
-    def erase(self, principal: Principal, body: Any) -> Erasure:
-        access.require(principal, Capability.ADMIN)
-        wanted = validated(ErasureRequestIn, body, "erasure request")
-        erasure = Erasure(
-            erasure_id=str(uuid_utils.uuid7()),
-            tenant_id=wanted.tenant_id,
-            subject_id=subject_id(wanted.tenant_id, wanted.user_id),
-            status="received",
-            received_at=datetime.now(UTC),
-            requested_by=principal.subject,
-            caches_clear_within_seconds=self._keys.cache_seconds,
-        )
-        self._state.put(ERASURES, erasure.erasure_id, erasure.model_dump(mode="json"))
-        destroyed = self._keys.erase(wanted.tenant_id, wanted.user_id)
-        # Cached pages may hold decrypted values: they must not be served again.
-        self._cache.bump({wanted.tenant_id})
-        erasure = erasure.model_copy(
-            update={"status": "done", "completed_at": datetime.now(UTC), "key_destroyed": destroyed}
-        )
-        self._state.put(ERASURES, erasure.erasure_id, erasure.model_dump(mode="json"))
-        return erasure
-
-    def listing(self, principal: Principal, tenant_id: str | None) -> list[Erasure]:
-        access.require(principal, Capability.ADMIN)
-        found = [Erasure.model_validate(d) for _, d in self._state.list(ERASURES)]
-        return sorted(
-            (e for e in found if tenant_id is None or e.tenant_id == tenant_id), key=lambda e: e.erasure_id
-        )

@@ -30,15 +30,11 @@ from operator import eq, not_
 from typing import Any, TypeVar
 
 from auditlog.ledger import merkle
-from auditlog.ledger.integrity import (
-    Checkpoint,
-    IntegrityStore,
-    event_leaf_hash,
-    read_spine,
-    record_from_row,
-    verify_checkpoint,
-)
+from auditlog.ledger.checkpoints import Checkpoint, verify_checkpoint
+from auditlog.ledger.leaves import event_leaf_hash, record_from_row
+from auditlog.ledger.tree import read_spine
 from auditlog.model.event import parse_rfc3339
+from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.store import EventStore, LeafDigests, epoch_us
 
 # Events younger than this before the checkpoint's time may still be on their way to it.
@@ -111,7 +107,6 @@ def verify_tenant(
     *,
     since: Checkpoint | None = None,
     now: datetime | None = None,
-    recanonicalise: bool = False,
     progress: Progress | None = _stderr_progress,
     progress_every: int = 1_000_000,
 ) -> TenantReport:
@@ -122,7 +117,6 @@ def verify_tenant(
         [tenant],
         since=since,
         now=now,
-        recanonicalise=recanonicalise,
         progress=progress,
         progress_every=progress_every,
     )
@@ -137,7 +131,6 @@ def verify_tenants(
     *,
     since: Checkpoint | None = None,
     now: datetime | None = None,
-    recanonicalise: bool = False,
     progress: Progress | None = _stderr_progress,
     progress_every: int = 1_000_000,
     group_leaves: int = GROUP_LEAVES,
@@ -158,7 +151,7 @@ def verify_tenants(
             tenant: _check_log(log, public_keys, tenant, sizes[tenant], _own(since, tenant))
             for tenant in group
         }
-        yield from _check_events(store, log, checks, current, now, recanonicalise, progress, progress_every)
+        yield from _check_events(store, log, checks, current, now, progress, progress_every)
 
 
 def _own(since: Checkpoint | None, tenant: str) -> Checkpoint | None:
@@ -251,7 +244,6 @@ def _check_events(
     checks: dict[str, _TenantCheck],
     chunks: Iterator[LeafDigests],
     now: datetime,
-    recanonicalise: bool,
     progress: Progress | None,
     progress_every: int,
 ) -> Iterator[TenantReport]:
@@ -284,7 +276,7 @@ def _check_events(
     for tenant, check in checks.items():
         if check.report.checkpoint is not None:  # else nothing to check the events against
             check.report.events = events[tenant]
-            _check_odd_events(store, check, odd[tenant], digests, recanonicalise)
+            _check_odd_events(store, check, odd[tenant], digests)
             _check_leaves(log, check, digests, now.date())
         if progress:
             progress(tenant, check.report.events)
@@ -296,7 +288,6 @@ def _check_odd_events(
     check: _TenantCheck,
     odd: list[tuple[str, int, bytes]],
     digests: set[bytes],
-    recanonicalise: bool,
 ) -> None:
     """Events whose digest is not the leaf hash of their audit id: not yet sequenced, inserted,
     or (the reference encoding decides) edited or reordered."""
@@ -315,7 +306,7 @@ def _check_odd_events(
         digests.add(leaf_hash)  # its leaf has its event, edited or not
         row = store.get(report.tenant_id, audit_id)
         h = event_leaf_hash(record_from_row(row)) if row is not None else b""
-        if row is not None and h != leaf_hash and recanonicalise:
+        if row is not None and h != leaf_hash and store.reserialises_json:
             h = event_leaf_hash(record_from_row(row, recanonicalise=True))
         if h == leaf_hash:  # the store's fast digest was wrong
             continue

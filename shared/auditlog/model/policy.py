@@ -1,24 +1,18 @@
 """Tenant policy: per-tenant settings kept in the small-state store.
 
 Default retention, rate limits, the IP allowlist and PII rules live in one document per tenant,
-managed by system admins. Policies are read on every request, so each instance keeps them for a
-short time (``ttl_seconds``) rather than asking the state store each time.
+managed by system admins (``admin/policies.py`` keeps them).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import threading
-import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from auditlog.model.event import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
-from auditlog.ports.state import StateStore
-
-COLLECTION = "tenant_policies"
 
 _PII_FIELD = re.compile(
     r"(user_id|session_id|ip_address|user_agent|resource_id|correlation_id"
@@ -101,29 +95,3 @@ class TenantPolicy(BaseModel):
             except ValueError:
                 raise ValueError(f"{value!r} is not an IPv4 or IPv6 CIDR") from None
         return out
-
-
-class PolicyBook:
-    def __init__(self, state: StateStore, default: TenantPolicy, ttl_seconds: float = 30.0) -> None:
-        self._state = state
-        self._default = default
-        self._ttl = ttl_seconds
-        self._cached: dict[str, tuple[float, TenantPolicy]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, tenant_id: str) -> TenantPolicy:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cached.get(tenant_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        document = self._state.get(COLLECTION, tenant_id)
-        policy = self._default if document is None else TenantPolicy.model_validate(document)
-        with self._lock:
-            self._cached[tenant_id] = (now + self._ttl, policy)
-        return policy
-
-    def put(self, tenant_id: str, policy: TenantPolicy) -> None:
-        self._state.put(COLLECTION, tenant_id, policy.model_dump(mode="json"))
-        with self._lock:
-            self._cached.pop(tenant_id, None)

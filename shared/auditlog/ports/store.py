@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol
 
 from auditlog.model.event import StoredEvent
 
@@ -81,6 +81,10 @@ class WriteBatch:
 
 
 class EventStore(Protocol):
+    reserialises_json: bool
+    """True when the store gives JSON columns back re-serialised rather than as written
+    (BigQuery's JSON type); the committed record is then rebuilt from the parsed value."""
+
     def append(self, batch: WriteBatch) -> int:
         """Append; a batch whose events are already stored is written once. Returns rows added."""
         ...
@@ -97,6 +101,15 @@ class EventStore(Protocol):
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         """All matching rows (``limit`` ignored), newest first, in chunks."""
+        ...
+
+    def export_rendered(
+        self, query: EventQuery, fmt: Literal["json", "csv"], *, marker: str, chunk_rows: int = 10_000
+    ) -> Iterator[tuple[int, list[bytes | Row]]]:
+        """What ``export`` returns, rendered where the engine can: per chunk, its row count and
+        its parts in order, each a run of finished lines (exactly the bytes ``rendering.lines``
+        gives) or a stored row for the caller to render (a row whose text contains ``marker``,
+        or every row of a store that does not render). No header."""
         ...
 
     def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
@@ -117,20 +130,6 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-@runtime_checkable
-class RendersExports(Protocol):
-    """A store that renders export rows itself, in the engine, to exactly the bytes
-    ``rendering.lines`` gives (not the engine's own JSON or CSV conventions)."""
-
-    def export_rendered(
-        self, query: EventQuery, fmt: Literal["json", "csv"], *, marker: str, chunk_rows: int = 10_000
-    ) -> Iterator[tuple[int, list[bytes | Row]]]:
-        """What ``export`` returns, rendered: per chunk, its row count and its parts in order,
-        each a run of finished lines or, for a row whose rendered text contains ``marker``, the
-        stored row itself for the caller to render. No header."""
-        ...
 
 
 SELF_AUDIT_PREFIX = "auditlog."

@@ -54,15 +54,25 @@ class SelfAudit:
         resource_id: str | None = None,
         request: dict[str, Any] | None = None,
         response: dict[str, Any] | None = None,
+        responses: dict[str, dict[str, Any]] | None = None,
         now: datetime,
     ) -> None:
-        """Write one event per tenant and wait until they are durable."""
+        """Write one event per tenant and wait until they are durable. ``responses``: a response
+        per tenant, where they differ (else ``response`` for all)."""
         futures = [
             self._queue.publish(
                 tenant,
                 [
                     self._event(
-                        principal, context, action, tenant, status, resource_id, request, response, now
+                        principal,
+                        context,
+                        action,
+                        tenant,
+                        status,
+                        resource_id,
+                        request,
+                        (responses or {}).get(tenant, response),
+                        now,
                     )
                 ],
             )

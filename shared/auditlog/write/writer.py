@@ -12,8 +12,10 @@ import time
 from datetime import UTC, datetime
 
 from auditlog import metrics
-from auditlog.ledger.integrity import IntegrityStore, Sequencer, StagedInput, batch_key, leaf_entry
+from auditlog.ledger.leaves import StagedInput, batch_key, leaf_entry
+from auditlog.ledger.sequencer import Sequencer
 from auditlog.ports.cache import QueryCache
+from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.queue import PulledQueue, QueuedBatch
 from auditlog.ports.store import EventStore, WriteBatch
 from auditlog.read.self_audit import is_self_audit

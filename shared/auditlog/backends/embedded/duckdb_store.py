@@ -149,6 +149,8 @@ _INCOMING = pa.schema([(c, pa.int32() if c == "retention_period_days" else pa.st
 
 
 class DuckDBEventStore:
+    reserialises_json = False  # JSON columns come back as the text that was written
+
     def __init__(
         self,
         path: Path,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from cachetools import LRUCache
 
-from auditlog.auth.limits import check_bucket, refilled, seconds_until
+from auditlog.ports.limiter import check_bucket, refilled, seconds_until
 
 _Bucket = tuple[float, float]  # (tokens, clock reading when they were counted)
 

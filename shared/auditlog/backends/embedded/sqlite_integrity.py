@@ -14,16 +14,11 @@ from pathlib import Path
 import orjson
 
 from auditlog.backends.embedded.sqlite_file import open_durable
-from auditlog.ledger.integrity import (
-    Checkpoint,
-    LeafEntry,
-    SpineLeaf,
-    StagedBatch,
-    StagedInput,
-    TreeState,
-    spine_columns,
-)
+from auditlog.ledger.checkpoints import Checkpoint
+from auditlog.ledger.leaves import LeafEntry, SpineLeaf, StagedBatch, StagedInput
 from auditlog.ledger.merkle import Frontier, NodeId
+from auditlog.ledger.tree import spine_columns
+from auditlog.ports.integrity import TreeState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS staged (

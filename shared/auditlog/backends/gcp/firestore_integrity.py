@@ -37,16 +37,11 @@ from typing import Any
 from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
 from google.cloud import firestore
 
-from auditlog.ledger.integrity import (
-    Checkpoint,
-    LeafEntry,
-    SpineLeaf,
-    StagedBatch,
-    StagedInput,
-    TreeState,
-    spine_columns,
-)
+from auditlog.ledger.checkpoints import Checkpoint
+from auditlog.ledger.leaves import LeafEntry, SpineLeaf, StagedBatch, StagedInput
 from auditlog.ledger.merkle import Frontier, NodeId
+from auditlog.ledger.tree import spine_columns
+from auditlog.ports.integrity import TreeState
 
 TILE = 256
 

@@ -23,9 +23,9 @@ import math
 
 import redis
 
-from auditlog.auth.limits import check_bucket
 from auditlog.backends.gcp.redis_cache import connect
 from auditlog.backends.gcp.redis_failures import RedisFailures
+from auditlog.ports.limiter import check_bucket
 
 log = logging.getLogger(__name__)
 
