@@ -136,8 +136,8 @@ async def _run(call: Call) -> Response:
     if not isinstance(route.access, Public):
         await _admit(call)
     call.args = parse_args(route, call.query(), call.path_params)
-    if route.body is not None and call.body is None:
-        call.body = await read_json(call.request, route.body.limit)
+    if route.body is not None and not call.body_read:
+        await _read_body(call)
     try:
         answer = await route.handler(call)
     except tuple(_RECORDED_FAILURES) as exc:
@@ -181,9 +181,15 @@ async def _admit(call: Call) -> None:
         limits.charge_requests(principal.tenant_id, principal.subject, tokens, policy.rate_limit)
     elif isinstance(cost, Events):
         assert route.body is not None, f"{route.operation_id}: an Events cost needs a body"
-        call.body = await read_json(call.request, route.body.limit)
+        await _read_body(call)
         events = cost.count(call.body)
         limits.charge_events(principal.tenant_id, principal.subject, events, policy.rate_limit)
+
+
+async def _read_body(call: Call) -> None:
+    assert call.route.body is not None
+    call.body = await read_json(call.request, call.route.body.limit)
+    call.body_read = True
 
 
 def _window_tokens(query: list[tuple[str, str]], per_days: int, default_days: int) -> int:

@@ -55,6 +55,7 @@ class Call:
     principal: Principal | None = None
     args: dict[str, Any] = field(default_factory=dict)
     body: Any = None
+    body_read: bool = False
     audit: AuditNote = field(default_factory=AuditNote)
 
     @property
