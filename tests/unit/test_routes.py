@@ -12,6 +12,7 @@ import pytest
 
 from auditlog.auth.access import Capability, roles_granting
 from auditlog.http.openapi import build_document, who_may
+from auditlog.http.routes import ROUTES
 from auditlog.http.rules import (
     Audited,
     Events,
@@ -22,7 +23,6 @@ from auditlog.http.rules import (
     Route,
     Window,
 )
-from auditlog.http.routes import ROUTES
 
 pytestmark = pytest.mark.unit
 

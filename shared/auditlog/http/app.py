@@ -106,11 +106,12 @@ class Api:
         token = logs.bind_request(bound)
         try:
             route_name, response = await self._answer(request, request_id, correlation_id)
+            response.headers["X-Request-ID"] = request_id
+            response.headers["X-Correlation-ID"] = correlation_id
+            elapsed = time.perf_counter() - started
+            _observe(request, response, route_name, request_id, correlation_id, elapsed)
         finally:
             logs.unbind_request(token)
-        response.headers["X-Request-ID"] = request_id
-        response.headers["X-Correlation-ID"] = correlation_id
-        _observe(request, response, route_name, request_id, correlation_id, time.perf_counter() - started)
         return response
 
     async def _answer(self, request: Request, request_id: str, correlation_id: str) -> tuple[str, Response]:

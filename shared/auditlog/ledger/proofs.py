@@ -73,6 +73,7 @@ class IntegrityReader:
         return self._log.locate(tenant, audit_id)
 
     def proof(self, tenant: str, audit_id: str, tree_size: int | None, now: datetime) -> InclusionProofOut:
+        audit_id = audit_id.lower()
         index = self._log.locate(tenant, audit_id)
         row = self._store.get(tenant, audit_id)
         if index is None:

@@ -127,6 +127,7 @@ class EventReader:
         store may answer it for a moment while an append is in flight (the BigQuery emulator
         does), and a client polling for its event would then see it for an hour.
         """
+        audit_id = audit_id.lower()
         (generation,) = self._cache.generations((tenant,))
         key = cache_key(
             (tenant,), [("audit_id", audit_id)], principal_scope=f"event;generations={generation}"
