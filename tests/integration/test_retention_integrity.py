@@ -69,7 +69,7 @@ def test_retention_keeps_held_events_and_every_proof_still_verifies(runtime: Run
     checkpoint = runtime.backends.integrity.latest_checkpoint(TENANT)
     assert checkpoint is not None
     for event in short + long:
-        proof = runtime.proofs.proof(TENANT, event["audit_id"], checkpoint.tree_size, now)
+        proof = runtime.proofs.proof(TENANT, event["audit_id"], checkpoint.tree_size, now).model_dump()
         leaf = bytes.fromhex(proof["leaf_hash"])
         path = [bytes.fromhex(h) for h in proof["audit_path"]]
         assert merkle.verify_inclusion(
