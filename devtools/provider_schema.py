@@ -44,6 +44,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
 }
 
 Tree = dict[str, Any]
+_EXTRACTOR_VERSION = 1  # part of the cache key: bump when the extraction changes
 
 
 class SchemaUnavailable(RuntimeError):
@@ -98,14 +99,12 @@ def schema(types: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], Tree]
     cached = CACHE / f"schema-{key}.json"
     if cached.exists():
         stored = json.loads(cached.read_text())
-        return {tuple(k.split("|")): v for k, v in stored.items()}  # type: ignore[misc]
+        return {(a, b, c): v for k, v in stored.items() for a, b, c in [k.split("|")]}
     ensure_packages()
     out = {triple: _extract(*triple) for triple in sorted(types)}
     cached.write_text(json.dumps({"|".join(k): v for k, v in out.items()}, indent=1))
     return out
 
-
-_EXTRACTOR_VERSION = 1
 
 
 def _extract(provider: str, kind: str, tf_type: str) -> Tree:
@@ -130,7 +129,11 @@ def _folder(provider: str, kind: str, tf_type: str) -> Path:
     else:
         stem = tf_type
     guess = lib / (("data-" if kind == "data" else "") + stem.replace("_", "-"))
-    candidates = [guess, *sorted(lib.glob(guess.name + "-*")), *sorted(p for p in lib.iterdir() if p.is_dir())]
+    candidates = [
+        guess,
+        *sorted(lib.glob(guess.name + "-*")),
+        *sorted(p for p in lib.iterdir() if p.is_dir()),
+    ]
     for folder in candidates:
         js = folder / "index.js"
         if not js.exists():
@@ -187,16 +190,22 @@ def _tree(
         if child is None or child.group(1) not in functions:
             raise ValueError(f"block {name}: no struct function in {value!r}")
         struct = child.group(1)
-        sub = _tree(functions[struct], interfaces.get(struct[0].upper() + struct[1:], {}), functions, interfaces)
+        sub = _tree(
+            functions[struct], interfaces.get(struct[0].upper() + struct[1:], {}), functions, interfaces
+        )
         sub["required"] = needed
         tree["blocks"][name] = sub
     return tree
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("type", help="e.g. google_pubsub_subscription")
-    parser.add_argument("--provider", default=None, help="google (default for google_*), google-beta, time ...")
+    parser.add_argument(
+        "--provider", default=None, help="google (default for google_*), google-beta, time ..."
+    )
     parser.add_argument("--data", action="store_true", help="a data source rather than a resource")
     args = parser.parse_args()
     provider = args.provider or args.type.split("_", 1)[0]

@@ -94,8 +94,10 @@ def _provider(tf_type: str, body: dict[str, Any]) -> str:
 
 
 def _is_block(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(v, dict) and v.get("__is_block__") for v in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
     )
 
 
@@ -185,7 +187,11 @@ def test_the_schema_check_catches_misspelt_and_misplaced_arguments(
     tree = provider_schema.schema({("google", "resource", "google_pubsub_subscription")})[
         ("google", "resource", "google_pubsub_subscription")
     ]
-    good = {"name": "s", "topic": "t", "dead_letter_policy": [{"dead_letter_topic": "d", "__is_block__": True}]}
+    good = {
+        "name": "s",
+        "topic": "t",
+        "dead_letter_policy": [{"dead_letter_topic": "d", "__is_block__": True}],
+    }
     assert _check(good, tree, "s", META["resource"]) == []
     misspelt = {**good, "ack_deadline_second": 10}
     misplaced = {"name": "s", "topic": "t", "dead_letter_topic": "d"}
