@@ -13,8 +13,9 @@ schemas, as are the small ones for `time`, `external` and `random`. In each reso
   `<Struct>` for a block): a property without `?` is required.
 
 `schema(types)` returns, for each `(provider, kind, type)`, a tree
-``{"attributes": {name: {"required": bool}}, "blocks": {name: tree}}`` (computed-only
-attributes never appear: they cannot be set). The npm packages live in `.stand-ins/` (never in
+``{"attributes": {name: {"required": bool}}, "blocks": {name: tree}}`` of what can be set
+(computed-only attributes cannot), and at the top ``"exported"``: every attribute a reference
+may read, computed ones included. The npm packages live in `.stand-ins/` (never in
 git); `ensure_packages()` installs them with npm; extracted schemas are cached there as JSON.
 
 `python -m devtools.provider_schema google_pubsub_subscription` prints one schema.
@@ -44,7 +45,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
 }
 
 Tree = dict[str, Any]
-_EXTRACTOR_VERSION = 1  # part of the cache key: bump when the extraction changes
+_EXTRACTOR_VERSION = 2  # part of the cache key: bump when the extraction changes
 
 
 class SchemaUnavailable(RuntimeError):
@@ -106,7 +107,6 @@ def schema(types: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], Tree]
     return out
 
 
-
 def _extract(provider: str, kind: str, tf_type: str) -> Tree:
     folder = _folder(provider, kind, tf_type)
     js = (folder / "index.js").read_text()
@@ -117,7 +117,13 @@ def _extract(provider: str, kind: str, tf_type: str) -> Tree:
     top = re.search(r"synthesizeHclAttributes\(\) \{\s*const attrs = \{(.*?)\n\s*\};", js, re.S)
     if cls is None or top is None:
         raise ValueError(f"{tf_type}: no resource class in {folder}")
-    return _tree(top.group(1), interfaces.get(f"{cls.group(1)}Config", {}), functions, interfaces)
+    tree = _tree(top.group(1), interfaces.get(f"{cls.group(1)}Config", {}), functions, interfaces)
+    # Every top-level attribute another block may reference, computed ones included: the
+    # resource class reads each by its Terraform name (getStringAttribute('host'), or
+    # `new ...List(this, "server_ca_certs", ...)` for nested ones).
+    body = js[cls.start() :]
+    tree["exported"] = sorted(set(re.findall(r"(?:Attribute\(|\(this, )[\"'](\w+)[\"']", body)))
+    return tree
 
 
 def _folder(provider: str, kind: str, tf_type: str) -> Path:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in),
 # prometheus (its promtool checks the alert rules), golang-go (Debian's Go toolchain, which
-# builds and tests the Go SDK in sdk/go) and chromium (the Backstage plugin's browser tests;
+# builds and tests the Go SDK in sdk/go), chromium (the Backstage plugin's browser tests;
 # Debian's build, never a downloaded one) and npm (installs the Terraform providers' published
 # schemas, @cdktf/provider-google, for tests/unit/test_terraform_schema.py).
 # The gcloud emulators (Pub/Sub, Firestore) come with the gcloud SDK in this machine image and

@@ -4,8 +4,9 @@ Every resource, data source and ephemeral block in terraform/ is compared with t
 published schema (devtools/provider_schema.py reads it from the prebuilt CDKTF bindings on npm,
 `@cdktf/provider-google` 16.12.1 = google 6.50.0): an argument or nested block the provider does
 not know, an attribute written as a block or a block as an attribute, and a missing required
-argument all fail. Module calls are checked against the called module's variables, and every
-`var.`, `local.` and `module.<name>.<output>` reference against what is declared.
+argument all fail. Module calls are checked against the called module's variables; every
+`var.`, `local.` and `module.<name>.<output>` reference against what is declared; and every
+`<type>.<name>.<attribute>` reference against the resource's exported attributes.
 
 Needs npm and the npm registry the first time (the packages are cached in .stand-ins/); skips
 without them, except under CI=true.
@@ -261,4 +262,40 @@ def test_every_reference_names_something_declared() -> None:
                     errors.append(f"{path.relative_to(TF)}: module.{module} is not declared")
                 elif output not in outputs[module]:
                     errors.append(f"{path.relative_to(TF)}: module.{module} has no output {output!r}")
+    assert not errors, "\n".join(errors)
+
+
+_REFERENCE = re.compile(
+    r"(?<![\w.])(?:(data|ephemeral)\.)?((?:google|time|random)_\w+|external)\.([\w-]+)(?:\[[^\]]*\])?\.(\w+)"
+)
+
+
+def test_every_resource_attribute_referenced_exists(
+    schemas: dict[tuple[str, str, str], dict[str, Any]],
+) -> None:
+    errors = []
+    checked = 0
+    for files in MODULES.values():
+        declared: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for path in files:
+            for block in ("resource", "data", "ephemeral"):
+                for p, tf_type, name, body in _blocks(block):
+                    if p == path:
+                        declared[(block, tf_type, name)] = body
+        for path in files:
+            for prefix, tf_type, name, attribute in _REFERENCE.findall(path.read_text()):
+                block = prefix or "resource"
+                reference = ".".join(p for p in (prefix, tf_type, name, attribute) if p)
+                where = f"{path.relative_to(TF)}: {reference}"
+                body = declared.get((block, tf_type, name))
+                if body is None:
+                    errors.append(f"{where}: {tf_type}.{name} is not declared in this module")
+                    continue
+                kind = "data" if block == "data" else "resource"
+                tree = schemas[(_provider(tf_type, body), kind, tf_type)]
+                known = set(tree["exported"]) | set(tree["blocks"]) | {"id"}
+                if attribute not in known:
+                    errors.append(f"{where}: {tf_type} has no attribute {attribute!r}")
+                checked += 1
+    assert checked > 50
     assert not errors, "\n".join(errors)
