@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import orjson
 
+from auditlog.errors import ConfigurationError
 from auditlog.settings import Settings, get_settings
 
 ROLES = ("audit_reader", "audit_admin", "audit_writer", "audit_export", "system_admin")
@@ -21,8 +23,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     logs.configure(args.log_level.upper())
     url = f"http://{settings.host}:{settings.port}"
+    identity = {
+        "jwks": f"tokens from the OIDC issuer {settings.jwt_issuer}",
+        "hs256": "development: HS256 tokens signed with AUDITLOG_JWT_HS256_SECRET",
+        "development": "development: tokens from the local issuer, whose key is in the data dir "
+        "(anyone who can read it can mint tokens)",
+    }[settings.token_verifier]
     print(
         f"audit log serving on {url}  (data in {settings.data_dir.resolve()})\n"
+        f"  identity:     {identity}\n"
         f"  get a token:  .venv/bin/auditlog token --tenant acme --roles audit_writer,audit_reader\n"
         f"  API document: {url}/openapi.json",
         flush=True,
@@ -75,7 +84,7 @@ def _admin_call(
     development token from the same data dir."""
     import httpx
 
-    token = _dev_token(settings, "system", ["system_admin"])
+    token = _dev_token(settings, settings.platform_tenant, ["system_admin"])
     headers = {"Authorization": f"Bearer {token}"}
     if json_body is not None:
         headers["Content-Type"] = "application/json"
@@ -270,7 +279,7 @@ def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auditlog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -341,8 +350,18 @@ def main(argv: list[str] | None = None) -> int:
     put.add_argument("--url", default=None, help="the server (default: the local one)")
     put.set_defaults(run=_policy_set)
 
-    args = parser.parse_args(argv)
-    settings = get_settings()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        print(f"auditlog: configuration: {exc}", file=sys.stderr)
+        return 2
+    # Files the CLI and the server create (stores, keys, exports) are the user's alone.
+    os.umask(0o077)
     if getattr(args, "url", "") is None:
         args.url = f"http://{settings.host}:{settings.port}"
     result: int = args.run(settings, args)

@@ -5,6 +5,7 @@ This is the only place that chooses implementations; the code above it sees inte
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -62,6 +63,7 @@ class Runtime:
     backends: Backends
     verifier: TokenVerifier
     policies: PolicyBook
+    protector: PiiProtector
     ingest: IngestService
     reader: EventReader
     retention: RetentionService
@@ -118,12 +120,20 @@ class Runtime:
         self.backends.integrity.close()
 
 
+def private_files(data_dir: Path) -> None:
+    """Every file this process creates is its user's alone (umask 077: files 0600, folders
+    0700), from the start rather than by a chmod after writing; the data dir too. The embedded
+    stores hold every event, the tenants' HMAC keys and the per-subject keys."""
+    os.umask(0o077)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def _secret_file(path: Path) -> bytes:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(secrets.token_bytes(32))
-        tmp.chmod(0o600)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(secrets.token_bytes(32))
         tmp.replace(path)
     return path.read_bytes()
 
@@ -277,7 +287,9 @@ def _signer(settings: Settings, data: Path) -> CheckpointSigner:
     )
 
 
-def _reader(settings: Settings, backends: Backends, unsealer: Unsealer) -> EventReader:
+def _reader(
+    settings: Settings, backends: Backends, unsealer: Unsealer, policies: PolicyBook, protector: PiiProtector
+) -> EventReader:
     codec = CursorCodec(
         settings.cursor_secret.get_secret_value().encode()
         if settings.cursor_secret
@@ -294,12 +306,14 @@ def _reader(settings: Settings, backends: Backends, unsealer: Unsealer) -> Event
         live_ttl_seconds=settings.cache_ttl_seconds,
         closed_ttl_seconds=settings.cache_closed_ttl_seconds,
         unsealer=unsealer,
+        policies=policies,
+        protector=protector,
     )
 
 
 def build_runtime(settings: Settings) -> Runtime:
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
+    private_files(data)
     # First, so that identity settings that cannot work stop start-up before any backend starts.
     verifier = build_verifier(settings, data)
     backends = _gcp(settings) if settings.backend is Backend.GCP else _embedded(settings)
@@ -315,12 +329,12 @@ def build_runtime(settings: Settings) -> Runtime:
         sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
         sequencer_loop.start()
     metrics.watch_queue_depth(backends.queue.depth)
-    holds = HoldBook(backends.state)
     subject_keys = SubjectKeys(backends.state)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
     )
     protector = PiiProtector(TenantSecrets(backends.state), subject_keys)
+    holds = HoldBook(backends.state, policies)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     return Runtime(
         settings=settings,
@@ -328,8 +342,9 @@ def build_runtime(settings: Settings) -> Runtime:
         verifier=verifier,
         policies=policies,
         ingest=IngestService(backends.queue, IngestRules(skew), policies, protector),
-        reader=_reader(settings, backends, Unsealer(subject_keys)),
-        retention=RetentionService(backends.store, holds, backends.cache),
+        reader=_reader(settings, backends, Unsealer(subject_keys), policies, protector),
+        protector=protector,
+        retention=RetentionService(backends.store, holds, backends.cache, policies, protector),
         erasures=ErasureBook(backends.state, subject_keys, backends.cache),
         holds=holds,
         self_audit=SelfAudit(backends.queue),

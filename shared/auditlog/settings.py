@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
 DEV_ISSUER_NAME = "auditlog-dev"  # the default of AUDITLOG_JWT_ISSUER
+DEFAULT_PLATFORM_TENANT = "auditlog-platform"
 TokenVerifierKind = Literal["jwks", "hs256", "development"]
 
 
@@ -47,6 +49,11 @@ class Settings(BaseSettings):
     backend: Backend = Field(Backend.EMBEDDED, description="which backend implementations to use")
     data_dir: Path = Field(Path(".auditlog"), description="embedded storage and the dev signing key")
     host: str = Field("127.0.0.1", description="local server bind address")
+    allow_development_on_network: bool = Field(
+        False,
+        description="let the development token issuer (or an HS256 secret) serve on a non-loopback "
+        "address; without it such a server refuses to start",
+    )
     port: int = Field(8080, ge=1, le=65535, validation_alias="PORT", description="local server port")
 
     # Identity
@@ -103,6 +110,20 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _development_stays_local(self) -> Settings:
+        """Whoever can reach a development server can mint tokens for it (``auditlog token``
+        reads the key from the data dir; an HS256 secret signs as well as verifies), so it
+        listens on loopback unless told otherwise."""
+        local_tokens = self.environment is Environment.DEVELOPMENT and not self.jwt_jwks_url
+        if local_tokens and not _is_loopback(self.host) and not self.allow_development_on_network:
+            raise ConfigurationError(
+                f"AUDITLOG_HOST={self.host} is not a loopback address, and development tokens "
+                "are minted by anyone with the data dir: configure an OIDC issuer "
+                "(AUDITLOG_JWT_JWKS_URL), or set AUDITLOG_ALLOW_DEVELOPMENT_ON_NETWORK=true"
+            )
+        return self
+
     @property
     def token_verifier(self) -> TokenVerifierKind:
         """The verifier these settings ask for: the issuer's JWKS when ``jwt_jwks_url`` is set;
@@ -131,6 +152,18 @@ class Settings(BaseSettings):
     )
     scheduler_audience: str | None = Field(
         None, description="GCP: the audience of the scheduler's ID tokens (the retention function's URL)"
+    )
+
+    platform_tenant: str = Field(
+        DEFAULT_PLATFORM_TENANT,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="the tenant_id of platform administrators' tokens: only they read and "
+        "administer every tenant (your issuer must never give this tenant id to a customer)",
+    )
+    delegate_subjects: tuple[str, ...] = Field(
+        (),
+        description='token subjects (`sub`) allowed to act for someone else with X-Auditlog-Actor, a JSON '
+        'list: ["backstage-backend"]',
     )
 
     # Secrets: from the environment; on GCP Secret Manager injects them as environment variables.
@@ -232,6 +265,15 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

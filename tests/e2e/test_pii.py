@@ -35,7 +35,7 @@ def test_protected_values_appear_nowhere_and_hashes_stay_searchable(fresh_servic
         "card": f"4111{uuid.uuid4().int % 10**12:012d}",
         "email": f"{uuid.uuid4().hex}@example.com",
     }
-    with fresh_service.client("ops", ["system_admin"]) as admin:
+    with fresh_service.client("auditlog-platform", ["system_admin"]) as admin:
         assert (
             admin.put(f"/api/v1/admin/tenants/{tenant}/policy", json={"pii_rules": RULES}).status_code == 200
         )

@@ -52,7 +52,7 @@ def test_the_queue_payload_holds_no_raw_protected_value(tmp_path: Path) -> None:
         "action": "read",
         "response_data": {"ssn": "078-05-1120", "status": "visible-control"},
     }
-    writer = Principal("svc", "acme", frozenset({"audit_writer"}), frozenset())
+    writer = Principal("svc", "acme", frozenset({"audit_writer"}))
     status, body = asyncio.run(ingest.write_batch(writer, {"events": [event, event]}))
     assert status == 202 and body["accepted"] == 2
 

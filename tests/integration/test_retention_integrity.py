@@ -21,8 +21,8 @@ from tests.conftest import wait_for
 pytestmark = pytest.mark.integration
 
 TENANT = "retained"
-WRITER = Principal("svc", TENANT, frozenset({"audit_writer", "audit_reader"}), frozenset())
-ADMIN = Principal("root", "system", frozenset({"system_admin"}), frozenset())
+WRITER = Principal("svc", TENANT, frozenset({"audit_writer", "audit_reader"}))
+ADMIN = Principal("root", "auditlog-platform", frozenset({"system_admin"}), platform=True)
 
 
 def _events(user: str, n: int, retention: int) -> list[dict[str, Any]]:
@@ -180,3 +180,44 @@ def test_a_repeated_get_is_served_from_the_cache_and_not_found_is_not_cached(run
 
     wait_for(found, timeout=10)
     assert orjson.loads(runtime.reader.get(TENANT, missing))["user_id"] == "erin"
+
+
+def test_a_hold_matches_a_hashed_field_by_its_clear_value(runtime: Runtime) -> None:
+    from auditlog.errors import InvalidInput
+    from auditlog.model.policy import PiiRule, TenantPolicy
+
+    tenant = "hashed-holds"
+    writer = Principal("svc", tenant, frozenset({"audit_writer"}))
+    rules = [PiiRule(field="user_id", action="hash"), PiiRule(field="resource_id", action="mask")]
+    runtime.policies.put(tenant, TenantPolicy(pii_rules=rules))
+    events = _events("dave", 3, 90) + _events("erin", 2, 90)
+    asyncio.run(runtime.ingest.write_batch(writer, {"events": events}))
+    wait_for(lambda: runtime.store.count() == 5, timeout=10)
+    stored = runtime.store.get(tenant, events[0]["audit_id"])
+    assert stored is not None and str(stored[3]).startswith("hmac-sha256:"), "user_id is stored hashed"
+
+    with pytest.raises(InvalidInput) as masked:
+        runtime.holds.place(ADMIN, {"tenant_id": tenant, "reason": "x", "resource_id": "r-1"})
+    assert masked.value.details[0].field == "resource_id"
+    runtime.holds.place(ADMIN, {"tenant_id": tenant, "reason": "case 7", "user_id": "dave"})
+
+    later = datetime.now(UTC) + timedelta(days=120)
+    dry = runtime.retention.run(later.date(), dry_run=True)
+    assert dry["would_delete"] == 2 and dry["held"] == {tenant: 3}, "the dry run shows what the hold keeps"
+    runtime.retention.run(later.date(), dry_run=False)
+    kept = [e["audit_id"] for e in events if runtime.store.get(tenant, e["audit_id"]) is not None]
+    assert kept == [e["audit_id"] for e in events[:3]], "dave's events are held, erin's are gone"
+
+
+def test_a_hold_on_a_field_masked_after_it_was_placed_keeps_the_whole_tenant(runtime: Runtime) -> None:
+    from auditlog.model.policy import PiiRule, TenantPolicy
+
+    tenant = "masked-later"
+    writer = Principal("svc", tenant, frozenset({"audit_writer"}))
+    asyncio.run(runtime.ingest.write_batch(writer, {"events": _events("frank", 2, 90)}))
+    runtime.holds.place(ADMIN, {"tenant_id": tenant, "reason": "case 8", "user_id": "frank"})
+    runtime.policies.put(tenant, TenantPolicy(pii_rules=[PiiRule(field="user_id", action="mask")]))
+    asyncio.run(runtime.ingest.write_batch(writer, {"events": _events("frank", 2, 90)}))
+    wait_for(lambda: runtime.store.count() == 4, timeout=10)
+    later = datetime.now(UTC) + timedelta(days=120)
+    assert runtime.retention.run(later.date(), dry_run=False)["deleted"] == 0, "a legal hold errs on keeping"

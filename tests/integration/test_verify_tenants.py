@@ -21,7 +21,7 @@ TENANTS = ["alpha", "bravo", "charlie"]
 
 
 def _write(rt: Runtime, tenant: str, n: int, audit_ids: list[str] | None = None) -> list[str]:
-    writer = Principal("svc", tenant, frozenset({"audit_writer"}), frozenset())
+    writer = Principal("svc", tenant, frozenset({"audit_writer"}))
     ts = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     events = [
         {

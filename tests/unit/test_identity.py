@@ -153,7 +153,20 @@ class BadTokenContract:
         )
 
     def test_permissions_are_optional(self, harness: Harness) -> None:
-        assert harness.verifier.verify(harness.sign(claims(permissions=DROP))).permissions == frozenset()
+        assert harness.verifier.verify(harness.sign(claims(permissions=DROP))).permissions is None
+
+    def test_an_empty_permissions_claim_is_kept_as_a_claim(self, harness: Harness) -> None:
+        principal = harness.verifier.verify(harness.sign(claims(permissions=[])))
+        assert principal.permissions == frozenset(), "present and empty: it narrows roles to nothing"
+
+    def test_a_tenant_id_outside_the_allowed_form_is_refused(self, harness: Harness) -> None:
+        for tenant in ("__t__", "a/b", "", "x" * 129, ".hidden"):
+            refuse(harness, harness.sign(claims(tenant_id=tenant)), "tenant_id")
+
+    def test_only_the_platform_tenant_makes_a_platform_principal(self, harness: Harness) -> None:
+        assert not harness.verifier.verify(harness.sign(claims())).platform
+        platform = harness.verifier.verify(harness.sign(claims(tenant_id="auditlog-platform")))
+        assert platform.platform and platform.tenant_id == "auditlog-platform"
 
     def test_refuses_alg_none(self, harness: Harness) -> None:
         refuse(harness, unsigned(claims(), harness.headers), "algorithm is not accepted")

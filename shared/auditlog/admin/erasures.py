@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import uuid_utils
 
+from auditlog.auth import access
 from auditlog.auth.identity import Principal
 from auditlog.ingest.subjects import SubjectKeys, subject_id
 from auditlog.model.erasure import Erasure, ErasureRequestIn
@@ -26,6 +27,8 @@ class ErasureBook:
 
     def erase(self, principal: Principal, body: Any) -> Erasure:
         wanted = validated(ErasureRequestIn, body, "erasure request")
+        # Which tenant the caller may administer depends on the tenant named: checked here.
+        access.administrable_tenant(principal, wanted.tenant_id)
         erasure = Erasure(
             erasure_id=str(uuid_utils.uuid7()),
             tenant_id=wanted.tenant_id,

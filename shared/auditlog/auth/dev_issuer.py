@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auditlog.auth.identity import KeyVerifier
+from auditlog.settings import DEFAULT_PLATFORM_TENANT
 
 DEV_KEY_FILE = "dev-issuer-key.pem"
 
@@ -27,7 +29,7 @@ class DevIssuer:
 
     def _load_or_create(self) -> ec.EllipticCurvePrivateKey:
         if not self._path.exists():
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             key = ec.generate_private_key(ec.SECP256R1())
             pem = key.private_bytes(
                 serialization.Encoding.PEM,
@@ -35,8 +37,8 @@ class DevIssuer:
                 serialization.NoEncryption(),
             )
             tmp = self._path.with_suffix(".tmp")
-            tmp.write_bytes(pem)
-            tmp.chmod(0o600)
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+                out.write(pem)
             tmp.replace(self._path)
         loaded = serialization.load_pem_private_key(self._path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
@@ -67,7 +69,11 @@ class DevIssuer:
             claims["permissions"] = permissions
         return jwt.encode(claims, self._key, algorithm="ES256")
 
-    def verifier(self, leeway: int) -> KeyVerifier:
+    def verifier(self, leeway: int, *, platform_tenant: str = DEFAULT_PLATFORM_TENANT) -> KeyVerifier:
         return KeyVerifier(
-            self._key.public_key(), issuer=self._issuer, audience=self._audience, leeway=leeway
+            self._key.public_key(),
+            issuer=self._issuer,
+            audience=self._audience,
+            leeway=leeway,
+            platform_tenant=platform_tenant,
         )

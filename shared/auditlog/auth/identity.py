@@ -26,7 +26,8 @@ from typing import Any, Protocol
 import jwt
 
 from auditlog.errors import ConfigurationError, Unauthenticated
-from auditlog.settings import MIN_HS256_SECRET_BYTES
+from auditlog.model.tenant import TENANT_ID_RULE, is_tenant_id
+from auditlog.settings import DEFAULT_PLATFORM_TENANT, MIN_HS256_SECRET_BYTES
 
 MAX_TOKEN_BYTES = 8 * 1024
 
@@ -38,30 +39,53 @@ MALFORMED = "token is malformed or its signature does not verify"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who is calling. ``permissions``: the token's permissions claim, None when it has none (an
+    empty claim narrows the roles to nothing); ``platform``: the token's tenant is the platform
+    tenant (``access.py``); ``via``: the service identity acting for ``subject``, if any."""
+
     subject: str
     tenant_id: str
     roles: frozenset[str]
-    permissions: frozenset[str]
+    permissions: frozenset[str] | None = None
+    platform: bool = False
+    via: str | None = None
 
 
 class TokenVerifier(Protocol):
     def verify(self, token: str) -> Principal: ...
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
+MAX_SUBJECT_LENGTH = 256  # as an event's user_id
+
+
+def principal_from_claims(
+    claims: dict[str, Any], platform_tenant: str = DEFAULT_PLATFORM_TENANT
+) -> Principal:
     sub = claims.get("sub")
     tenant = claims.get("tenant_id")
     roles = claims.get("roles")
-    permissions = claims.get("permissions", [])
+    permissions = claims.get("permissions")
     if not isinstance(sub, str) or not sub:
         raise Unauthenticated("token has no `sub` claim")
+    if len(sub) > MAX_SUBJECT_LENGTH:
+        raise Unauthenticated(f"token's `sub` claim is longer than {MAX_SUBJECT_LENGTH} characters")
     if not isinstance(tenant, str) or not tenant:
         raise Unauthenticated("token has no `tenant_id` claim")
+    if not is_tenant_id(tenant):
+        raise Unauthenticated(f"token's `tenant_id` {TENANT_ID_RULE}")
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Unauthenticated("token has no `roles` claim (a list of strings)")
-    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+    if permissions is not None and (
+        not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions)
+    ):
         raise Unauthenticated("token's `permissions` claim must be a list of strings")
-    return Principal(sub, tenant, frozenset(roles), frozenset(permissions))
+    return Principal(
+        sub,
+        tenant,
+        frozenset(roles),
+        None if permissions is None else frozenset(permissions),
+        platform=tenant == platform_tenant,
+    )
 
 
 def decode_claims(
@@ -145,11 +169,20 @@ class CachingVerifier(ABC):
     many requests, so verified tokens are remembered (bounded) until they expire.
     """
 
-    def __init__(self, *, issuer: str, audience: str, leeway: int, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: int,
+        cache_size: int = 4096,
+        platform_tenant: str = DEFAULT_PLATFORM_TENANT,
+    ) -> None:
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
         self._verified = VerifiedTokens(cache_size, leeway)
+        self._platform_tenant = platform_tenant
 
     def verify(self, token: str) -> Principal:
         if len(token) > MAX_TOKEN_BYTES:
@@ -165,7 +198,7 @@ class CachingVerifier(ABC):
         return principal
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
-        return principal_from_claims(claims)
+        return principal_from_claims(claims, self._platform_tenant)
 
     @abstractmethod
     def _claims(self, token: str) -> dict[str, Any]:
@@ -194,8 +227,15 @@ class KeyVerifier(CachingVerifier):
         leeway: int,
         cache_size: int = 4096,
         algorithm: str = "ES256",
+        platform_tenant: str = DEFAULT_PLATFORM_TENANT,
     ) -> None:
-        super().__init__(issuer=issuer, audience=audience, leeway=leeway, cache_size=cache_size)
+        super().__init__(
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            cache_size=cache_size,
+            platform_tenant=platform_tenant,
+        )
         self._key = public_key
         self._algorithms = (algorithm,)
 
@@ -207,7 +247,14 @@ class HmacVerifier(KeyVerifier):
     """HS256 with a shared secret. Local development only: whoever can verify can also sign."""
 
     def __init__(
-        self, secret: bytes, *, issuer: str, audience: str, leeway: int, cache_size: int = 4096
+        self,
+        secret: bytes,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: int,
+        cache_size: int = 4096,
+        platform_tenant: str = DEFAULT_PLATFORM_TENANT,
     ) -> None:
         if len(secret) < MIN_HS256_SECRET_BYTES:
             raise ConfigurationError(f"the HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes")
@@ -218,6 +265,7 @@ class HmacVerifier(KeyVerifier):
             leeway=leeway,
             cache_size=cache_size,
             algorithm="HS256",
+            platform_tenant=platform_tenant,
         )
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from auditlog.auth.identity import MALFORMED, CachingVerifier, Principal, TokenVerifier
 from auditlog.errors import ConfigurationError, Unauthenticated, Unavailable
-from auditlog.settings import ASYMMETRIC_ALGORITHMS
+from auditlog.settings import ASYMMETRIC_ALGORITHMS, DEFAULT_PLATFORM_TENANT
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,15 @@ class JwksVerifier(CachingVerifier):
         timeout_seconds: float = 3.0,
         cache_size: int = 4096,
         clock: Callable[[], float] = time.monotonic,
+        platform_tenant: str = DEFAULT_PLATFORM_TENANT,
     ) -> None:
-        super().__init__(issuer=issuer, audience=audience, leeway=leeway, cache_size=cache_size)
+        super().__init__(
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            cache_size=cache_size,
+            platform_tenant=platform_tenant,
+        )
         refused = set(algorithms) - ASYMMETRIC_ALGORITHMS
         if refused or not algorithms:
             raise ConfigurationError(
@@ -222,26 +229,40 @@ class JwksVerifier(CachingVerifier):
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
-SCHEDULER_TENANT = "system"
+SCHEDULER_ROLE = "auditlog_scheduler"
 
 
 class ServiceAccountVerifier(JwksVerifier):
     """Google-signed ID tokens of one service account (Cloud Scheduler's OIDC tokens), taken as
-    ``system_admin`` of the ``system`` tenant. Only that account's tokens for that audience pass:
-    the scheduler can run retention and the integrity job, nothing else can this way."""
+    the ``auditlog_scheduler`` role of the platform tenant, which may run the retention and
+    integrity jobs and nothing else (``access.py``). Only that account's tokens for that
+    audience pass."""
 
     def __init__(
-        self, email: str, *, audience: str, jwks_url: str = GOOGLE_JWKS_URL, leeway: int = 30
+        self,
+        email: str,
+        *,
+        audience: str,
+        jwks_url: str = GOOGLE_JWKS_URL,
+        leeway: int = 30,
+        platform_tenant: str = DEFAULT_PLATFORM_TENANT,
     ) -> None:
         super().__init__(
-            jwks_url, issuer=GOOGLE_ISSUER, audience=audience, leeway=leeway, algorithms=("RS256",)
+            jwks_url,
+            issuer=GOOGLE_ISSUER,
+            audience=audience,
+            leeway=leeway,
+            algorithms=("RS256",),
+            platform_tenant=platform_tenant,
         )
         self._email = email
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         if claims.get("email") != self._email or claims.get("email_verified") is not True:
             raise Unauthenticated("this Google identity may not call the API")
-        return Principal(self._email, SCHEDULER_TENANT, frozenset({"system_admin"}), frozenset())
+        return Principal(
+            self._email, self._platform_tenant, frozenset({SCHEDULER_ROLE}), None, platform=True
+        )
 
 
 class EitherVerifier:

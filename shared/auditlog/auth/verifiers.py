@@ -18,6 +18,7 @@ def build_verifier(settings: Settings, data_dir: Path) -> TokenVerifier:
             settings.scheduler_service_account,
             audience=settings.scheduler_audience,
             leeway=settings.jwt_leeway_seconds,
+            platform_tenant=settings.platform_tenant,
         )
         return EitherVerifier(primary, google)
     return primary
@@ -36,6 +37,7 @@ def _primary_verifier(settings: Settings, data_dir: Path) -> TokenVerifier:
             min_refresh_seconds=settings.jwks_min_refresh_seconds,
             max_age_seconds=settings.jwks_max_age_seconds,
             timeout_seconds=settings.jwks_timeout_seconds,
+            platform_tenant=settings.platform_tenant,
         )
     if kind == "hs256":
         assert settings.jwt_hs256_secret is not None
@@ -44,6 +46,7 @@ def _primary_verifier(settings: Settings, data_dir: Path) -> TokenVerifier:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway=settings.jwt_leeway_seconds,
+            platform_tenant=settings.platform_tenant,
         )
     issuer = DevIssuer(data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return issuer.verifier(settings.jwt_leeway_seconds)
+    return issuer.verifier(settings.jwt_leeway_seconds, platform_tenant=settings.platform_tenant)

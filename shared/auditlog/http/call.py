@@ -17,6 +17,8 @@ from auditlog.http.rules import Route
 from auditlog.read.self_audit import RequestContext
 from auditlog.runtime import Runtime
 
+MAX_USER_AGENT = 1024  # as an event's user_agent
+
 
 @dataclass(slots=True)
 class AuditNote:
@@ -29,6 +31,7 @@ class AuditNote:
     resource_id: str | None = None
     request: dict[str, Any] | None = None
     response: dict[str, Any] | None = None
+    requests: dict[str, dict[str, Any]] | None = None
     responses: dict[str, dict[str, Any]] | None = None
 
 
@@ -51,6 +54,7 @@ class Call:
     path_params: dict[str, str]
     request_id: str
     correlation_id: str
+    client_request_id: str | None = None
     serves: frozenset[str] | None = None  # the Cloud Function's routes; None: every route (local)
     principal: Principal | None = None
     args: dict[str, Any] = field(default_factory=dict)
@@ -78,11 +82,13 @@ class Call:
         )
 
     def context(self) -> RequestContext:
+        agent = self.request.headers.get("user-agent")
         return RequestContext(
             request_id=self.request_id,
             correlation_id=self.correlation_id,
             ip_address=self.address(),
-            user_agent=self.request.headers.get("user-agent"),
+            user_agent=agent[:MAX_USER_AGENT] if agent else None,
+            client_request_id=self.client_request_id,
         )
 
 

@@ -48,7 +48,6 @@ from auditlog.model.retention import RetentionReportOut
 
 _WRITE = "a write is its own record in the log"
 _PROBE = "reads no tenant's data"
-_ADMIN_READ = "not yet recorded (issue 19)"
 _TENANT = Param("tenant_id", "tenant", description="Only for roles that read across tenants.")
 _AUDIT_ID = Param("audit_id", "uuid", where="path", required=True)
 _NOT_FOR_CALLERS = Free("answers from memory, no tenant's data")
@@ -83,7 +82,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", "/api/v1/audit/events/export", "query", "exportEvents", events.export_events,
-        access=Capability.EXPORT, audit=Audited("events.export"), cost=Window(days=30),
+        access=Capability.EXPORT, audit=Audited("events.export", before_stream=True), cost=Window(days=30),
         summary="Export events as CSV or NDJSON, streamed",
         description="Costs one read per 30 days of the window.",
         params=EXPORT_QUERY, open_query=True,
@@ -111,7 +110,7 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET", "/api/v1/audit/checkpoints/latest", "query", "getLatestCheckpoint",
         ledger.get_latest_checkpoint,
-        access=Capability.READ, audit=NotAudited(_ADMIN_READ), cost=Requests(1),
+        access=Capability.READ, audit=Audited("checkpoints.get"), cost=Requests(1),
         summary="The tenant's newest signed checkpoint",
         description="Refreshed at least every idle interval, so a stale one shows a stopped pipeline.",
         params=(_TENANT,),
@@ -120,7 +119,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", "/api/v1/audit/checkpoints/{tree_size}", "query", "getCheckpoint", ledger.get_checkpoint,
-        access=Capability.READ, audit=NotAudited(_ADMIN_READ), cost=Requests(1),
+        access=Capability.READ, audit=Audited("checkpoints.get"), cost=Requests(1),
         summary="The checkpoint signed at a tree size",
         params=(Param("tree_size", "count", where="path", required=True, minimum=0), _TENANT),
         answer=Answer(200, "The newest checkpoint of that size.", CheckpointOut),
@@ -129,7 +128,7 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET", "/api/v1/audit/proofs/consistency", "query", "getConsistencyProof",
         ledger.get_consistency_proof,
-        access=Capability.READ, audit=NotAudited(_ADMIN_READ), cost=Requests(1),
+        access=Capability.READ, audit=Audited("proofs.consistency"), cost=Requests(1),
         summary="Consistency proof between two tree sizes",
         params=(
             Param("first", "count", required=True, minimum=0),
@@ -149,7 +148,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST", "/api/v1/audit/retention/run", "retention", "runRetention", admin.run_retention,
-        access=Capability.ADMIN, audit=Audited("retention.run"), cost=Requests(1),
+        access=Capability.JOBS, audit=Audited("retention.run"), cost=Requests(1),
         summary="Delete events past their retention",
         description="Called by Cloud Scheduler on GCP.",
         params=(Param("dry_run", "flag", default=False),),
@@ -158,7 +157,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST", "/api/v1/audit/integrity/run", "retention", "runIntegrity", ledger.run_integrity,
-        access=Capability.ADMIN,
+        access=Capability.JOBS,
         audit=NotAudited("a scheduled job that changes no event; its checkpoints are its record"),
         cost=Requests(1),
         summary="Sequence staged leaves and sign due checkpoints",
@@ -177,7 +176,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", "/api/v1/admin/legal-holds", "retention", "listLegalHolds", admin.list_holds,
-        access=Capability.ADMIN, audit=NotAudited(_ADMIN_READ), cost=Requests(1),
+        access=Capability.ADMIN, audit=Audited("legal_hold.list"), cost=Requests(1),
         summary="Legal holds, released ones included",
         params=(_TENANT,),
         answer=Answer(200, "The holds.", LegalHoldList),
@@ -204,7 +203,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", "/api/v1/admin/erasures", "retention", "listErasures", admin.list_erasures,
-        access=Capability.ADMIN, audit=NotAudited(_ADMIN_READ), cost=Requests(1),
+        access=Capability.ADMIN, audit=Audited("subject.list"), cost=Requests(1),
         summary="Erasure requests and their status",
         params=(_TENANT,),
         answer=Answer(200, "The requests.", ErasureList),
@@ -213,7 +212,7 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET", "/api/v1/admin/tenants/{tenant_id}/policy", "retention", "getTenantPolicy",
         admin.get_policy,
-        access=Capability.ADMIN, audit=NotAudited(_ADMIN_READ), cost=Requests(1),
+        access=Capability.ADMIN, audit=Audited("policy.get"), cost=Requests(1),
         summary="A tenant's policy (defaults when none was set)",
         params=(Param("tenant_id", "tenant", where="path", required=True),),
         answer=Answer(200, "The policy.", TenantPolicy),

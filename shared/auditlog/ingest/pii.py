@@ -50,6 +50,7 @@ from auditlog.ports.state import StateStore
 
 COLLECTION: Final = "tenant_secrets"
 MASK: Final = "***"
+REDACTED: Final = "[redacted]"  # an encrypted field's filter value in an audit record
 HASH_PREFIX: Final = "hmac-sha256:"
 KEY_BYTES: Final = 32
 # Top-level fields every reader and store requires; ``drop`` on them is applied as ``mask``.
@@ -157,6 +158,43 @@ class PiiProtector:
         """What ``hash`` stores for ``value`` in this tenant: a reader can filter on it."""
         return self._hasher(tenant_id)(value)
 
+    def stored_forms(
+        self, tenant_id: str, rules: Sequence[PiiRule], path: str, value: str
+    ) -> tuple[str, ...]:
+        """The values an event may hold at ``path`` (a filter column, or a dotted metadata path)
+        when a client sent ``value``: the value itself (events written before a rule existed),
+        and what the rules store for it when they keep it matchable (``hash``). When a
+        rule makes it unmatchable (``mask``, ``drop``, ``encrypt``), only the value itself."""
+        actions = actions_on(rules, path)
+        if not actions:
+            return (value,)
+        if any(a != "hash" for a in actions):
+            return (value,)
+        stored: Any = value
+        for _ in actions:
+            stored = self.hash_for_search(tenant_id, stored)
+        return (value, stored)
+
+    def recorded_filters(
+        self, tenant_id: str, rules: Sequence[PiiRule], filters: dict[str, list[str]]
+    ) -> dict[str, list[str]]:
+        """A read's filters as its audit record may keep them: the tenant's rules applied, so
+        that the service's own records hold no personal value the events themselves do not."""
+        out: dict[str, list[str]] = {}
+        for name, values in filters.items():
+            actions = actions_on(rules, filter_path(name))
+            if "drop" in actions:
+                continue
+            if "mask" in actions:
+                out[name] = [MASK for _ in values]
+            elif "encrypt" in actions:
+                out[name] = [REDACTED for _ in values]
+            elif actions:
+                out[name] = [self.stored_forms(tenant_id, rules, filter_path(name), v)[-1] for v in values]
+            else:
+                out[name] = values
+        return out
+
     def _hasher(self, tenant_id: str) -> Hasher:
         base = self._secrets.hmac_base(tenant_id)
 
@@ -223,6 +261,19 @@ def _edit(node: Any, path: tuple[str, ...], depth: int, action: Action, transfor
         return False
     node[key] = MASK if action == "mask" else transform(action, value)
     return True
+
+
+def filter_path(name: str) -> str:
+    """A query parameter's field path: ``metadata[a.b]`` and ``metadata.a.b`` are both
+    ``metadata.a.b``; a column is itself."""
+    if name.startswith("metadata[") and name.endswith("]"):
+        return "metadata." + name[9:-1]
+    return name
+
+
+def actions_on(rules: Sequence[PiiRule], path: str) -> list[Action]:
+    """The actions the rules apply at ``path``: rules naming it or a field that contains it."""
+    return [r.action for r in rules if path == r.field or path.startswith(r.field + ".")]
 
 
 def _no_hasher(value: Any) -> str:

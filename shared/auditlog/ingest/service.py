@@ -17,6 +17,8 @@ from auditlog.admin.policies import PolicyBook
 from auditlog.auth.identity import Principal
 from auditlog.errors import FieldProblem, Forbidden, InvalidInput, PayloadTooLarge
 from auditlog.ingest.pii import PiiProtector
+from auditlog.ingest.subjects import PREFIX as SEALED_PREFIX
+from auditlog.ingest.subjects import sealed_look_alikes
 from auditlog.ledger.leaves import event_leaf_hash
 from auditlog.model.event import (
     MAX_BATCH_EVENTS,
@@ -28,7 +30,7 @@ from auditlog.model.event import (
 )
 from auditlog.model.policy import TenantPolicy
 from auditlog.ports.queue import EventQueue
-from auditlog.read.self_audit import RESERVED_PREFIX
+from auditlog.read.self_audit import RESERVED_PREFIX, SELF_AUDIT_SERVICE, is_self_audit_type
 
 MAX_CORRELATION_ID = 256  # as the event field allows
 
@@ -66,9 +68,12 @@ class IngestService:
         correlation_id: str | None,
     ) -> StoredEvent:
         event = parse_event(raw, prefix)
-        if event.event_type.startswith(RESERVED_PREFIX):
+        if is_self_audit_type(event.event_type):
+            reserved = f"the {RESERVED_PREFIX} prefix is reserved (in any case)"
+            raise EventRejected([FieldProblem(_field(prefix, "event_type"), reserved)])
+        if event.service_name is not None and event.service_name.lower() == SELF_AUDIT_SERVICE:
             raise EventRejected(
-                [FieldProblem(_field(prefix, "event_type"), f"the {RESERVED_PREFIX} prefix is reserved")]
+                [FieldProblem(_field(prefix, "service_name"), f"{SELF_AUDIT_SERVICE!r} is reserved")]
             )
         if event.tenant_id is not None and event.tenant_id != principal.tenant_id:
             raise _TenantMismatch(
@@ -90,6 +95,13 @@ class IngestService:
         if record["correlation_id"] is None and correlation_id:
             # The request's X-Correlation-ID, sent by the caller, ties the event to its request.
             record["correlation_id"] = correlation_id[:MAX_CORRELATION_ID]
+        sealed = sealed_look_alikes(record)
+        if sealed:
+            # Only the server seals values (ingest/subjects.py); a client's look-alike would read
+            # as "[erased]", as if a data subject had been erased.
+            raise EventRejected(
+                [FieldProblem(_field(prefix, f), f"must not start with {SEALED_PREFIX!r}") for f in sealed]
+            )
         # Before anything is published, stored or logged.
         return self._protector.protect(principal.tenant_id, policy.pii_rules, record)
 

@@ -22,7 +22,7 @@ import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -31,9 +31,9 @@ from cachetools import TTLCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from auditlog.model.event import COLUMNS, JSON_COLUMNS, canonical_json
+from auditlog.model.event import COLUMNS, JSON_COLUMNS, StoredEvent, canonical_json
 from auditlog.ports.state import StateStore
-from auditlog.ports.store import Row
+from auditlog.ports.store import SELF_AUDIT_PREFIX, Row
 
 PREFIX: Final = "enc:v1:"
 ERASED: Final = "[erased]"
@@ -41,6 +41,7 @@ COLLECTION: Final = "subject_keys"
 _PREFIX_BYTES: Final = PREFIX.encode()
 _TENANT = COLUMNS.index("tenant_id")
 _USER = COLUMNS.index("user_id")
+_TYPE = COLUMNS.index("event_type")
 _JSON = frozenset(COLUMNS.index(c) for c in JSON_COLUMNS)
 _MISSING: Final = b""
 
@@ -109,7 +110,9 @@ class Unsealer:
         self._keys = keys
 
     def rows(self, rows: list[Row]) -> list[Row]:
-        return [self.row(r) if _sealed(r) else r for r in rows]
+        # The service's own records are never sealed: what looks sealed in them (a filter value
+        # a reader typed) is shown as it is.
+        return [self.row(r) if _sealed(r) and not _own_record(r) else r for r in rows]
 
     def chunks(self, chunks: Iterator[list[Row]]) -> Iterator[list[Row]]:
         for chunk in chunks:
@@ -140,8 +143,25 @@ class Unsealer:
         return tuple(out)
 
 
+_TEXT_FIELDS: Final = tuple(c for c in COLUMNS if c not in JSON_COLUMNS and c != "retention_period_days")
+_QUOTED_PREFIX: Final = '"' + PREFIX
+
+
+def sealed_look_alikes(record: StoredEvent) -> list[str]:
+    """The fields of a client's record holding a value (or, in a JSON column, a string or key)
+    that starts with the sealed-value prefix, which only the server may write."""
+    values: Mapping[str, Any] = record
+    found = [f for f in _TEXT_FIELDS if isinstance(v := values[f], str) and v.startswith(PREFIX)]
+    found += [f for f in JSON_COLUMNS if isinstance(v := values[f], str) and _QUOTED_PREFIX in v]
+    return sorted(found)
+
+
 def _sealed(row: Row) -> bool:
     return any(isinstance(v, str) and PREFIX in v for v in row)
+
+
+def _own_record(row: Row) -> bool:
+    return str(row[_TYPE])[: len(SELF_AUDIT_PREFIX)].lower() == SELF_AUDIT_PREFIX
 
 
 def _open_all(node: Any, open_value: Any) -> Any:

@@ -4,6 +4,7 @@ checkpoint they were taken against, the signing key, and each line's leaf index,
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,12 @@ from auditlog.ports.integrity import IntegrityStore
 EXPORT_FORMAT = "auditlog-export/v1"
 
 
+# Leaf entries wait on disk beyond this, not in memory: an export of millions of events keeps
+# its manifest in a temporary file until the records are sent.
+SPOOL_BYTES = 8 * 1024 * 1024
+MANIFEST_CHUNK = 1024 * 1024
+
+
 def manifest_lines(
     log: IntegrityStore,
     signer: CheckpointSigner,
@@ -29,31 +36,40 @@ def manifest_lines(
     """NDJSON: one committed record per line (``chunks``: as the log committed to them, JSON
     columns as text, encrypted fields sealed), then one ``{"manifest": ...}`` line: the
     checkpoint the export was taken against, the signing key, and per line its leaf index and
-    hash (and on request its inclusion path)."""
+    hash (and on request its inclusion path). The manifest's entries are spooled to a temporary
+    file as the records go, and the line is streamed from it: memory stays bounded."""
     checkpoint = log.latest_checkpoint(tenant)
     size = checkpoint.tree_size if checkpoint else 0
-    leaves: list[list[Any]] = []
-    for records in chunks:
-        located = log.locate_many(tenant, [r["audit_id"] for r in records])
-        out = bytearray()
-        for record in records:
-            index = located.get(record["audit_id"])
-            covered = index is not None and index < size and checkpoint is not None
-            entry: list[Any] = [index if covered else None, event_leaf_hash(record).hex()]
-            if with_proofs and covered and checkpoint is not None and index is not None:
-                entry.append([h.hex() for h in tree.inclusion(log, tenant, index, checkpoint)])
-            leaves.append(entry)
-            out += orjson.dumps(record) + b"\n"
-        yield bytes(out)
-    manifest = {
-        "format": EXPORT_FORMAT,
-        "tenant_id": tenant,
-        "checkpoint": checkpoint.as_dict() if checkpoint else None,
-        "public_keys": signer.public_keys()["keys"],
-        "count": len(leaves),
-        "leaves": leaves,
-    }
-    yield orjson.dumps({"manifest": manifest}) + b"\n"
+    count = 0
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        for records in chunks:
+            located = log.locate_many(tenant, [r["audit_id"] for r in records])
+            out = bytearray()
+            entries = bytearray()
+            for record in records:
+                index = located.get(record["audit_id"])
+                covered = index is not None and index < size and checkpoint is not None
+                entry: list[Any] = [index if covered else None, event_leaf_hash(record).hex()]
+                if with_proofs and covered and checkpoint is not None and index is not None:
+                    entry.append([h.hex() for h in tree.inclusion(log, tenant, index, checkpoint)])
+                entries += (b"," if count else b"") + orjson.dumps(entry)
+                count += 1
+                out += orjson.dumps(record) + b"\n"
+            spool.write(entries)
+            yield bytes(out)
+        head = {
+            "format": EXPORT_FORMAT,
+            "tenant_id": tenant,
+            "checkpoint": checkpoint.as_dict() if checkpoint else None,
+            "public_keys": signer.public_keys()["keys"],
+            "count": count,
+        }
+        # {"manifest": {...head, "leaves": [entries]}}, written in pieces.
+        yield b'{"manifest":' + orjson.dumps(head)[:-1] + b',"leaves":['
+        spool.seek(0)
+        while piece := spool.read(MANIFEST_CHUNK):
+            yield piece
+        yield b"]}}\n"
 
 
 @dataclass

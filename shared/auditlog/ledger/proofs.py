@@ -19,6 +19,7 @@ from auditlog.ledger import tree
 from auditlog.ledger.checkpoints import Checkpoint, CheckpointSigner
 from auditlog.ledger.leaves import record_from_row
 from auditlog.ledger.manifest import manifest_lines
+from auditlog.model.event import COLUMNS
 from auditlog.model.proofs import (
     CheckpointOut,
     ConsistencyProofOut,
@@ -27,6 +28,9 @@ from auditlog.model.proofs import (
 )
 from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.store import EventStore
+from auditlog.read.self_audit import is_self_audit_type
+
+_TYPE = COLUMNS.index("event_type")
 
 
 def checkpoint_out(checkpoint: Checkpoint) -> CheckpointOut:
@@ -72,10 +76,22 @@ class IntegrityReader:
     def locate(self, tenant: str, audit_id: str) -> int | None:
         return self._log.locate(tenant, audit_id)
 
-    def proof(self, tenant: str, audit_id: str, tree_size: int | None, now: datetime) -> InclusionProofOut:
+    def proof(
+        self,
+        tenant: str,
+        audit_id: str,
+        tree_size: int | None,
+        now: datetime,
+        *,
+        self_audit_visible: bool = True,
+    ) -> InclusionProofOut:
+        """``self_audit_visible``: whether the caller may see the service's own records; when
+        not, such an event is "not found", as its get is."""
         audit_id = audit_id.lower()
         index = self._log.locate(tenant, audit_id)
         row = self._store.get(tenant, audit_id)
+        if row is not None and not self_audit_visible and is_self_audit_type(row[_TYPE]):
+            raise NotFound(f"no event {audit_id} in this tenant")
         if index is None:
             if row is not None:
                 raise NotYetSequenced(f"event {audit_id} is accepted but not yet sequenced; retry shortly")

@@ -396,7 +396,12 @@ def to_stored(
         if value is None:
             json_texts[name] = None
             continue
-        text = canonical_json(value)
+        try:
+            text = canonical_json(value)
+        except orjson.JSONEncodeError:  # nested past orjson's limit (254 levels), far past ours
+            problems.append(FieldProblem(name, f"is nested deeper than {MAX_JSON_DEPTH} levels"))
+            json_texts[name] = None
+            continue
         if len(text) > MAX_JSON_OBJECT_BYTES:
             problems.append(FieldProblem(name, f"is larger than {MAX_JSON_OBJECT_BYTES} bytes as JSON"))
         # With no more opening brackets than the limit anywhere, the depth cannot exceed it.

@@ -35,6 +35,15 @@ class LegalHoldIn(BaseModel):
                 raise ValueError(f"{column} needs 1 to 100 non-empty values")
         return value
 
+    def selected(self) -> dict[str, tuple[str, ...]]:
+        """The columns the hold narrows the tenant by, with their values."""
+        filters = {c: tuple(v) for c, v in self.filters.items()}
+        for column in ("user_id", "resource_type", "resource_id"):
+            value = getattr(self, column)
+            if value is not None:
+                filters[column] = (value,)
+        return filters
+
     @model_validator(mode="after")
     def _aware_expiry(self) -> LegalHoldIn:
         if self.expires_at is not None and self.expires_at.tzinfo is None:
@@ -50,12 +59,7 @@ class LegalHold(LegalHoldIn):
     released_by: str | None = None
 
     def scope(self) -> HoldScope:
-        filters = {c: tuple(v) for c, v in self.filters.items()}
-        for column in ("user_id", "resource_type", "resource_id"):
-            value = getattr(self, column)
-            if value is not None:
-                filters[column] = (value,)
-        return HoldScope(self.tenant_id, filters)
+        return HoldScope(self.tenant_id, self.selected())
 
     def active(self, now: datetime) -> bool:
         return self.released_at is None and (self.expires_at is None or self.expires_at > now)

@@ -12,3 +12,6 @@ class RetentionReportOut(BaseModel):
     would_delete: int | None = Field(None, description="Events a real run would delete (dry run only).")
     per_tenant: dict[str, int] = Field(description="Deleted (or would-be deleted) events per tenant.")
     legal_holds_applied: int = Field(description="Active legal holds that kept events.")
+    held: dict[str, int] | None = Field(
+        None, description="Dry run: per tenant, expired events the legal holds keep."
+    )

@@ -19,6 +19,7 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_VALUES_PER_FILTER = 100
 MAX_VALUE_LENGTH = 512
+MAX_METADATA_KEYS = 20  # distinct metadata.<key> filters in one read (each is a JSON path scan)
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}")
 WINDOW_PARAMS = ("start_time", "end_time", "include_self_audit")
 PAGING_PARAMS = ("page_size", "page_token")
@@ -89,6 +90,11 @@ def _filters(params: list[tuple[str, str]], known: set[str]) -> _Filters:
             raise InvalidInput(
                 f"unknown query parameter {name!r}", [FieldProblem(name, "is not a known parameter")]
             )
+    if len(found.metadata) > MAX_METADATA_KEYS:
+        raise InvalidInput(
+            f"one read filters on at most {MAX_METADATA_KEYS} metadata keys",
+            [FieldProblem("metadata", f"names more than {MAX_METADATA_KEYS} distinct keys")],
+        )
     named = [*found.columns.items(), *(("metadata." + k, v) for k, v in found.metadata.items())]
     for name, given in named:
         if len(given) > MAX_VALUES_PER_FILTER:

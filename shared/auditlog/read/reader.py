@@ -17,9 +17,11 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from auditlog import metrics
+from auditlog.admin.policies import PolicyBook
 from auditlog.auth import access
 from auditlog.auth.identity import Principal
 from auditlog.errors import FieldProblem, InvalidInput, NotFound
+from auditlog.ingest.pii import PiiProtector
 from auditlog.ingest.subjects import PREFIX as SEALED_PREFIX
 from auditlog.ingest.subjects import Unsealer
 from auditlog.ledger.leaves import record_from_row
@@ -31,6 +33,7 @@ from auditlog.read import rendering
 from auditlog.read.query import EXPORT_PARAMS, ReadLimits, parse_query
 from auditlog.read.query_cache import cache_key, cached
 from auditlog.read.rendering import ExportFormat, row_to_json_object
+from auditlog.read.self_audit import is_self_audit_type
 
 T = TypeVar("T")
 
@@ -80,8 +83,12 @@ class EventReader:
         live_ttl_seconds: float,
         closed_ttl_seconds: float,
         unsealer: Unsealer,
+        policies: PolicyBook,
+        protector: PiiProtector,
     ) -> None:
         self._unsealer = unsealer
+        self._policies = policies
+        self._protector = protector
         self._store = store
         self._codec = codec
         self._limits = limits
@@ -94,6 +101,7 @@ class EventReader:
         query, digest = parse_query(
             params, principal=principal, limits=self._limits, codec=self._codec, now=now
         )
+        query = self._matchable(query)
         generations = ",".join(self._cache.generations(query.tenants))
         key = cache_key(query.tenants, params, principal_scope=f"generations={generations}")
         explicit_end = any(name == "end_time" for name, _ in params)
@@ -119,13 +127,15 @@ class EventReader:
         rows = self._unsealer.rows(rows)
         return {"events": [row_to_json_object(r) for r in rows], "next_page_token": next_token}
 
-    def get(self, tenant: str, audit_id: str) -> bytes:
+    def get(self, principal: Principal, tenant: str, audit_id: str) -> bytes:
         """One event of ``tenant`` (see ``tenant``) as JSON bytes.
 
         Cached like a page, under the tenant's generation, for the closed TTL: a stored event
         changes only by an erasure or a deletion, and both bump it. "Not found" is not cached: a
         store may answer it for a moment while an append is in flight (the BigQuery emulator
-        does), and a client polling for its event would then see it for an hour.
+        does), and a client polling for its event would then see it for an hour. The service's
+        own records are "not found" for callers who may not include them in a search (a rule on
+        the data, so it is decided here, per event).
         """
         audit_id = audit_id.lower()
         (generation,) = self._cache.generations((tenant,))
@@ -139,10 +149,13 @@ class EventReader:
                 done(0 if row is None else 1)
             if row is None:
                 raise NotFound(f"no event {audit_id} in this tenant")  # nothing is cached
-            return orjson.dumps(row_to_json_object(self._unsealer.rows([row])[0]))
+            kind = _SELF_AUDIT if is_self_audit_type(row[_TYPE]) else _CLIENT
+            return kind + orjson.dumps(row_to_json_object(self._unsealer.rows([row])[0]))
 
         event: bytes = cached(self._cache, key, self._closed_ttl, compute)
-        return event
+        if event[:1] == _SELF_AUDIT and not access.may_see_self_audit(principal):
+            raise NotFound(f"no event {audit_id} in this tenant")
+        return event[1:]
 
     @staticmethod
     def tenant(principal: Principal, tenant_id: str | None) -> str:
@@ -183,7 +196,24 @@ class EventReader:
             raise InvalidInput(
                 "exports are not paged", [FieldProblem("page_token", "is not accepted by export")]
             )
-        return query
+        return self._matchable(query)
+
+    def _matchable(self, query: EventQuery) -> EventQuery:
+        """The filters widened to every form the tenants' PII rules store a value in, so that a
+        hashed field is still found by its clear value (``PiiProtector.stored_forms``)."""
+        rules = [(t, self._policies.get(t).pii_rules) for t in query.tenants]
+        if not any(r for _, r in rules):
+            return query
+
+        def forms(path: str, values: tuple[str, ...]) -> tuple[str, ...]:
+            stored = self._protector.stored_forms
+            return tuple({f: None for v in values for t, r in rules for f in stored(t, r, path, v)})
+
+        return replace(
+            query,
+            filters={c: forms(c, v) for c, v in query.filters.items()},
+            metadata={k: forms("metadata." + k, v) for k, v in query.metadata.items()},
+        )
 
     def _rendered(self, query: EventQuery, fmt: ExportFormat) -> Iterator[tuple[int, bytes]]:
         """(rows, bytes) per chunk, the header with the first, so that the first piece read holds
@@ -228,4 +258,6 @@ def _timed(operation: str) -> Iterator[Callable[[int], None]]:
 
 
 _TS = COLUMNS.index("timestamp")
+_TYPE = COLUMNS.index("event_type")
+_SELF_AUDIT, _CLIENT = b"S", b"E"  # the first byte of a cached event says which it is
 _ID = COLUMNS.index("audit_id")

@@ -1,7 +1,12 @@
 """How a stored row is shown to readers: a JSON object, an NDJSON line, a CSV record.
 
-A store that can render rows itself (``store.RendersExports``) must give exactly these bytes;
+A store that renders rows itself (``EventStore.export_rendered``) must give exactly these bytes;
 ``tests/integration/test_rendered_export.py`` holds the DuckDB store to it.
+
+CSV cells that a spreadsheet would run as a formula (OWASP's "CSV injection": a cell starting
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) are prefixed with ``'``, which
+spreadsheets show as text. NDJSON and exports with a manifest keep the stored bytes, which the
+integrity log committed to.
 """
 
 from __future__ import annotations
@@ -58,9 +63,17 @@ def _csv_records(records: Iterable[Iterable[Any]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def _csv_values(row: Row) -> list[Any]:
-    values = list(row)
+    values = ["" if v is None else neutralised(v) if isinstance(v, str) else v for v in row]
     for i in _TS_INDEXES:
-        values[i] = format_timestamp(values[i])
-    values[_DATE_INDEX] = values[_DATE_INDEX].isoformat()
-    return ["" if v is None else v for v in values]
+        values[i] = format_timestamp(row[i])
+    values[_DATE_INDEX] = row[_DATE_INDEX].isoformat()
+    return values

@@ -34,6 +34,7 @@ from auditlog.ports.store import (
     day_slices,
     json_path,
 )
+from auditlog.read.rendering import FORMULA_STARTS
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +108,17 @@ def _ndjson_line() -> str:
 
 
 def _csv_line() -> str:
-    """SQL for a row's CSV record, as Python's ``csv`` module writes it: a field holding a quote,
-    a comma or a line break quoted (four ``contains`` cost less than one regular expression)."""
+    """SQL for a row's CSV record, as ``rendering.lines`` writes it: a cell a spreadsheet would
+    run as a formula prefixed with ``'``, then a field holding a quote, a comma or a line break
+    quoted as Python's ``csv`` module does (four ``contains`` cost less than one regular
+    expression)."""
 
     def field(column: str) -> str:
-        value = _text(column)
         if column in _PLAIN:
-            return value
+            return _text(column)
+        text = _text(column)
+        starts = ", ".join(f"'{c}'" if c.isprintable() else f"chr({ord(c)})" for c in FORMULA_STARTS)
+        value = f"(CASE WHEN left({text}, 1) IN ({starts}) THEN concat(chr(39), {text}) ELSE {text} END)"
         quoted = f"""'"' || replace({value}, '"', '""') || '"'"""
         special = " OR ".join(f"contains({value}, {c})" for c in ("'\"'", "','", "chr(10)", "chr(13)"))
         return f"coalesce(CASE WHEN {special} THEN {quoted} ELSE {value} END, '')"

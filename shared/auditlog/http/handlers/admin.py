@@ -7,6 +7,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from auditlog.auth import access
+from auditlog.errors import FieldProblem, Forbidden
 from auditlog.http.call import Call, json_response
 from auditlog.ingest.service import utc_now
 from auditlog.model.event import validated
@@ -23,7 +25,9 @@ async def place_hold(call: Call) -> Response:
 
 
 async def list_holds(call: Call) -> Response:
-    holds = await run_in_threadpool(call.runtime.holds.all, call.args["tenant_id"])
+    tenant = access.listed_tenant(call.caller, call.args["tenant_id"])
+    call.audit.tenants = (tenant,) if tenant else None
+    holds = await run_in_threadpool(call.runtime.holds.all, tenant)
     return json_response({"holds": [h.model_dump(mode="json") for h in holds]})
 
 
@@ -47,19 +51,30 @@ async def erase_subject(call: Call) -> Response:
 
 
 async def list_erasures(call: Call) -> Response:
-    found = await run_in_threadpool(call.runtime.erasures.listing, call.args["tenant_id"])
+    tenant = access.listed_tenant(call.caller, call.args["tenant_id"])
+    call.audit.tenants = (tenant,) if tenant else None
+    found = await run_in_threadpool(call.runtime.erasures.listing, tenant)
     return json_response({"erasures": [e.model_dump(mode="json") for e in found]})
 
 
 async def get_policy(call: Call) -> Response:
-    policy = await run_in_threadpool(call.runtime.policies.get, call.args["tenant_id"])
+    tenant = access.administrable_tenant(call.caller, call.args["tenant_id"])
+    call.audit.tenants = (tenant,)
+    call.audit.resource_id = tenant
+    policy = await run_in_threadpool(call.runtime.policies.get, tenant)
     return json_response(policy.model_dump(mode="json"))
 
 
 async def put_policy(call: Call) -> Response:
-    tenant: str = call.args["tenant_id"]
+    tenant = access.administrable_tenant(call.caller, call.args["tenant_id"])
     policy = validated(TenantPolicy, call.body, "policy")
     before = await run_in_threadpool(call.runtime.policies.get, tenant)
+    if policy.rate_limit != before.rate_limit and not access.is_platform_admin(call.caller):
+        # Rate limits protect the platform: a tenant's administrator may not raise its own.
+        raise Forbidden(
+            "a tenant's rate limits are set by platform administrators",
+            [FieldProblem("rate_limit", "differs from the current limits; only the platform may change it")],
+        )
     await run_in_threadpool(call.runtime.policies.put, tenant, policy)
     document = policy.model_dump(mode="json")
     call.audit.tenants = (tenant,)

@@ -11,24 +11,30 @@ from auditlog.errors import FieldProblem, InvalidInput
 from auditlog.http.call import Call, Streamed
 from auditlog.ingest.service import utc_now
 from auditlog.read.rendering import ExportFormat
+from auditlog.read.self_audit import bounded_filters
 
 EXPORT_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/x-ndjson"}
 
 
-def described(params: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """The filters of a read as recorded in its audit event (cursors left out)."""
-    out: dict[str, list[str]] = {}
-    for name, value in params:
-        if name != "page_token":
-            out.setdefault(name, []).append(value)
-    return out
+def note_filters(call: Call, tenants: tuple[str, ...], params: list[tuple[str, str]]) -> None:
+    """The read's filters in its audit records: bounded, and each tenant's PII rules applied to
+    them, so the record keeps no personal value the events themselves do not."""
+    runtime = call.runtime
+    filters, omitted = bounded_filters(params)
+    call.audit.tenants = tenants
+    call.audit.requests = {}
+    for tenant in tenants:
+        rules = runtime.policies.get(tenant).pii_rules
+        request: dict[str, Any] = {"filters": runtime.protector.recorded_filters(tenant, rules, filters)}
+        if omitted:
+            request["omitted"] = omitted
+        call.audit.requests[tenant] = request
 
 
 async def search_events(call: Call) -> Response:
     params = call.query()
     page = await run_in_threadpool(call.runtime.reader.page, call.caller, params, utc_now())
-    call.audit.tenants = page.tenants
-    call.audit.request = {"filters": described(params)}
+    note_filters(call, page.tenants, params)
     call.audit.response = {"events": page.events}
     return Response(page.body, 200, media_type="application/json")
 
@@ -39,7 +45,7 @@ async def get_event(call: Call) -> Response:
     tenant = reader.tenant(call.caller, call.args["tenant_id"])
     call.audit.tenants = (tenant,)
     call.audit.resource_id = audit_id
-    event = await run_in_threadpool(reader.get, tenant, audit_id)
+    event = await run_in_threadpool(reader.get, call.caller, tenant, audit_id)
     return Response(event, 200, media_type="application/json")
 
 
@@ -64,8 +70,7 @@ async def export_events(call: Call) -> Streamed:
     else:
         tenants, counted = await run_in_threadpool(reader.export_rendered, call.caller, params, now, fmt)
         body = iter(counted)
-    call.audit.tenants = tenants
-    call.audit.request = {"filters": described(params)}
+    note_filters(call, tenants, params)
     filename = f"audit-events.{'csv' if fmt == 'csv' else 'ndjson'}"
     return Streamed(
         body,

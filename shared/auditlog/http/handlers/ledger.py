@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from auditlog.auth import access
 from auditlog.http.call import Call, json_response
 from auditlog.ingest.service import utc_now
 from auditlog.ledger.proofs import IntegrityReader
@@ -35,7 +38,14 @@ async def get_event_proof(call: Call) -> Response:
     tenant = _tenant(call)
     call.audit.resource_id = call.args["audit_id"]
     proof = await run_in_threadpool(
-        call.runtime.proofs.proof, tenant, call.args["audit_id"], call.args["tree_size"], utc_now()
+        functools.partial(
+            call.runtime.proofs.proof,
+            tenant,
+            call.args["audit_id"],
+            call.args["tree_size"],
+            utc_now(),
+            self_audit_visible=access.may_see_self_audit(call.caller),
+        )
     )
     return json_response(proof.model_dump(mode="json"))
 
