@@ -149,7 +149,7 @@ def _bootstrap_gcp(settings: Settings, args: argparse.Namespace) -> int:
         push_endpoint=args.push_endpoint,
         writer_subscription=args.writer_subscription,
         max_delivery_attempts=args.max_delivery_attempts,
-        minimum_backoff_seconds=args.minimum_backoff_seconds,
+        minimum_backoff_seconds=None if args.no_retry_policy else args.minimum_backoff_seconds,
     )
     print(
         f"bootstrapped project {settings.gcp_project}: topic {settings.pubsub_topic}, "
@@ -301,6 +301,11 @@ def _parser() -> argparse.ArgumentParser:
     bootstrap.add_argument("--writer-subscription", default="audit-events-writer")
     bootstrap.add_argument("--max-delivery-attempts", type=int, default=5)
     bootstrap.add_argument("--minimum-backoff-seconds", type=float, default=10.0)
+    bootstrap.add_argument(
+        "--no-retry-policy",
+        action="store_true",
+        help="redeliver at once (the Pub/Sub emulator loses a push subscription's retries otherwise)",
+    )
     bootstrap.set_defaults(run=_bootstrap_gcp)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document")

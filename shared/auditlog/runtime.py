@@ -71,7 +71,7 @@ class Runtime:
     erasures: ErasureBook
     self_audit: SelfAudit
     limits: RequestLimits
-    signer: CheckpointSigner
+    signer: CheckpointSigner | None
     sequencer: Sequencer
     proofs: IntegrityReader
     # The GCP writer function's entry point; locally the writer loop owns one.
@@ -97,7 +97,7 @@ class Runtime:
         return {
             "store": backends.store.ping,
             "queue": backends.queue.depth,
-            "cache": lambda: backends.cache.get("auditlog:readyz"),
+            "cache": backends.cache.ping,
             "state": lambda: backends.state.get("readyz", "probe"),
             "integrity": lambda: backends.integrity.latest_checkpoint("auditlog-readyz"),
         }
@@ -176,6 +176,7 @@ def _embedded(settings: Settings) -> Backends:
 def _gcp(settings: Settings) -> Backends:
     from auditlog.backends.gcp.bigquery_store import BigQueryEventStore, storage_write_client
     from auditlog.backends.gcp.clients import bigquery_client, firestore_client
+    from auditlog.backends.gcp.firestore_claims import FirestoreClaimStore
     from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
     from auditlog.backends.gcp.firestore_state import FirestoreStateStore
     from auditlog.backends.gcp.pubsub_queue import PubSubEventQueue, publisher_for_throughput
@@ -194,7 +195,12 @@ def _gcp(settings: Settings) -> Backends:
         redis_client(settings.redis_url), ttl_seconds=settings.idempotency_ttl_days * 86400
     )
     return Backends(
-        queue=PubSubEventQueue(publisher, topic, registry),
+        queue=PubSubEventQueue(
+            publisher,
+            topic,
+            registry,
+            FirestoreClaimStore(firestore, ttl_days=settings.idempotency_ttl_days),
+        ),
         store=BigQueryEventStore(
             bigquery_client(settings),
             settings.bigquery_dataset,
@@ -279,22 +285,25 @@ def open_for_verification(settings: Settings, public_key: bytes | None = None) -
     )
 
 
-def _signer(settings: Settings, data: Path) -> CheckpointSigner:
-    return CheckpointSigner(
-        bytes.fromhex(settings.signing_key.get_secret_value())
-        if settings.signing_key
-        else _secret_file(data / SIGNING_KEY_FILE)
-    )
+def _signer(settings: Settings, data: Path) -> CheckpointSigner | None:
+    """The checkpoint key: the configured one; in development, one kept in the data dir; else
+    none (a function that signs nothing, such as the writer, is not given it)."""
+    if settings.signing_key:
+        return CheckpointSigner(bytes.fromhex(settings.signing_key.get_secret_value()))
+    if settings.is_development:
+        return CheckpointSigner(_secret_file(data / SIGNING_KEY_FILE))
+    return None
 
 
 def _reader(
     settings: Settings, backends: Backends, unsealer: Unsealer, policies: PolicyBook, protector: PiiProtector
 ) -> EventReader:
-    codec = CursorCodec(
-        settings.cursor_secret.get_secret_value().encode()
-        if settings.cursor_secret
-        else _secret_file(settings.data_dir / CURSOR_KEY_FILE)
-    )
+    key: bytes | None = None  # without it, a function that pages refuses (CursorCodec)
+    if settings.cursor_secret:
+        key = settings.cursor_secret.get_secret_value().encode()
+    elif settings.is_development:
+        key = _secret_file(settings.data_dir / CURSOR_KEY_FILE)
+    codec = CursorCodec(key)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     default = timedelta(days=settings.default_window_days)
     return EventReader(
@@ -351,7 +360,7 @@ def build_runtime(settings: Settings) -> Runtime:
         limits=RequestLimits(backends.limiter),
         signer=signer,
         sequencer=sequencer,
-        proofs=IntegrityReader(backends.integrity, backends.store, signer),
+        proofs=IntegrityReader(backends.integrity, backends.store, signer, sequencer),
         writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
         sequencer_loop=sequencer_loop,
     )

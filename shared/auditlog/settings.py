@@ -237,7 +237,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Memorystore/Redis URL for cache and registry")
     firestore_database: str = Field("(default)", description="Firestore database id")
     idempotency_ttl_days: int = Field(
-        1, ge=1, description="how long the registry remembers audit_ids for `duplicate` answers (GCP)"
+        7,
+        ge=1,
+        description="GCP: how long a client-chosen audit_id stays claimed, so that a retry is "
+        "answered `duplicate` with the first receipt (Firestore claims; Redis caches them as long)",
     )
     cache_ttl_seconds: float = Field(1.0, ge=0, description="TTL of cached pages whose window touches now")
     cache_closed_ttl_seconds: float = Field(
@@ -246,20 +249,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
+        """Outside development a secret, where given, must be a real one. A function that does
+        not use a secret runs without it (ingest and the writer get neither: least privilege);
+        one that uses a missing secret refuses with a ConfigurationError naming it
+        (``missing_secret``)."""
         if self.environment is Environment.DEVELOPMENT:
             return self
-
-        secret = self.cursor_secret.get_secret_value() if self.cursor_secret else ""
-        if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
-            raise ConfigurationError(
-                "AUDITLOG_CURSOR_SECRET must be set to a random value of at least 32 characters "
-                "outside development"
-            )
-        key = self.signing_key.get_secret_value() if self.signing_key else ""
-        if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
-            raise ConfigurationError(
-                "AUDITLOG_SIGNING_KEY must be a random Ed25519 seed of 64 hex characters outside development"
-            )
+        if self.cursor_secret is not None:
+            secret = self.cursor_secret.get_secret_value()
+            if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
+                raise ConfigurationError(
+                    "AUDITLOG_CURSOR_SECRET must be a random value of at least 32 characters "
+                    "outside development"
+                )
+        if self.signing_key is not None:
+            key = self.signing_key.get_secret_value()
+            if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
+                raise ConfigurationError(
+                    "AUDITLOG_SIGNING_KEY must be a random Ed25519 seed of 64 hex characters outside "
+                    "development"
+                )
         return self
 
     @property
@@ -274,6 +283,12 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def missing_secret(name: str, used_for: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{name} is not set for this function, which {used_for}; set it (on GCP, from Secret Manager)"
+    )
 
 
 @lru_cache(maxsize=1)

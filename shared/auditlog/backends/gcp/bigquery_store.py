@@ -99,7 +99,10 @@ _SELECT = ", ".join(
     f"IF(`{c}` IS NULL, NULL, TO_JSON_STRING(`{c}`)) AS `{c}`" if c in JSON_COLUMNS else f"`{c}`"
     for c in COLUMNS
 )
-_ORDER = "ORDER BY `timestamp` DESC, audit_id DESC"
+# Copies of one event sort together, the first accepted first: that is the version the claims and
+# the integrity log kept (a copy stored before claims existed, with a later created_at, is a
+# retry's second version, and reads never show it).
+_ORDER = "ORDER BY `timestamp` DESC, audit_id DESC, created_at ASC"
 _EXPIRED = "partition_date < @today AND DATE_ADD(partition_date, INTERVAL retention_period_days DAY) < @today"
 
 
@@ -256,7 +259,8 @@ class BigQueryEventStore:
             bigquery.ScalarQueryParameter("date_lo", "DATE", days[0]),
             bigquery.ScalarQueryParameter("date_hi", "DATE", days[0]),
         ]
-        for r in self._run(f"SELECT {_SELECT} FROM {self._table} WHERE {where} LIMIT 1", [*day, *who]):
+        sql = f"SELECT {_SELECT} FROM {self._table} WHERE {where} ORDER BY created_at LIMIT 1"
+        for r in self._run(sql, [*day, *who]):
             return _row(r)
         return None
 
@@ -427,8 +431,8 @@ def _row(values: Any) -> Row:
 
 
 def _without_copies(rows: Iterable[Row]) -> Iterator[Row]:
-    """Drop redelivered copies from rows ordered by timestamp: copies share the timestamp, so
-    only the keys seen at the current one are remembered."""
+    """Drop copies from rows in ``_ORDER``: copies share the timestamp, so only the keys seen at
+    the current one are remembered, and the first of each (the earliest accepted) is kept."""
     current: datetime | None = None
     seen: set[tuple[str, str]] = set()
     for row in rows:

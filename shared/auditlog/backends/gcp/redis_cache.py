@@ -91,6 +91,9 @@ class RedisQueryCache:
     def from_url(cls, url: str, prefix: str = "qc:") -> RedisQueryCache:
         return cls(connect(url), prefix)
 
+    def ping(self) -> None:
+        self._client.ping()
+
     def get(self, key: str) -> bytes | None:
         if self.health.resting():
             return None
