@@ -192,7 +192,8 @@ def _gcp(settings: Settings) -> Backends:
     # Two clients on purpose: the registry sends 1000-key scripts and may wait longer than the
     # cache, whose reads must give up within milliseconds.
     registry = RedisIdempotencyRegistry(
-        redis_client(settings.redis_url), ttl_seconds=settings.idempotency_ttl_days * 86400
+        redis_client(settings.redis_url, ca_cert=settings.redis_ca_cert),
+        ttl_seconds=settings.idempotency_ttl_days * 86400,
     )
     return Backends(
         queue=PubSubEventQueue(
@@ -207,9 +208,9 @@ def _gcp(settings: Settings) -> Backends:
             settings.bigquery_table,
             write_client=storage_write_client(settings.bigquery_storage_endpoint),
         ),
-        cache=RedisQueryCache(connect(settings.redis_url)),
+        cache=RedisQueryCache(connect(settings.redis_url, ca_cert=settings.redis_ca_cert)),
         # A client of its own, so limiter calls never wait behind the registry's scripts.
-        limiter=RedisRateLimiter(connect(settings.redis_url)),
+        limiter=RedisRateLimiter(connect(settings.redis_url, ca_cert=settings.redis_ca_cert)),
         state=FirestoreStateStore(firestore),
         integrity=FirestoreIntegrityStore(firestore),
     )

@@ -235,6 +235,11 @@ class Settings(BaseSettings):
         None, description="Storage Write API gRPC host:port override (the BigQuery emulator)"
     )
     redis_url: str | None = Field(None, description="Memorystore/Redis URL for cache and registry")
+    redis_ca_cert: str | None = Field(
+        None,
+        description="PEM of the CA(s) that sign the Redis server's certificate (Memorystore's "
+        "server_ca_certs); with a rediss:// URL the server is verified against it",
+    )
     firestore_database: str = Field("(default)", description="Firestore database id")
     idempotency_ttl_days: int = Field(
         7,

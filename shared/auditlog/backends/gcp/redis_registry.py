@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from auditlog.backends.gcp.redis_cache import tls_options
 from auditlog.backends.gcp.redis_failures import RedisFailures
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def _receipt(value: bytes) -> bytes:
         return b""
 
 
-def redis_client(url: str, *, timeout_seconds: float = 0.5) -> redis.Redis:
+def redis_client(url: str, *, timeout_seconds: float = 0.5, ca_cert: str | None = None) -> redis.Redis:
     """A client that gives up quickly: the registry is on the request path, and redis-py's
     defaults (5 s socket timeouts, retried) would hold a request for seconds when Redis is away."""
     from redis.backoff import NoBackoff
@@ -54,6 +55,7 @@ def redis_client(url: str, *, timeout_seconds: float = 0.5) -> redis.Redis:
         socket_connect_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
+        **tls_options(url, ca_cert),
     )
 
 
