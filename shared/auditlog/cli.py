@@ -6,11 +6,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from auditlog.errors import ConfigurationError
 from auditlog.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import httpx
 
 ROLES = ("audit_reader", "audit_admin", "audit_writer", "audit_export", "system_admin")
 
@@ -71,6 +75,28 @@ def _openapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin_request(
+    settings: Settings,
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, str] | None = None,
+    json_body: bytes | None = None,
+) -> httpx.Response:
+    """Admin commands go through the running server (it owns the stores), as the platform's
+    system_admin with a development token from the same data dir."""
+    import httpx
+
+    token = _dev_token(settings, settings.platform_tenant, ["system_admin"])
+    headers = {"Authorization": f"Bearer {token}"}
+    if json_body is not None:
+        headers["Content-Type"] = "application/json"
+    return httpx.request(
+        method, f"{args.url}{path}", headers=headers, params=params, content=json_body, timeout=3600
+    )
+
+
 def _admin_call(
     settings: Settings,
     args: argparse.Namespace,
@@ -80,17 +106,7 @@ def _admin_call(
     params: dict[str, str] | None = None,
     json_body: bytes | None = None,
 ) -> int:
-    """Admin commands go through the running server (it owns the stores), as system_admin with a
-    development token from the same data dir."""
-    import httpx
-
-    token = _dev_token(settings, settings.platform_tenant, ["system_admin"])
-    headers = {"Authorization": f"Bearer {token}"}
-    if json_body is not None:
-        headers["Content-Type"] = "application/json"
-    response = httpx.request(
-        method, f"{args.url}{path}", headers=headers, params=params, content=json_body, timeout=3600
-    )
+    response = _admin_request(settings, args, method, path, params=params, json_body=json_body)
     print(response.text)
     return 0 if response.is_success else 1
 
@@ -109,14 +125,15 @@ def _retention(settings: Settings, args: argparse.Namespace) -> int:
 
     print(f"retention: {'dry run' if args.dry_run else 'deleting'} ...", file=sys.stderr, flush=True)
     threading.Thread(target=heartbeat, daemon=True).start()
+    params = {"dry_run": "true" if args.dry_run else "false"}
     try:
-        return _admin_call(
-            settings,
-            args,
-            "POST",
-            "/api/v1/audit/retention/run",
-            params={"dry_run": "true" if args.dry_run else "false"},
-        )
+        while True:  # a real run is bounded: run again while the sweep is partial
+            response = _admin_request(settings, args, "POST", "/api/v1/audit/retention/run", params=params)
+            print(response.text)
+            if not response.is_success:
+                return 1
+            if args.dry_run or response.json().get("outcome") != "partial":
+                return 0
     finally:
         done.set()
         print(f"retention: finished in {time.monotonic() - started:.1f} s", file=sys.stderr)

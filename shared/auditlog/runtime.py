@@ -17,7 +17,7 @@ from auditlog import metrics
 from auditlog.admin.erasures import ErasureBook
 from auditlog.admin.holds import HoldBook
 from auditlog.admin.policies import PolicyBook
-from auditlog.admin.retention import RetentionService
+from auditlog.admin.retention import RetentionService, SweepLimits
 from auditlog.auth.identity import TokenVerifier
 from auditlog.auth.limits import RequestLimits
 from auditlog.auth.verifiers import build_verifier
@@ -354,7 +354,19 @@ def build_runtime(settings: Settings) -> Runtime:
         ingest=IngestService(backends.queue, IngestRules(skew), policies, protector),
         reader=_reader(settings, backends, Unsealer(subject_keys), policies, protector),
         protector=protector,
-        retention=RetentionService(backends.store, holds, backends.cache, policies, protector),
+        retention=RetentionService(
+            backends.store,
+            holds,
+            backends.cache,
+            policies,
+            protector,
+            backends.state,
+            SweepLimits(
+                settings.retention_run_budget_seconds,
+                settings.retention_lease_seconds,
+                settings.retention_partitions_per_step,
+            ),
+        ),
         erasures=ErasureBook(backends.state, subject_keys, backends.cache),
         holds=holds,
         self_audit=SelfAudit(backends.queue),

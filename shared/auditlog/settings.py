@@ -204,6 +204,17 @@ class Settings(BaseSettings):
     default_retention_days: int = Field(90, ge=90, le=2555, description="retention when none given")
     max_future_skew_seconds: int = Field(300, ge=0, description="how far ahead a timestamp may be")
 
+    # Retention runs (Cloud Scheduler every 15 minutes on GCP; `auditlog retention run` locally)
+    retention_run_budget_seconds: float = Field(
+        600.0, gt=0, description="a run starts no new step after this long (fit it to the function's timeout)"
+    )
+    retention_lease_seconds: float = Field(
+        900.0, gt=0, description="how long a run holds the lease that keeps runs from overlapping"
+    )
+    retention_partitions_per_step: int = Field(
+        31, ge=1, description="partitions (days) one DELETE covers"
+    )
+
     # Reading
     default_window_days: int = Field(30, ge=1, description="query window when no start_time given")
     max_window_days: int = Field(400, ge=1, description="longest start_time..end_time window")

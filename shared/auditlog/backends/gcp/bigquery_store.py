@@ -103,6 +103,8 @@ _SELECT = ", ".join(
 # the integrity log kept (a copy stored before claims existed, with a later created_at, is a
 # retry's second version, and reads never show it).
 _ORDER = "ORDER BY `timestamp` DESC, audit_id DESC, created_at ASC"
+# A filter on the partition column that admits every partition (require_partition_filter).
+_ALL_DAYS = "partition_date IS NOT NULL"
 _EXPIRED = "partition_date < @today AND DATE_ADD(partition_date, INTERVAL retention_period_days DAY) < @today"
 
 
@@ -317,9 +319,31 @@ class BigQueryEventStore:
                 [event_leaf_hash(record_from_row(r, recanonicalise=True)) for r in rows],
             )
 
-    def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
+    def oldest_partition(self) -> date | None:
+        # Scans the partition column only (4 bytes a row); the retention sweep asks once a sweep.
+        sql = f"SELECT MIN(partition_date) AS oldest FROM {self._table} WHERE {_ALL_DAYS}"
+        for row in self._run(sql, []):
+            oldest: date | None = row["oldest"]
+            return oldest
+        return None
+
+    def expired(
+        self,
+        today: date,
+        *,
+        delete: bool,
+        holds: tuple[HoldScope, ...] = (),
+        partitions: tuple[date, date] | None = None,
+    ) -> dict[str, int]:
         params: list[Any] = [bigquery.ScalarQueryParameter("today", "DATE", today)]
         condition = _EXPIRED
+        if partitions is not None:
+            # One range of partitions per step: the statement reads only those (pruned).
+            condition += " AND partition_date BETWEEN @first_day AND @last_day"
+            params += [
+                bigquery.ScalarQueryParameter("first_day", "DATE", partitions[0]),
+                bigquery.ScalarQueryParameter("last_day", "DATE", partitions[1]),
+            ]
         for i, hold in enumerate(holds):
             parts = [f"tenant_id = @hold_{i}"]
             params.append(bigquery.ScalarQueryParameter(f"hold_{i}", "STRING", hold.tenant_id))
