@@ -175,6 +175,33 @@ def _bootstrap_gcp(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _dead_letter_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish archived dead letters to the events topic again (terraform/README.md, "Dead
+    letters"), with the operator's credentials (AUDITLOG_GCP_PROJECT names the project)."""
+    from datetime import UTC, datetime, timedelta
+
+    from auditlog.runtime import replay_dead_letters
+
+    since = (
+        datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        if args.since
+        else datetime.now(UTC) - timedelta(days=args.days)
+    )
+    replayed = replay_dead_letters(
+        settings,
+        args.table,
+        args.topic,
+        since=since,
+        message_ids=args.message_id or None,
+        dry_run=args.dry_run,
+    )
+    for old, new in replayed:
+        print(f"{old} -> {new or '(dry run)'}")
+    dry = " (dry run)" if args.dry_run else ""
+    print(f"dead-letter replay: {len(replayed)} message(s){dry}", file=sys.stderr)
+    return 0
+
+
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     """Streams an export from the server into a file, with progress on stderr."""
     import time
@@ -324,6 +351,17 @@ def _parser() -> argparse.ArgumentParser:
         help="redeliver at once (the Pub/Sub emulator loses a push subscription's retries otherwise)",
     )
     bootstrap.set_defaults(run=_bootstrap_gcp)
+
+    dead = sub.add_parser("dead-letter", help="dead letters archived on GCP")
+    dead_sub = dead.add_subparsers(dest="dead_letter_command", required=True)
+    replay = dead_sub.add_parser("replay", help="publish archived dead letters to the events topic again")
+    replay.add_argument("--table", required=True, help="PROJECT.DATASET.TABLE of the archive")
+    replay.add_argument("--topic", required=True, help="the events topic (name or projects/P/topics/T)")
+    replay.add_argument("--message-id", action="append", default=[], help="only this message (repeatable)")
+    replay.add_argument("--since", help="RFC 3339: messages dead-lettered since (default: --days ago)")
+    replay.add_argument("--days", type=int, default=30, help="how far back without --since (30)")
+    replay.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    replay.set_defaults(run=_dead_letter_replay)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

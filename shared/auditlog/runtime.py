@@ -10,7 +10,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from auditlog import metrics
@@ -240,6 +240,32 @@ def bootstrap_gcp(
         max_delivery_attempts,
         minimum_backoff_seconds=minimum_backoff_seconds,
     )
+
+
+def replay_dead_letters(
+    settings: Settings,
+    table: str,
+    topic: str,
+    *,
+    since: datetime,
+    message_ids: list[str] | None,
+    dry_run: bool,
+) -> list[tuple[str, str | None]]:
+    """The archived dead letters (``table``, ``PROJECT.DATASET.TABLE``) published again to
+    ``topic``; (archived id, new id or None in a dry run) for each (backends/gcp/dead_letters.py)."""
+    from auditlog.backends.gcp.clients import bigquery_client
+    from auditlog.backends.gcp.dead_letters import dead_letters, replay
+    from auditlog.backends.gcp.pubsub_queue import publisher_for_throughput
+
+    letters = dead_letters(bigquery_client(settings), table, since=since, message_ids=message_ids)
+    if dry_run:
+        return [(d.message_id, None) for d in letters]
+    publisher = publisher_for_throughput()
+    try:
+        path = topic if topic.startswith("projects/") else publisher.topic_path(settings.gcp_project, topic)
+        return [(old, new) for old, new in replay(publisher, path, letters)]
+    finally:
+        publisher.stop()
 
 
 @dataclass
