@@ -26,8 +26,8 @@ from tests.e2e.gcp import GcpStack, running_stack
 
 pytestmark = pytest.mark.e2e
 
-BATCHES = 12
-PER_BATCH = 40
+BATCHES = 36  # three writers, a batch every ~0.5 s: ~6 s of traffic through the chaos
+PER_BATCH = 20
 
 
 @pytest.fixture(scope="module")
@@ -88,16 +88,18 @@ def test_nothing_lost_nothing_twice_through_kills_and_a_forgetful_redis(stack: G
         with stack.client(tenant, roles) as client:
             for i in indexes:
                 first[i] = _send(client, batches[i])
-                time.sleep(0.2)
+                time.sleep(0.4)
 
+    with stack.client(tenant, roles) as warm:  # clients made, first connections open
+        assert warm.get("/api/v1/audit/events").status_code == 200
     threads = [threading.Thread(target=writer, args=(list(range(k, BATCHES, 3)),)) for k in range(3)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    time.sleep(1.0)
     _kill(stack, "writer")  # a writer instance dies mid-append
-    time.sleep(1.0)
+    time.sleep(1.5)
     _kill(stack, "ingest")  # an ingest instance dies mid-request (its callers see errors)
-    time.sleep(1.0)
+    time.sleep(1.5)
     _redis(stack).flushall()  # Memorystore forgets every id
     time.sleep(1.0)
     _kill(stack, "redis")  # and fails over, empty
@@ -128,7 +130,8 @@ def test_nothing_lost_nothing_twice_through_kills_and_a_forgetful_redis(stack: G
                 acknowledged[result["audit_id"]] = result["leaf_hash"]
     assert len(acknowledged) == BATCHES * PER_BATCH
     went_through = sum(1 for b in first.values() if b is not None)
-    assert went_through >= BATCHES // 2, f"most went through the chaos: {FAILURES}"
+    assert went_through >= BATCHES // 3, f"many went through the chaos: {FAILURES}"
+    assert FAILURES, "and some did not: the chaos hit requests in flight"
 
     # Every acknowledged id exactly once, each read equal to what the log committed.
     with stack.client(tenant, roles) as reader:
