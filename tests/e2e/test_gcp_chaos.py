@@ -148,7 +148,9 @@ def test_nothing_lost_nothing_twice_through_kills_and_a_forgetful_redis(stack: G
         ids = [r["audit_id"] for r in records]
         assert sorted(ids) == sorted(acknowledged), "every acknowledged id, once"
         for audit_id, receipt in acknowledged.items():
-            proof = reader.get(f"/api/v1/audit/events/{audit_id}/proof").json()
+            answer = reader.get(f"/api/v1/audit/events/{audit_id}/proof")
+            assert answer.status_code == 200, answer.text
+            proof = answer.json()
             assert proof["leaf_hash"] == receipt, "the committed version is the acknowledged one"
             got = reader.get(f"/api/v1/audit/events/{audit_id}").json()
             record = proof["record"]
