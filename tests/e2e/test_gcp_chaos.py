@@ -26,8 +26,8 @@ from tests.e2e.gcp import GcpStack, running_stack
 
 pytestmark = pytest.mark.e2e
 
-BATCHES = 36  # three writers, a batch every ~0.5 s: ~6 s of traffic through the chaos
-PER_BATCH = 20
+BATCHES = 30  # three writers, a batch every ~0.5 s: ~5 s of traffic through the chaos
+PER_BATCH = 4  # each id is then read twice through the BigQuery emulator (~0.3 s a read)
 
 
 @pytest.fixture(scope="module")
