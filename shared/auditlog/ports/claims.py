@@ -28,11 +28,11 @@ class Claim:
 class ClaimStore(Protocol):
     def claim(
         self, tenant_id: str, messages: list[tuple[str, list[tuple[StoredEvent, bytes]]]]
-    ) -> dict[str, Claim]:
+    ) -> list[dict[str, Claim]]:
         """Claim each event's id for its version (``(record, receipt)`` pairs), as part of its
-        message (``(message key, events)``), atomically per id; answer the claims that existed
-        already (ids claimed before, or by an earlier message of this call), which this call
-        left as they were."""
+        message (``(message key, events)``), atomically per id. For each message, in order, the
+        claims that beat it: ids claimed before this call, or by an earlier message of it (left
+        as they were)."""
         ...
 
     def message_events(self, tenant_id: str, message: str) -> list[StoredEvent]:

@@ -49,54 +49,55 @@ class FirestoreClaimStore:
 
     def claim(
         self, tenant_id: str, messages: list[tuple[str, list[tuple[StoredEvent, bytes]]]]
-    ) -> dict[str, Claim]:
+    ) -> list[dict[str, Claim]]:
         expire_at = datetime.now(UTC) + self._ttl
-        documents: list[tuple[Any, dict[str, Any]]] = []
-        existing: dict[str, Claim] = {}
+        beaten: list[dict[str, Claim]] = [{} for _ in messages]
+        documents: list[tuple[int, Any, dict[str, Any]]] = []  # (message index, ref, document)
         mine: dict[str, dict[str, Any]] = {}  # an id twice in this call: the first message has it
-        for key, events in messages:
+        for m, (key, events) in enumerate(messages):
             message = f"{_tid(tenant_id)}_{key}"
             for seq, (event, receipt) in enumerate(events):
                 audit_id = event["audit_id"]
                 if audit_id in mine:
-                    existing[audit_id] = _claim(mine[audit_id])
+                    beaten[m][audit_id] = _claim(mine[audit_id])
                     continue
-                documents.append(
-                    (
-                        self._ref(tenant_id, event["audit_id"]),
-                        {
-                            "tenant_id": tenant_id,
-                            "message": message,
-                            "seq": seq,
-                            "receipt": receipt.hex(),
-                            "record": orjson.dumps(event).decode(),
-                            "expire_at": expire_at,
-                        },
-                    )
-                )
-                mine[audit_id] = documents[-1][1]
+                document = {
+                    "tenant_id": tenant_id,
+                    "message": message,
+                    "seq": seq,
+                    "receipt": receipt.hex(),
+                    "record": orjson.dumps(event).decode(),
+                    "expire_at": expire_at,
+                }
+                documents.append((m, self._ref(tenant_id, audit_id), document))
+                mine[audit_id] = document
+        older: dict[str, Claim] = {}  # ids claimed before this call
         for start in range(0, len(documents), BATCH):
             chunk = documents[start : start + BATCH]
             batch = self._client.batch()
-            for ref, document in chunk:
+            for _, ref, document in chunk:
                 batch.create(ref, document)
             try:
                 batch.commit()
             except (AlreadyExists, Conflict):
-                existing.update(self._one_by_one(chunk))
-        return existing
+                for m, claim in self._one_by_one(chunk):
+                    beaten[m][claim.audit_id] = older[claim.audit_id] = claim
+        # A repeat beaten by this call's first copy is beaten by the older claim, if it lost too.
+        for found in beaten:
+            found.update({a: older[a] for a in found if a in older})
+        return beaten
 
-    def _one_by_one(self, chunk: list[tuple[Any, dict[str, Any]]]) -> dict[str, Claim]:
-        existing: dict[str, Claim] = {}
-        for ref, document in chunk:
+    def _one_by_one(self, chunk: list[tuple[int, Any, dict[str, Any]]]) -> list[tuple[int, Claim]]:
+        """A batch that held an existing id, one create at a time: the claims that beat it."""
+        beaten: list[tuple[int, Claim]] = []
+        for m, ref, document in chunk:
             try:
                 ref.create(document)
             except (AlreadyExists, Conflict):
                 snapshot = ref.get()
                 if snapshot.exists:
-                    claim = _claim(snapshot.to_dict() or {})
-                    existing[claim.audit_id] = claim
-        return existing
+                    beaten.append((m, _claim(snapshot.to_dict() or {})))
+        return beaten
 
     def message_events(self, tenant_id: str, message: str) -> list[StoredEvent]:
         scoped = f"{_tid(tenant_id)}_{message}"

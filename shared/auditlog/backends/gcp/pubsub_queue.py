@@ -250,7 +250,7 @@ class _Plan:
         winners = []
         for i in self.claimed:
             claim = existing.get(events[i]["audit_id"])
-            if claim is None or (claim.message == self.key and claim.receipt == leaves[i]):
+            if claim is None:
                 winners.append(i)
             else:  # claimed before: that version stands; its message may never have gone out
                 self.outcomes[i] = Outcome(False, claim.receipt)
@@ -260,7 +260,7 @@ class _Plan:
             self.messages.append((self.key, [events[i] for i in winners]))
         if self.unclaimed:
             self.messages.append((None, [events[i] for i in self.unclaimed]))
-        for i in winners + self.unclaimed:
+        for i in winners:
             self.receipts[events[i]["audit_id"]] = leaves[i]
         for i, first in self.copies.items():
             outcome = self.outcomes[first]
@@ -344,18 +344,27 @@ class PubSubEventQueue:
                 self._send(plan)
 
     def _plan(self, tenant_id: str, requests: list[_Request]) -> list[_Plan]:
-        ids = [e["audit_id"] for r in requests for e in r.events]
+        # Only client-chosen ids can come back; server-assigned ones cost neither Redis nor claims.
+        ids = [
+            event["audit_id"]
+            for r in requests
+            for event, chosen in zip(r.events, r.client_ids, strict=True)
+            if chosen
+        ]
         known = self._registry.known(tenant_id, ids) if ids else {}
         plans = [_Plan.of(r, known) for r in requests]
-        wanted = [(p.key, p.claimed_events()) for p in plans if p.claimed]
-        existing = self._claims.claim(tenant_id, wanted) if wanted else {}
+        claiming = [p for p in plans if p.claimed]
+        beaten = self._claims.claim(tenant_id, [(p.key, p.claimed_events()) for p in claiming])
+        for plan, found in zip(claiming, beaten, strict=True):
+            plan.apply_claims(found)
         for plan in plans:
-            plan.apply_claims(existing)
+            if not plan.claimed:
+                plan.apply_claims({})
         return plans
 
     def _send(self, plan: _Plan) -> None:
         request = plan.request
-        if not plan.messages and not plan.republish:
+        if not plan.messages and not plan.republish:  # nothing new, nothing to make sure of
             _settle(request.result, plan.outcomes, None)
             return
         try:
