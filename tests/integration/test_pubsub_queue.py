@@ -194,25 +194,25 @@ def test_duplicates_are_flagged_and_not_republished(
 ) -> None:
     """Client-chosen ids (the only ones a client can send twice)."""
     a, b, c = event(tenant), event(tenant), event(tenant)
-    assert flags(queue.publish(tenant, [a, b], client_ids=CHOSEN([a, b])).result(timeout=10)) == [True, True]
+    assert flags(publish(queue, tenant, [a, b]).result(timeout=10)) == [True, True]
     assert len(topic.pull_now()) == 1
 
     # a is known; c is new, and its second copy in the same call is a duplicate.
-    assert flags(queue.publish(tenant, [a, c, c], client_ids=CHOSEN([a, c, c])).result(timeout=10)) == [False, True, False]
+    assert flags(publish(queue, tenant, [a, c, c]).result(timeout=10)) == [False, True, False]
     (message,) = topic.pull_now()
     events, attributes = decoded(message)
     assert [e["audit_id"] for e in events] == [c["audit_id"]]
     assert attributes["count"] == "1"
 
     # Nothing new at all: nothing published.
-    assert flags(queue.publish(tenant, [b, a], client_ids=CHOSEN([b, a])).result(timeout=10)) == [False, False]
-    assert flags(queue.publish(tenant, [], client_ids=CHOSEN([])).result(timeout=10)) == []
+    assert flags(publish(queue, tenant, [b, a]).result(timeout=10)) == [False, False]
+    assert flags(publish(queue, tenant, []).result(timeout=10)) == []
     assert topic.pull_now() == []
 
     # The same audit_id in another tenant is another event.
     other = unique("tenant")
     copy_in_other = event(other, audit_id=a["audit_id"])
-    assert flags(queue.publish(other, [copy_in_other], client_ids=CHOSEN([copy_in_other])).result(timeout=10)) == [True]
+    assert flags(publish(queue, other, [copy_in_other]).result(timeout=10)) == [True]
     (message,) = topic.pull_now()
     assert decoded(message)[0] == [copy_in_other]
     assert decoded(message)[1]["tenant_id"] == other
