@@ -104,8 +104,9 @@ def claims(firestore_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
     client.close()  # type: ignore[no-untyped-call]
 
 
-def CHOSEN(events: list[StoredEvent]) -> list[bool]:
-    return [True] * len(events)
+def publish(queue: PubSubEventQueue, tenant: str, events: list[StoredEvent]) -> Any:
+    """A publish of events whose ids their client chose."""
+    return queue.publish(tenant, events, client_ids=[True] * len(events))
 
 
 def flags(outcomes: list[Outcome]) -> list[bool]:
