@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -366,13 +366,13 @@ def _parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)
 
-    retention = sub.add_parser("retention", help="retention commands")
-    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
-    run = retention_sub.add_parser("run", help="delete events past their retention now")
-    run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
-    run.add_argument("--url", default=None, help="the server (default: the local one)")
-    run.set_defaults(run=_retention)
+    _add_data_commands(sub)
+    _add_admin_commands(sub)
+    return parser
 
+
+def _add_data_commands(sub: Any) -> None:
+    """Exports and verification."""
     export = sub.add_parser("export", help="stream an export into a file, with progress")
     export.add_argument("--tenant", required=True, help="the tenant (a development token is minted)")
     export.add_argument("--out", required=True, help="the file to write")
@@ -398,6 +398,16 @@ def _parser() -> argparse.ArgumentParser:
     verify_file.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the file's)")
     verify_file.set_defaults(run=_verify_export)
 
+
+def _add_admin_commands(sub: Any) -> None:
+    """Retention, policies (through the running server)."""
+    retention = sub.add_parser("retention", help="retention commands")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    run = retention_sub.add_parser("run", help="delete events past their retention now")
+    run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
+    run.add_argument("--url", default=None, help="the server (default: the local one)")
+    run.set_defaults(run=_retention)
+
     policy = sub.add_parser("policy", help="tenant policies (retention, rate limits, allowlist, PII)")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     show = policy_sub.add_parser("show", help="print a tenant's policy as JSON")
@@ -409,8 +419,6 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("--file", required=True, help="the policy as JSON (start from `policy show`)")
     put.add_argument("--url", default=None, help="the server (default: the local one)")
     put.set_defaults(run=_policy_set)
-
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

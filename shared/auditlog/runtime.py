@@ -229,7 +229,7 @@ def bootstrap_gcp(
     creates them in real ones)."""
     from auditlog.backends.gcp.bigquery_store import ensure_events_table
     from auditlog.backends.gcp.clients import bigquery_client
-    from auditlog.backends.gcp.pubsub_queue import ensure_topology
+    from auditlog.backends.gcp.pubsub_topology import ensure_topology
 
     ensure_events_table(bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table)
     ensure_topology(

@@ -26,9 +26,9 @@ from auditlog.backends.gcp.firestore_claims import FirestoreClaimStore
 from auditlog.backends.gcp.pubsub_queue import (
     BATCH_SETTINGS,
     PubSubEventQueue,
-    ensure_topology,
     publisher_for_throughput,
 )
+from auditlog.backends.gcp.pubsub_topology import ensure_topology
 from auditlog.backends.gcp.redis_registry import RedisIdempotencyRegistry, redis_client
 from auditlog.ledger.leaves import event_leaf_hash
 from auditlog.model.event import StoredEvent

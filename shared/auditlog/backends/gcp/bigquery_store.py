@@ -49,22 +49,18 @@ All values are query parameters; the only text spliced into SQL is column names 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
 from google.cloud.bigquery_storage_v1 import types as write_types
-from google.protobuf import (
-    descriptor_pb2,
-    descriptor_pool,
-    message_factory,
-)
 
+from auditlog.backends.gcp.bigquery_rows import ROW_DESCRIPTOR, encode
 from auditlog.errors import Unavailable
-from auditlog.model.event import COLUMNS, JSON_COLUMNS, MAX_RETENTION_DAYS, StoredEvent
+from auditlog.model.event import COLUMNS, JSON_COLUMNS, MAX_RETENTION_DAYS
 from auditlog.ports.store import (
     FILTER_COLUMNS,
     SELF_AUDIT_PREFIX,
@@ -169,7 +165,7 @@ class BigQueryEventStore:
     def append(self, batch: WriteBatch) -> int:
         if not batch.events:
             return 0
-        requests = self._append_requests([_encode(e) for e in batch.events])
+        requests = self._append_requests([encode(e) for e in batch.events])
         writer = self._writer()
         try:
             responses = list(
@@ -204,7 +200,7 @@ class BigQueryEventStore:
         for i, group in enumerate(groups):
             data = write_types.AppendRowsRequest.ProtoData(rows=write_types.ProtoRows(serialized_rows=group))
             if i == 0:
-                data.writer_schema = write_types.ProtoSchema(proto_descriptor=_ROW_DESCRIPTOR)
+                data.writer_schema = write_types.ProtoSchema(proto_descriptor=ROW_DESCRIPTOR)
             # Every request names the stream: the service allows it, and the emulator needs it.
             requests.append(write_types.AppendRowsRequest(write_stream=self._stream, proto_rows=data))
         return requests
@@ -467,58 +463,3 @@ def _without_copies(rows: Iterable[Row]) -> Iterator[Row]:
         if key not in seen:
             seen.add(key)
             yield row
-
-
-# -- Storage Write API rows ----------------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-_MICROSECOND = timedelta(microseconds=1)
-_FIELD = descriptor_pb2.FieldDescriptorProto
-# https://cloud.google.com/bigquery/docs/write-api#data_type_conversions
-_PROTO_TYPES = {
-    "STRING": _FIELD.TYPE_STRING,
-    "JSON": _FIELD.TYPE_STRING,
-    "INT64": _FIELD.TYPE_INT64,
-    "TIMESTAMP": _FIELD.TYPE_INT64,  # microseconds since the epoch
-    "DATE": _FIELD.TYPE_INT32,  # days since the epoch
-}
-
-
-def _micros(text: str) -> int:
-    return (datetime.fromisoformat(text) - _EPOCH) // _MICROSECOND
-
-
-def _days(text: str) -> int:
-    return date.fromisoformat(text).toordinal() - _EPOCH_DAY
-
-
-def _row_message() -> tuple[descriptor_pb2.DescriptorProto, Any]:
-    types = {f["name"]: f["type"] for f in load_events_schema()}
-    descriptor = descriptor_pb2.DescriptorProto(name="AuditEventRow")
-    for number, name in enumerate(COLUMNS, start=1):
-        descriptor.field.add(
-            name=name, number=number, type=_PROTO_TYPES[types[name]], label=_FIELD.LABEL_OPTIONAL
-        )
-    file = descriptor_pb2.FileDescriptorProto(name="auditlog_event_row.proto", syntax="proto2")
-    file.message_type.add().CopyFrom(descriptor)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    return descriptor, message_factory.GetMessageClass(pool.FindMessageTypeByName("AuditEventRow"))
-
-
-_ROW_DESCRIPTOR, _RowMessage = _row_message()
-_CONVERSIONS = {
-    name: _micros if kind == "TIMESTAMP" else _days if kind == "DATE" else None
-    for name, kind in ((f["name"], f["type"]) for f in load_events_schema())
-}
-
-
-def _encode(event: StoredEvent) -> bytes:
-    record = cast(Mapping[str, Any], event)
-    values: dict[str, Any] = {}
-    for name, convert in _CONVERSIONS.items():
-        value = record[name]
-        if value is not None:
-            values[name] = convert(value) if convert else value
-    return cast(bytes, _RowMessage(**values).SerializeToString())
