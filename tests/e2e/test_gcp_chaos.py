@@ -130,7 +130,9 @@ def test_nothing_lost_nothing_twice_through_kills_and_a_forgetful_redis(stack: G
                 acknowledged[result["audit_id"]] = result["leaf_hash"]
     assert len(acknowledged) == BATCHES * PER_BATCH
     went_through = sum(1 for b in first.values() if b is not None)
-    assert went_through >= BATCHES // 3, f"many went through the chaos: {FAILURES}"
+    # On a loaded machine a restart takes seconds, so most first sends may fail; a few must go
+    # through for the retries to be checked as duplicates of acknowledged events.
+    assert went_through >= 3, f"some went through the chaos: {FAILURES}"
     assert FAILURES, "and some did not: the chaos hit requests in flight"
 
     # Every acknowledged id exactly once, each read equal to what the log committed.
