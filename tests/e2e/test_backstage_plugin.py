@@ -96,8 +96,12 @@ def chromium() -> str:
 
 
 def test_typecheck_and_format(node: str) -> None:
-    _assert_ok(_run([node, "node_modules/typescript/bin/tsc", "--noEmit", "-p", "."], timeout=300), "tsc")
-    prettier = [node, "node_modules/prettier/bin/prettier.cjs", "--check", "src", "dev", "e2e"]
+    """The plugin's own settings, then a Backstage app's: the create-app template's root tsconfig
+    (Jest globals; tsconfig.backstage.json) and its Prettier (2.8 with Backstage's config)."""
+    tsc = [node, "node_modules/typescript/bin/tsc", "--noEmit", "-p"]
+    _assert_ok(_run([*tsc, "."], timeout=300), "tsc")
+    _assert_ok(_run([*tsc, "tsconfig.backstage.json"], timeout=300), "tsc under a Backstage app's settings")
+    prettier = [node, "node_modules/prettier/bin-prettier.js", "--check", "src", "dev", "e2e"]
     _assert_ok(_run(prettier, timeout=120), "prettier --check (npm run format fixes it)")
 
 

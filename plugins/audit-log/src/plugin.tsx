@@ -17,7 +17,8 @@ export const auditLogApi = ApiBlueprint.make({
     defineParams({
       api: auditLogApiRef,
       deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
-      factory: ({ discoveryApi, fetchApi }) => new AuditLogClient({ discoveryApi, fetchApi }),
+      factory: ({ discoveryApi, fetchApi }) =>
+        new AuditLogClient({ discoveryApi, fetchApi }),
     }),
 });
 
@@ -26,7 +27,8 @@ export const auditLogPage = PageBlueprint.make({
     path: '/audit-log',
     title: 'Audit log',
     routeRef: rootRouteRef,
-    loader: () => import('./components/AuditLogPage').then(m => <m.AuditLogPageContent />),
+    loader: () =>
+      import('./components/AuditLogPage').then(m => <m.AuditLogPageContent />),
   },
 });
 
@@ -34,9 +36,14 @@ export const auditLogEntityContent = EntityContentBlueprint.make({
   params: {
     path: 'audit-log',
     title: 'Audit log',
-    filter: entity => Boolean(entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim()),
+    filter: entity =>
+      Boolean(
+        entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim(),
+      ),
     loader: () =>
-      import('./components/EntityAuditLogContent').then(m => <m.EntityAuditLogContent />),
+      import('./components/EntityAuditLogContent').then(m => (
+        <m.EntityAuditLogContent />
+      )),
   },
 });
 

@@ -16,7 +16,10 @@ import {
   type QueryPairs,
 } from '../api/types';
 
-export function makeEvent(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+export function makeEvent(
+  i: number,
+  overrides: Partial<AuditEvent> = {},
+): AuditEvent {
   const ts = new Date(Date.UTC(2026, 10, 26, 12, 0, 0) - i * 60_000)
     .toISOString()
     .replace('Z', '000Z');
@@ -57,13 +60,23 @@ export class FakeAuditLogApi implements AuditLogApi {
 
   private matching(query: QueryPairs): AuditEvent[] {
     const wanted = new Map<string, string[]>();
-    for (const [name, value] of query) wanted.set(name, [...(wanted.get(name) ?? []), value]);
+    for (const [name, value] of query)
+      wanted.set(name, [...(wanted.get(name) ?? []), value]);
     return this.events
       .filter(event =>
         [...wanted].every(([name, values]) => {
-          if (name === 'start_time') return Date.parse(event.timestamp) >= Date.parse(values[0]);
-          if (name === 'end_time') return Date.parse(event.timestamp) < Date.parse(values[0]);
-          if (['page_size', 'page_token', 'include_self_audit', 'format'].includes(name))
+          if (name === 'start_time')
+            return Date.parse(event.timestamp) >= Date.parse(values[0]);
+          if (name === 'end_time')
+            return Date.parse(event.timestamp) < Date.parse(values[0]);
+          if (
+            [
+              'page_size',
+              'page_token',
+              'include_self_audit',
+              'format',
+            ].includes(name)
+          )
             return true;
           if (name.startsWith('metadata.')) {
             const value = event.metadata?.[name.slice('metadata.'.length)];
@@ -73,14 +86,21 @@ export class FakeAuditLogApi implements AuditLogApi {
         }),
       )
       .sort(
-        (a, b) => b.timestamp.localeCompare(a.timestamp) || b.audit_id.localeCompare(a.audit_id),
+        (a, b) =>
+          b.timestamp.localeCompare(a.timestamp) ||
+          b.audit_id.localeCompare(a.audit_id),
       );
   }
 
-  async searchEvents(query: QueryPairs, options: { pageToken?: string } = {}): Promise<EventPage> {
+  async searchEvents(
+    query: QueryPairs,
+    options: { pageToken?: string } = {},
+  ): Promise<EventPage> {
     this.searches.push([
       ...query,
-      ...(options.pageToken ? [['page_token', options.pageToken] as const] : []),
+      ...(options.pageToken
+        ? [['page_token', options.pageToken] as const]
+        : []),
     ]);
     if (this.searchError) throw this.searchError;
     const size = Number(query.find(([k]) => k === 'page_size')?.[1] ?? 100);
@@ -89,7 +109,8 @@ export class FakeAuditLogApi implements AuditLogApi {
     const events = all.slice(offset, offset + size);
     return {
       events,
-      next_page_token: offset + size < all.length ? String(offset + size) : null,
+      next_page_token:
+        offset + size < all.length ? String(offset + size) : null,
     };
   }
 
@@ -106,14 +127,17 @@ export class FakeAuditLogApi implements AuditLogApi {
       format === 'csv'
         ? [
             EVENT_FIELDS.join(','),
-            ...events.map(e => EVENT_FIELDS.map(f => JSON.stringify(e[f] ?? '')).join(',')),
+            ...events.map(e =>
+              EVENT_FIELDS.map(f => JSON.stringify(e[f] ?? '')).join(','),
+            ),
           ].join('\n')
         : events.map(e => JSON.stringify(e)).join('\n');
     return new Blob([text]);
   }
 
   async getLatestCheckpoint(): Promise<Checkpoint> {
-    if (!this.checkpoint) throw new AuditLogApiError(404, 'not_found', 'no route');
+    if (!this.checkpoint)
+      throw new AuditLogApiError(404, 'not_found', 'no route');
     return this.checkpoint;
   }
 

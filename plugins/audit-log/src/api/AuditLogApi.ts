@@ -25,7 +25,10 @@ export interface AuditLogApi {
   /** `exportEvents`: every event the filters match, as CSV or NDJSON. */
   exportEvents(query: QueryPairs, format: ExportFormat): Promise<Blob>;
   /** `getLatestCheckpoint`: the newest signed checkpoint of the caller's tenant. */
-  getLatestCheckpoint(options?: { tenantId?: string; signal?: AbortSignal }): Promise<Checkpoint>;
+  getLatestCheckpoint(options?: {
+    tenantId?: string;
+    signal?: AbortSignal;
+  }): Promise<Checkpoint>;
   /** `getPublicKey`: the keys checkpoints are signed with. */
   getPublicKeys(options?: { signal?: AbortSignal }): Promise<PublicKey[]>;
   /** `getEventProof`: an inclusion proof of one event against the latest (or a given) checkpoint. */
@@ -35,7 +38,9 @@ export interface AuditLogApi {
   ): Promise<InclusionProof>;
 }
 
-export const auditLogApiRef = createApiRef<AuditLogApi>({ id: 'plugin.audit-log.service' });
+export const auditLogApiRef = createApiRef<AuditLogApi>({
+  id: 'plugin.audit-log.service',
+});
 
 /** An error answer of the service (`{"error": {code, message, details, request_id}}`). */
 export class AuditLogApiError extends Error {

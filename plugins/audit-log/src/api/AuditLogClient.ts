@@ -54,7 +54,10 @@ export class AuditLogClient implements AuditLogApi {
   }
 
   async exportEvents(query: QueryPairs, format: ExportFormat): Promise<Blob> {
-    const pairs = [...query.filter(([name]) => name !== 'page_size'), ['format', format] as const];
+    const pairs = [
+      ...query.filter(([name]) => name !== 'page_size'),
+      ['format', format] as const,
+    ];
     const response = await this.request('/api/v1/audit/events/export', pairs);
     return response.blob();
   }
@@ -69,7 +72,9 @@ export class AuditLogClient implements AuditLogApi {
     );
   }
 
-  async getPublicKeys(options: { signal?: AbortSignal } = {}): Promise<PublicKey[]> {
+  async getPublicKeys(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<PublicKey[]> {
     const body = await this.json<{ keys: PublicKey[] }>(
       '/api/v1/audit/public-key',
       [],
@@ -80,10 +85,15 @@ export class AuditLogClient implements AuditLogApi {
 
   async getEventProof(
     auditId: string,
-    options: { treeSize?: number; tenantId?: string; signal?: AbortSignal } = {},
+    options: {
+      treeSize?: number;
+      tenantId?: string;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<InclusionProof> {
     const pairs: [string, string][] = tenantPairs(options.tenantId);
-    if (options.treeSize !== undefined) pairs.push(['tree_size', String(options.treeSize)]);
+    if (options.treeSize !== undefined)
+      pairs.push(['tree_size', String(options.treeSize)]);
     return this.json<InclusionProof>(
       `/api/v1/audit/events/${encodeURIComponent(auditId)}/proof`,
       pairs,
@@ -93,17 +103,30 @@ export class AuditLogClient implements AuditLogApi {
 
   /** The URL a path and query reach through the proxy. */
   async url(path: string, query: QueryPairs = []): Promise<string> {
-    const base = (await this.discoveryApi.getBaseUrl('proxy')).replace(/\/+$/, '');
-    const search = new URLSearchParams(query.map(([k, v]) => [k, v])).toString();
+    const base = (await this.discoveryApi.getBaseUrl('proxy')).replace(
+      /\/+$/,
+      '',
+    );
+    const search = new URLSearchParams(
+      query.map(([k, v]) => [k, v]),
+    ).toString();
     return `${base}${this.proxyPath}${path}${search ? `?${search}` : ''}`;
   }
 
-  private async json<T>(path: string, query: QueryPairs, signal?: AbortSignal): Promise<T> {
+  private async json<T>(
+    path: string,
+    query: QueryPairs,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const response = await this.request(path, query, signal);
     return (await response.json()) as T;
   }
 
-  private async request(path: string, query: QueryPairs, signal?: AbortSignal): Promise<Response> {
+  private async request(
+    path: string,
+    query: QueryPairs,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const response = await this.fetchApi.fetch(await this.url(path, query), {
       headers: { Accept: 'application/json, text/csv, application/x-ndjson' },
       signal,
@@ -119,11 +142,17 @@ function tenantPairs(tenantId: string | undefined): [string, string][] {
 
 async function toError(response: Response): Promise<AuditLogApiError> {
   const retryAfter = Number(response.headers.get('Retry-After'));
-  const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined;
+  const retryAfterSeconds =
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined;
   const text = await response.text();
   try {
     const body = JSON.parse(text) as {
-      error?: { code?: string; message?: string; details?: ErrorDetail[]; request_id?: string };
+      error?: {
+        code?: string;
+        message?: string;
+        details?: ErrorDetail[];
+        request_id?: string;
+      };
     };
     if (body.error?.code) {
       return new AuditLogApiError(

@@ -1,3 +1,4 @@
+import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { AuditLogApiError } from './AuditLogApi';
 import { AuditLogClient } from './AuditLogClient';
@@ -32,7 +33,9 @@ describe('the view in the URL', () => {
 
   it('keeps defaults out of the URL and ignores what it does not know', () => {
     expect(viewToParams(EMPTY_VIEW).toString()).toBe('');
-    const view = parseView(new URLSearchParams('range=5y&page_size=0&sort=audit_id:up&user_id='));
+    const view = parseView(
+      new URLSearchParams('range=5y&page_size=0&sort=audit_id:up&user_id='),
+    );
     expect(view).toEqual(EMPTY_VIEW);
   });
 
@@ -52,7 +55,9 @@ describe('the view in the URL', () => {
 
   it('passes an absolute range as given', () => {
     const view = parseView(
-      new URLSearchParams('start_time=2026-11-01T00:00:00Z&end_time=2026-11-02T00:00:00Z'),
+      new URLSearchParams(
+        'start_time=2026-11-01T00:00:00Z&end_time=2026-11-02T00:00:00Z',
+      ),
     );
     expect(toApiQuery(view, new Date()).slice(0, 2)).toEqual([
       ['start_time', '2026-11-01T00:00:00Z'],
@@ -115,7 +120,11 @@ describe('AuditLogClient request building', () => {
 
   it('names the format on export and drops the page size', async () => {
     const { urls, fetchApi } = recordingFetch([new Response('a,b\n')]);
-    const client = new AuditLogClient({ discoveryApi, fetchApi, proxyPath: '/audit/' });
+    const client = new AuditLogClient({
+      discoveryApi,
+      fetchApi,
+      proxyPath: '/audit/',
+    });
     await client.exportEvents(
       [
         ['status', 'failure'],
@@ -133,14 +142,24 @@ describe('AuditLogClient request building', () => {
       error: {
         code: 'invalid_input',
         message: 'page_size is out of range',
-        details: [{ field: 'page_size', problem: 'must be an integer from 1 to 1000' }],
+        details: [
+          { field: 'page_size', problem: 'must be an integer from 1 to 1000' },
+        ],
         request_id: 'r-1',
       },
     };
-    const { fetchApi } = recordingFetch([new Response(JSON.stringify(body), { status: 400 })]);
-    const error = await rejection(new AuditLogClient({ discoveryApi, fetchApi }).getEvent('x'));
+    const { fetchApi } = recordingFetch([
+      new Response(JSON.stringify(body), { status: 400 }),
+    ]);
+    const error = await rejection(
+      new AuditLogClient({ discoveryApi, fetchApi }).getEvent('x'),
+    );
     expect(error).toBeInstanceOf(AuditLogApiError);
-    expect([error.status, error.code, error.requestId]).toEqual([400, 'invalid_input', 'r-1']);
+    expect([error.status, error.code, error.requestId]).toEqual([
+      400,
+      'invalid_input',
+      'r-1',
+    ]);
     expect(error.details[0].field).toBe('page_size');
   });
 
@@ -155,7 +174,11 @@ describe('AuditLogClient request building', () => {
     const error = await rejection(
       new AuditLogClient({ discoveryApi, fetchApi }).getLatestCheckpoint(),
     );
-    expect([error.status, error.code, error.retryAfterSeconds]).toEqual([502, 'http_error', 3]);
+    expect([error.status, error.code, error.retryAfterSeconds]).toEqual([
+      502,
+      'http_error',
+      3,
+    ]);
     expect(error.message).toContain('Bad Gateway');
   });
 });
@@ -164,14 +187,19 @@ describe('AuditLogClient request building', () => {
 // server's URL, a token and the manifest of what it ingested.
 const live = process.env.AUDITLOG_API_URL && process.env.AUDITLOG_E2E_MANIFEST;
 describe.skipIf(!live)('AuditLogClient against the real server', () => {
-  const manifest = live ? JSON.parse(readFileSync(process.env.AUDITLOG_E2E_MANIFEST!, 'utf8')) : {};
+  const manifest = live
+    ? JSON.parse(readFileSync(process.env.AUDITLOG_E2E_MANIFEST!, 'utf8'))
+    : {};
   const client = new AuditLogClient({
     discoveryApi: { getBaseUrl: async () => process.env.AUDITLOG_API_URL! },
     fetchApi: {
       fetch: (input, init) =>
         fetch(input, {
           ...init,
-          headers: { ...init?.headers, Authorization: `Bearer ${process.env.AUDITLOG_TOKEN}` },
+          headers: {
+            ...init?.headers,
+            Authorization: `Bearer ${process.env.AUDITLOG_TOKEN}`,
+          },
         }),
     },
     proxyPath: '',
@@ -195,20 +223,30 @@ describe.skipIf(!live)('AuditLogClient against the real server', () => {
       ['status', 'failure'],
       ['status', 'denied'],
     ]);
-    expect(page.events.map(e => e.audit_id)).toEqual(manifest.failed_in_service.ids);
-    const region = await client.searchEvents([['metadata.region', manifest.metadata.value]]);
+    expect(page.events.map(e => e.audit_id)).toEqual(
+      manifest.failed_in_service.ids,
+    );
+    const region = await client.searchEvents([
+      ['metadata.region', manifest.metadata.value],
+    ]);
     expect(region.events.map(e => e.audit_id)).toEqual(manifest.metadata.ids);
   });
 
   it('gets one event with every field', async () => {
     const event = await client.getEvent(manifest.correlation.detail_id);
     expect(Object.keys(event).sort()).toEqual([...EVENT_FIELDS].sort());
-    expect(event).toEqual(manifest.events_by_id[manifest.correlation.detail_id]);
+    expect(event).toEqual(
+      manifest.events_by_id[manifest.correlation.detail_id],
+    );
   });
 
   it('exports CSV and NDJSON', async () => {
-    const csv = await (await client.exportEvents([['user_id', manifest.user.value]], 'csv')).text();
-    expect(csv.trim().split(/\r?\n/)).toHaveLength(manifest.user.ids.length + 1);
+    const csv = await (
+      await client.exportEvents([['user_id', manifest.user.value]], 'csv')
+    ).text();
+    expect(csv.trim().split(/\r?\n/)).toHaveLength(
+      manifest.user.ids.length + 1,
+    );
     const ndjson = await (
       await client.exportEvents([['user_id', manifest.user.value]], 'json')
     ).text();
@@ -221,7 +259,9 @@ describe.skipIf(!live)('AuditLogClient against the real server', () => {
   });
 
   it('raises the service errors with their codes', async () => {
-    const missing = await rejection(client.getEvent('00000000-0000-4000-8000-000000000000'));
+    const missing = await rejection(
+      client.getEvent('00000000-0000-4000-8000-000000000000'),
+    );
     expect([missing.status, missing.code]).toEqual([404, 'not_found']);
     const bad = await rejection(client.searchEvents([['page_size', '0']]));
     expect(bad).toBeInstanceOf(AuditLogApiError);

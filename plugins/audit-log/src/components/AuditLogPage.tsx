@@ -1,7 +1,11 @@
 import { Container, PluginHeader } from '@backstage/ui';
 import { NavLink, Route, Routes } from 'react-router-dom';
 import type { ListFilter } from '../api/filters';
-import { AuditLogQueryProvider, BasePathProvider, useBasePath } from './AuditLogProvider';
+import {
+  AuditLogQueryProvider,
+  BasePathProvider,
+  useBasePath,
+} from './AuditLogProvider';
 import { EventDetail } from './EventDetail';
 import { EventExplorer } from './EventExplorer';
 import { IntegrityPanel } from './IntegrityPanel';
@@ -30,7 +34,10 @@ export function AuditLogRoutes({
         <div className="al-root" style={{ paddingTop: 0 }}>
           <Nav />
           <Routes>
-            <Route index element={<EventExplorer lockedFilters={lockedFilters} />} />
+            <Route
+              index
+              element={<EventExplorer lockedFilters={lockedFilters} />}
+            />
             <Route path="events/:auditId" element={<EventDetail />} />
             <Route path="integrity" element={<IntegrityPanel />} />
           </Routes>

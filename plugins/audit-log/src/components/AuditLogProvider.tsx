@@ -6,7 +6,12 @@ import './auditLog.css';
 
 /** Retry once on network and 5xx trouble; a 4xx will answer the same again. */
 function retry(failures: number, error: Error): boolean {
-  if (error instanceof AuditLogApiError && error.status < 500 && error.status !== 429) return false;
+  if (
+    error instanceof AuditLogApiError &&
+    error.status < 500 &&
+    error.status !== 429
+  )
+    return false;
   return failures < 1;
 }
 

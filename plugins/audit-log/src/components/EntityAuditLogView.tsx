@@ -7,7 +7,8 @@ import { AUDIT_LOG_SERVICE_ANNOTATION } from './entityAnnotation';
 export { AUDIT_LOG_SERVICE_ANNOTATION };
 
 export function auditLogServiceName(entity: Entity): string | undefined {
-  const value = entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim();
+  const value =
+    entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim();
   return value ? value : undefined;
 }
 
@@ -25,9 +26,11 @@ export function MissingAnnotation() {
       title={`Add the ${AUDIT_LOG_SERVICE_ANNOTATION} annotation`}
       description={
         <Text as="span">
-          This entity does not say which service_name its audit events carry. In catalog-info.yaml:{' '}
+          This entity does not say which service_name its audit events carry. In
+          catalog-info.yaml:{' '}
           <code>
-            metadata.annotations: {'{'} {AUDIT_LOG_SERVICE_ANNOTATION}: my-service {'}'}
+            metadata.annotations: {'{'} {AUDIT_LOG_SERVICE_ANNOTATION}:
+            my-service {'}'}
           </code>
         </Text>
       }

@@ -45,10 +45,16 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
   const queryIdentity = JSON.stringify({ ...effective, sort: null });
   const [refreshed, setRefreshed] = useState(0);
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const apiQuery = useMemo(() => toApiQuery(effective, new Date()), [queryIdentity, refreshed]);
+  const apiQuery = useMemo(
+    () => toApiQuery(effective, new Date()),
+    [queryIdentity, refreshed],
+  );
   const apiQueryKey = JSON.stringify(apiQuery);
 
-  const [paging, setPaging] = useState<{ key: string; cursors: Array<string | undefined> }>({
+  const [paging, setPaging] = useState<{
+    key: string;
+    cursors: Array<string | undefined>;
+  }>({
     key: apiQueryKey,
     cursors: [undefined],
   });
@@ -57,7 +63,8 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
 
   const page = useQuery({
     queryKey: ['audit-log', 'events', apiQueryKey, cursor ?? null],
-    queryFn: ({ signal }) => api.searchEvents(apiQuery, { pageToken: cursor, signal }),
+    queryFn: ({ signal }) =>
+      api.searchEvents(apiQuery, { pageToken: cursor, signal }),
     placeholderData: keepPreviousData,
   });
   const [exportError, setExportError] = useState<Error | null>(null);
@@ -66,7 +73,8 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
     const token = page.data?.next_page_token;
     if (token) setPaging({ key: apiQueryKey, cursors: [...cursors, token] });
   };
-  const newer = () => setPaging({ key: apiQueryKey, cursors: cursors.slice(0, -1) });
+  const newer = () =>
+    setPaging({ key: apiQueryKey, cursors: cursors.slice(0, -1) });
   const refresh = () => {
     setPaging({ key: '', cursors: [undefined] });
     setRefreshed(n => n + 1);
@@ -77,14 +85,24 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
   const first = (pageNumber - 1) * view.pageSize + 1;
 
   return (
-    <section className="al-root" aria-label="Event explorer" data-testid="event-explorer">
+    <section
+      className="al-root"
+      aria-label="Event explorer"
+      data-testid="event-explorer"
+    >
       <FilterBar view={view} locked={lockedFilters} onApply={setView} />
       <ActiveFilters view={view} locked={lockedFilters} onChange={setView} />
       <div className="al-toolbar">
-        <Text variant="body-medium" color="secondary" data-testid="page-summary">
+        <Text
+          variant="body-medium"
+          color="secondary"
+          data-testid="page-summary"
+        >
           {events
             ? events.length
-              ? `Events ${first}–${first + events.length - 1}${page.data?.next_page_token ? ', more older' : ''}`
+              ? `Events ${first}–${first + events.length - 1}${
+                  page.data?.next_page_token ? ', more older' : ''
+                }`
               : 'No events'
             : 'Loading…'}
           {view.sort ? ' · sorted within this page' : ' · newest first'}
@@ -108,7 +126,11 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
         <Text variant="body-small" color="secondary">
           Page {pageNumber}
         </Text>
-        <Button variant="secondary" isDisabled={pageNumber === 1} onPress={newer}>
+        <Button
+          variant="secondary"
+          isDisabled={pageNumber === 1}
+          onPress={newer}
+        >
           Newer
         </Button>
         <Button

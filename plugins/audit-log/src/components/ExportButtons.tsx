@@ -42,10 +42,18 @@ export function ExportButtons({
   };
   return (
     <>
-      <Button variant="secondary" isPending={busy === 'csv'} onPress={() => run('csv')}>
+      <Button
+        variant="secondary"
+        isPending={busy === 'csv'}
+        onPress={() => run('csv')}
+      >
         Export CSV
       </Button>
-      <Button variant="secondary" isPending={busy === 'json'} onPress={() => run('json')}>
+      <Button
+        variant="secondary"
+        isPending={busy === 'json'}
+        onPress={() => run('json')}
+      >
         Export JSON
       </Button>
     </>

@@ -16,7 +16,11 @@ const LABELS: Record<Verdict | 'pending', string> = {
 
 export function VerdictBadge({ verdict }: { verdict: Verdict | 'pending' }) {
   return (
-    <span className={`al-verdict al-verdict--${verdict}`} data-verdict={verdict} role="status">
+    <span
+      className={`al-verdict al-verdict--${verdict}`}
+      data-verdict={verdict}
+      role="status"
+    >
       {LABELS[verdict]}
     </span>
   );
@@ -27,7 +31,8 @@ export function CheckList({ checks }: { checks: Check[] }) {
     <ul className="al-checks">
       {checks.map(check => (
         <li key={check.name}>
-          <VerdictBadge verdict={check.verdict} /> <strong>{check.name}</strong>: {check.detail}
+          <VerdictBadge verdict={check.verdict} /> <strong>{check.name}</strong>
+          : {check.detail}
         </li>
       ))}
     </ul>
@@ -35,7 +40,13 @@ export function CheckList({ checks }: { checks: Check[] }) {
 }
 
 /** Fetches an event's inclusion proof and the public keys, and verifies both in the browser. */
-export function InclusionCheck({ auditId, tenantId }: { auditId?: string; tenantId?: string }) {
+export function InclusionCheck({
+  auditId,
+  tenantId,
+}: {
+  auditId?: string;
+  tenantId?: string;
+}) {
   const api = useApi(auditLogApiRef);
   const [typed, setTyped] = useState('');
   const check = useMutation<VerificationResult, Error, string>({
@@ -68,7 +79,8 @@ export function InclusionCheck({ auditId, tenantId }: { auditId?: string; tenant
           Verify inclusion proof
         </Button>
       </div>
-      {check.error instanceof AuditLogApiError && check.error.code === 'not_sequenced' ? (
+      {check.error instanceof AuditLogApiError &&
+      check.error.code === 'not_sequenced' ? (
         <Text as="p" color="secondary" role="status">
           Not in the log yet: the event is waiting to be sequenced
           {check.error.retryAfterSeconds
