@@ -19,7 +19,7 @@ import {
 } from 'react-router-dom';
 import { auditLogApiRef } from '../src/api/AuditLogApi';
 import { AuditLogClient } from '../src/api/AuditLogClient';
-import { AuditLogRoutes } from '../src/components/AuditLogPage';
+import { AuditLogPageContent } from '../src/components/AuditLogPage';
 import { EntityAuditLogView } from '../src/components/EntityAuditLogView';
 import { AUDIT_LOG_SERVICE_ANNOTATION } from '../src/components/entityAnnotation';
 
@@ -59,17 +59,22 @@ function Shell() {
   return (
     <>
       <PluginHeader title="Audit log" />
-      <Container>
-        <Routes>
-          <Route path="/" element={<Navigate to="/audit-log" replace />} />
-          <Route path="/audit-log/*" element={<AuditLogRoutes />} />
-          <Route path="/entity/:service/*" element={<EntityTab />} />
-          <Route
-            path="*"
-            element={<Link to="/audit-log">Open the audit log</Link>}
-          />
-        </Routes>
-      </Container>
+      <Routes>
+        <Route path="/" element={<Navigate to="/audit-log" replace />} />
+        <Route path="/audit-log/*" element={<AuditLogPageContent />} />
+        <Route
+          path="/entity/:service/*"
+          element={
+            <Container>
+              <EntityTab />
+            </Container>
+          }
+        />
+        <Route
+          path="*"
+          element={<Link to="/audit-log">Open the audit log</Link>}
+        />
+      </Routes>
     </>
   );
 }

@@ -11,7 +11,12 @@ import {
   type Checkpoint,
   type EventPage,
   type ExportFormat,
+  type Erasure,
   type InclusionProof,
+  type LegalHold,
+  type LegalHoldRequest,
+  type LogStream,
+  type PortalIdentity,
   type PublicKey,
   type QueryPairs,
 } from '../api/types';
@@ -55,6 +60,21 @@ export class FakeAuditLogApi implements AuditLogApi {
   checkpoint: Checkpoint | null = null;
   keys: PublicKey[] = [];
   proofs = new Map<string, InclusionProof>();
+  /** What getIdentity answers: null is the proxy mode (no backend plugin). */
+  identity: PortalIdentity | null = {
+    userEntityRef: 'user:default/alice',
+    tenants: [{ tenant: 'acme', roles: ['audit_reader', 'system_admin'] }],
+    allowed: { read: true, export: true, admin: true },
+  };
+  /** The entity ref each search was scoped to (the entity tab sends its entity). */
+  readonly scopes: Array<string | undefined> = [];
+  holds: LegalHold[] = [];
+  erasures: Erasure[] = [];
+  streams: LogStream[] | null = null;
+  retention: Record<string, unknown> = {
+    dry_run: true,
+    tenants: { acme: 3 },
+  };
 
   constructor(readonly events: AuditEvent[]) {}
 
@@ -92,10 +112,15 @@ export class FakeAuditLogApi implements AuditLogApi {
       );
   }
 
+  async getIdentity(): Promise<PortalIdentity | null> {
+    return this.identity;
+  }
+
   async searchEvents(
     query: QueryPairs,
-    options: { pageToken?: string } = {},
+    options: { pageToken?: string; scope?: { entityRef?: string } } = {},
   ): Promise<EventPage> {
+    this.scopes.push(options.scope?.entityRef);
     this.searches.push([
       ...query,
       ...(options.pageToken
@@ -149,5 +174,63 @@ export class FakeAuditLogApi implements AuditLogApi {
     const proof = this.proofs.get(auditId);
     if (!proof) throw new AuditLogApiError(404, 'not_found', 'no proof');
     return proof;
+  }
+
+  async listLegalHolds(): Promise<LegalHold[]> {
+    return this.holds;
+  }
+
+  async placeLegalHold(hold: LegalHoldRequest): Promise<LegalHold> {
+    const placed: LegalHold = {
+      ...hold,
+      hold_id: `hold-${this.holds.length + 1}`,
+      tenant_id: 'acme',
+      created_at: '2026-11-26T12:00:00Z',
+      created_by: this.identity?.userEntityRef ?? 'proxy',
+      released_at: null,
+      released_by: null,
+    };
+    this.holds = [...this.holds, placed];
+    return placed;
+  }
+
+  async releaseLegalHold(holdId: string): Promise<LegalHold> {
+    const hold = this.holds.find(h => h.hold_id === holdId);
+    if (!hold) throw new AuditLogApiError(404, 'not_found', 'no such hold');
+    const released = {
+      ...hold,
+      released_at: '2026-11-26T13:00:00Z',
+      released_by: this.identity?.userEntityRef ?? 'proxy',
+    };
+    this.holds = this.holds.map(h => (h.hold_id === holdId ? released : h));
+    return released;
+  }
+
+  async listErasures(): Promise<Erasure[]> {
+    return this.erasures;
+  }
+
+  async eraseSubject(userId: string): Promise<Erasure> {
+    const erasure: Erasure = {
+      erasure_id: `erasure-${this.erasures.length + 1}`,
+      tenant_id: 'acme',
+      subject_id: `subject-of-${userId}`,
+      status: 'done',
+      received_at: '2026-11-26T12:00:00Z',
+      completed_at: '2026-11-26T12:00:01Z',
+      requested_by: this.identity?.userEntityRef ?? 'proxy',
+      key_destroyed: true,
+      caches_clear_within_seconds: 30,
+    };
+    this.erasures = [...this.erasures, erasure];
+    return erasure;
+  }
+
+  async retentionDryRun(): Promise<Record<string, unknown>> {
+    return this.retention;
+  }
+
+  async listStreams(): Promise<LogStream[] | null> {
+    return this.streams;
   }
 }

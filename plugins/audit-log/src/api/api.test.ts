@@ -83,11 +83,14 @@ async function rejection(promise: Promise<unknown>): Promise<AuditLogApiError> {
 /** A fetchApi that answers from a list and records what it was asked (URL building only). */
 function recordingFetch(answers: Response[]) {
   const urls: string[] = [];
+  const requests: RequestInit[] = [];
   return {
     urls,
+    requests,
     fetchApi: {
-      fetch: async (input: RequestInfo | URL) => {
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
         urls.push(String(input));
+        requests.push(init ?? {});
         return answers.shift()!;
       },
     },
@@ -99,7 +102,7 @@ describe('AuditLogClient request building', () => {
     getBaseUrl: async (id: string) => `https://backstage.example.com/api/${id}`,
   };
 
-  it('goes through the proxy endpoint with repeated parameters and the cursor', async () => {
+  it('goes through the backend plugin with repeated parameters and the cursor', async () => {
     const { urls, fetchApi } = recordingFetch([
       new Response(JSON.stringify({ events: [], next_page_token: null })),
     ]);
@@ -113,9 +116,80 @@ describe('AuditLogClient request building', () => {
       { pageToken: 'tok/1+' },
     );
     expect(urls).toEqual([
-      'https://backstage.example.com/api/proxy/audit-log/api/v1/audit/events' +
+      'https://backstage.example.com/api/audit-log/api/v1/audit/events' +
         '?user_id=alice&user_id=bob+%26+co&metadata.region=eu&page_token=tok%2F1%2B',
     ]);
+  });
+
+  it('sends the entity and tenant scope as headers to the backend plugin only', async () => {
+    const answers = () => [
+      new Response(JSON.stringify({ events: [], next_page_token: null })),
+    ];
+    const backend = recordingFetch(answers());
+    await new AuditLogClient({
+      discoveryApi,
+      fetchApi: backend.fetchApi,
+    }).searchEvents([], {
+      scope: { entityRef: 'component:default/billing', tenant: 'acme' },
+    });
+    expect(backend.requests[0].headers).toMatchObject({
+      'X-Audit-Log-Entity': 'component:default/billing',
+      'X-Audit-Log-Tenant': 'acme',
+    });
+    const proxy = recordingFetch(answers());
+    await new AuditLogClient({
+      discoveryApi,
+      fetchApi: proxy.fetchApi,
+      proxyPath: '/audit-log',
+    }).searchEvents([], { scope: { entityRef: 'component:default/billing' } });
+    expect(proxy.requests[0].headers).not.toHaveProperty('X-Audit-Log-Entity');
+  });
+
+  it('asks the backend plugin who the user is; through a proxy there is no one to ask', async () => {
+    const me = {
+      userEntityRef: 'user:default/alice',
+      tenants: [{ tenant: 'acme', roles: ['audit_reader'] }],
+      allowed: { read: true, export: false, admin: false },
+    };
+    const backend = recordingFetch([new Response(JSON.stringify(me))]);
+    const client = new AuditLogClient({
+      discoveryApi,
+      fetchApi: backend.fetchApi,
+    });
+    expect(await client.getIdentity()).toEqual(me);
+    expect(backend.urls).toEqual([
+      'https://backstage.example.com/api/audit-log/me',
+    ]);
+    const proxy = recordingFetch([]);
+    const viaProxy = new AuditLogClient({
+      discoveryApi,
+      fetchApi: proxy.fetchApi,
+      proxyPath: '/audit-log',
+    });
+    expect(await viaProxy.getIdentity()).toBeNull();
+    expect(proxy.urls).toEqual([]);
+  });
+
+  it('posts admin actions as JSON and keeps the retention run a dry run', async () => {
+    const { urls, requests, fetchApi } = recordingFetch([
+      new Response(JSON.stringify({ hold_id: 'h1' }), { status: 201 }),
+      new Response(JSON.stringify({ dry_run: true })),
+      new Response('{"error":{"code":"not_found","message":"no route"}}', {
+        status: 404,
+      }),
+    ]);
+    const client = new AuditLogClient({ discoveryApi, fetchApi });
+    await client.placeLegalHold({ reason: 'case 7', user_id: 'carol' });
+    expect(requests[0].method).toBe('POST');
+    expect(JSON.parse(String(requests[0].body))).toEqual({
+      reason: 'case 7',
+      user_id: 'carol',
+    });
+    await client.retentionDryRun();
+    expect(urls[1]).toBe(
+      'https://backstage.example.com/api/audit-log/api/v1/audit/retention/run?dry_run=true',
+    );
+    expect(await client.listStreams()).toBeNull();
   });
 
   it('names the format on export and drops the page size', async () => {

@@ -1,6 +1,7 @@
 import { Alert, Text } from '@backstage/ui';
-import type { Entity } from '@backstage/catalog-model';
+import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
 import { AuditLogRoutes } from './AuditLogPage';
+import { AuditLogScopeProvider } from './AuditLogProvider';
 
 import { AUDIT_LOG_SERVICE_ANNOTATION } from './entityAnnotation';
 
@@ -42,5 +43,11 @@ export function MissingAnnotation() {
 export function EntityAuditLogView({ entity }: { entity: Entity }) {
   const service = auditLogServiceName(entity);
   if (!service) return <MissingAnnotation />;
-  return <AuditLogRoutes lockedFilters={{ service_name: [service] }} />;
+  // The backend plugin reads this entity's service only, under the entity read permission.
+  const scope = { entityRef: stringifyEntityRef(entity) };
+  return (
+    <AuditLogScopeProvider scope={scope}>
+      <AuditLogRoutes lockedFilters={{ service_name: [service] }} />
+    </AuditLogScopeProvider>
+  );
 }

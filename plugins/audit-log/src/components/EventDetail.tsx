@@ -1,8 +1,6 @@
 import { Card, CardBody, CardHeader, Text } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router-dom';
-import { auditLogApiRef } from '../api/AuditLogApi';
 import {
   EMPTY_VIEW,
   viewToParams,
@@ -10,7 +8,7 @@ import {
   type ListFilter,
 } from '../api/filters';
 import { EVENT_FIELDS, type AuditEvent } from '../api/types';
-import { useBasePath } from './AuditLogProvider';
+import { useBasePath, useAuditLogApi } from './AuditLogProvider';
 import { ErrorAlert } from './ErrorAlert';
 import { formatTime } from './format';
 import { StatusChip } from './StatusChip';
@@ -64,7 +62,7 @@ function FieldValue({
 
 export function EventDetail() {
   const { auditId = '' } = useParams();
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const basePath = useBasePath();
   const query = useQuery({
     queryKey: ['audit-log', 'event', auditId],

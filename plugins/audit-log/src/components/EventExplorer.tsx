@@ -1,9 +1,7 @@
 import { Button, Text } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import { auditLogApiRef } from '../api/AuditLogApi';
 import {
   parseView,
   toApiQuery,
@@ -12,7 +10,7 @@ import {
   type ListFilter,
 } from '../api/filters';
 import { ActiveFilters } from './ActiveFilters';
-import { useBasePath } from './AuditLogProvider';
+import { useBasePath, useAuditLogApi } from './AuditLogProvider';
 import { ErrorAlert } from './ErrorAlert';
 import { EventTable } from './EventTable';
 import { ExportButtons } from './ExportButtons';
@@ -28,7 +26,7 @@ export interface EventExplorerProps {
  * lives in the URL; pages are a stack of cursors (the API pages forwards only, newest first).
  */
 export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const basePath = useBasePath();
   const [params, setParams] = useSearchParams();
   const search = params.toString();

@@ -1,18 +1,18 @@
 import { Card, CardBody, CardHeader, Text } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { useQuery } from '@tanstack/react-query';
-import { AuditLogApiError, auditLogApiRef } from '../api/AuditLogApi';
+import { AuditLogApiError } from '../api/AuditLogApi';
 import { overall, verifyCheckpoint } from '../integrity/verify';
 import { ErrorAlert } from './ErrorAlert';
 import { formatAge, formatTime } from './format';
 import { CheckList, InclusionCheck, VerdictBadge } from './Verification';
+import { useAuditLogApi } from './AuditLogProvider';
 
 /**
  * The tenant's latest signed checkpoint, its signature checked here with Web Crypto, and an
  * inclusion check for any event. See docs/INTEGRITY.md for what is verified.
  */
 export function IntegrityPanel() {
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const latest = useQuery({
     queryKey: ['audit-log', 'checkpoint', 'latest'],
     queryFn: async ({ signal }) => {

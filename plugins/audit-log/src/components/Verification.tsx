@@ -1,11 +1,11 @@
 import { Button, Text, TextField } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
-import { AuditLogApiError, auditLogApiRef } from '../api/AuditLogApi';
+import { AuditLogApiError } from '../api/AuditLogApi';
 import type { Check, Verdict, VerificationResult } from '../integrity/verify';
 import { verifyInclusion } from '../integrity/verify';
 import { ErrorAlert } from './ErrorAlert';
+import { useAuditLogApi } from './AuditLogProvider';
 
 const LABELS: Record<Verdict | 'pending', string> = {
   verified: '✓ Verified',
@@ -47,7 +47,7 @@ export function InclusionCheck({
   auditId?: string;
   tenantId?: string;
 }) {
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const [typed, setTyped] = useState('');
   const check = useMutation<VerificationResult, Error, string>({
     mutationFn: async id => {

@@ -341,6 +341,8 @@ describe('entity tab', () => {
     );
     await waitFor(() => expect(rowIds()).toHaveLength(6));
     expect(param(api, 'service_name')).toEqual(['identity']);
+    // The backend plugin is told which entity, and checks the user may read it.
+    expect(api.scopes.at(-1)).toBe('component:default/billing-api');
     expect(screen.getByRole('textbox', { name: 'Service' })).toBeDisabled();
   });
 
@@ -357,5 +359,72 @@ describe('entity tab', () => {
       await screen.findByText('Add the audit-log/service-name annotation'),
     ).toBeInTheDocument();
     expect(api.searches).toHaveLength(0);
+  });
+});
+
+describe('admin tab', () => {
+  it('is offered with the admin permission: places and releases a hold, erases, dry-runs', async () => {
+    const api = new FakeAuditLogApi(EVENTS);
+    const user = userEvent.setup();
+    await render(<AuditLogRoutes />, '/admin', api);
+    expect(
+      await screen.findByRole('link', { name: 'Admin' }),
+    ).toBeInTheDocument();
+    const holds = await screen.findByTestId('admin-holds');
+    expect(
+      await within(holds).findByText('No legal holds'),
+    ).toBeInTheDocument();
+    await user.type(
+      within(holds).getByRole('textbox', { name: 'Reason' }),
+      'case 7',
+    );
+    await user.type(
+      within(holds).getByRole('textbox', { name: 'Hold user' }),
+      'carol',
+    );
+    await user.click(within(holds).getByRole('button', { name: 'Place hold' }));
+    expect(await within(holds).findByText('user carol')).toBeInTheDocument();
+    await user.click(
+      within(holds).getByRole('button', { name: 'Release hold-1' }),
+    );
+    await waitFor(() =>
+      expect(api.holds[0].released_by).toBe('user:default/alice'),
+    );
+    expect(
+      within(holds).queryByRole('button', { name: 'Release hold-1' }),
+    ).toBeNull();
+
+    const erasures = screen.getByTestId('admin-erasures');
+    const erase = within(erasures).getByRole('button', {
+      name: 'Erase subject',
+    });
+    await user.type(within(erasures).getByRole('textbox'), 'dave');
+    expect(erase).toBeDisabled();
+    await user.click(within(erasures).getByRole('checkbox'));
+    await user.click(erase);
+    expect(
+      await within(erasures).findByText('subject-of-dave'),
+    ).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Run a dry run' }));
+    expect(
+      (await screen.findByTestId('retention-result')).textContent,
+    ).toContain('"acme": 3');
+    expect(
+      screen.getByText('This audit log has no log streams yet.'),
+    ).toBeInTheDocument();
+  });
+
+  it('is neither linked nor usable without the admin permission', async () => {
+    const api = new FakeAuditLogApi(EVENTS);
+    api.identity = {
+      ...api.identity!,
+      allowed: { read: true, export: true, admin: false },
+    };
+    await render(<AuditLogRoutes />, '/admin', api);
+    expect(
+      await screen.findByText(/need the audit-log.admin permission/),
+    ).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Admin' })).toBeNull();
   });
 });
