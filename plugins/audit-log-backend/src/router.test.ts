@@ -77,7 +77,17 @@ beforeAll(async () => {
             'x-request-id': 'req-1',
           },
         );
-        res.end(JSON.stringify({ events: [], next_page_token: null }));
+        res.end(
+          JSON.stringify(
+            path.endsWith('/retention/run')
+              ? {
+                  dry_run: true,
+                  would_delete: 5,
+                  per_tenant: { acme: 2, globex: 3 },
+                }
+              : { events: [], next_page_token: null },
+          ),
+        );
       }
     });
   });
@@ -323,10 +333,16 @@ describe('the audit log backend plugin', () => {
       user_id: 'carol',
     });
     expect(seen[0].headers['content-type']).toBe('application/json');
-    await request(server)
+    const dryRun = await request(server)
       .post('/api/audit-log/api/v1/audit/retention/run?dry_run=false')
       .set(as(ALICE));
     expect(seen[1].url).toBe('/api/v1/audit/retention/run?dry_run=true');
+    // Another tenant's counts are not the user's business.
+    expect(dryRun.body).toEqual({
+      dry_run: true,
+      would_delete: 2,
+      per_tenant: { acme: 2 },
+    });
     await request(server)
       .delete('/api/audit-log/api/v1/admin/legal-holds/h-1')
       .set(as(ALICE));

@@ -117,6 +117,14 @@ const BASIC: Record<Need, BasicPermission> = {
   admin: auditLogAdminPermission,
 };
 
+/** A retention result (`per_tenant` counts) narrowed to one tenant, its total recomputed. */
+export function ownTenantOnly(result: Record<string, unknown>, tenant: string) {
+  const perTenant = (result.per_tenant ?? {}) as Record<string, number>;
+  const count = perTenant[tenant] ?? 0;
+  const total = 'would_delete' in result ? 'would_delete' : 'deleted';
+  return { ...result, [total]: count, per_tenant: { [tenant]: count } };
+}
+
 export interface RouterOptions {
   config: AuditLogBackendConfig;
   httpAuth: HttpAuthService;
@@ -333,6 +341,18 @@ export async function createRouter(
         }
       }
       const answer = await upstream.call(actor, request);
+      if (operation.force && answer.ok) {
+        // A retention run covers every tenant; a portal user sees their own tenant's counts.
+        res
+          .status(answer.status)
+          .json(
+            ownTenantOnly(
+              (await answer.json()) as Record<string, unknown>,
+              access.tenant,
+            ),
+          );
+        return;
+      }
       await AuditLogUpstream.relay(answer, res);
     } catch (error) {
       if (error instanceof Refusal) {
