@@ -3,7 +3,9 @@
 // which starts the server, ingests the events described in the manifest and passes:
 //   AUDITLOG_API_URL, AUDITLOG_TOKEN   the server and a reader/exporter token for its tenant
 //   AUDITLOG_E2E_MANIFEST              JSON: what was ingested and what each view must show
-//   AUDITLOG_E2E_SCENARIO              explorer (default) or integrity
+//   AUDITLOG_E2E_SCENARIO              explorer (default), integrity, or backend: through the
+//                                      audit log backend plugin at AUDITLOG_BACKEND_URL, signed
+//                                      in as each user of the manifest in turn
 //   CHROMIUM_PATH                      default /usr/bin/chromium
 // Screenshots and downloads go to test-results/ (kept as CI artefacts). Prints one line per
 // step and "N passed, M failed".
@@ -22,7 +24,9 @@ const scenario = process.env.AUDITLOG_E2E_SCENARIO ?? 'explorer';
 const manifest = JSON.parse(
   await readFile(process.env.AUDITLOG_E2E_MANIFEST, 'utf8'),
 );
-for (const name of ['AUDITLOG_API_URL', 'AUDITLOG_TOKEN']) {
+for (const name of process.env.AUDITLOG_BACKEND_URL
+  ? ['AUDITLOG_BACKEND_URL']
+  : ['AUDITLOG_API_URL', 'AUDITLOG_TOKEN']) {
   if (!process.env[name]) throw new Error(`${name} is required`);
 }
 
@@ -79,7 +83,7 @@ const context = await browser.newContext({
   locale: 'en-GB',
   timezoneId: 'UTC',
 });
-const page = await context.newPage();
+let page = await context.newPage();
 const consoleErrors = [];
 page.on('console', message => {
   if (message.type() === 'error') consoleErrors.push(message.text());
@@ -447,6 +451,162 @@ try {
         animations: 'disabled',
       });
     });
+  } else if (scenario === 'backend') {
+    /** A browser context signed in as `user` (Backstage's mock user token). */
+    const signIn = async (user, viewport = { width: 1440, height: 1000 }) => {
+      const userContext = await browser.newContext({
+        viewport,
+        acceptDownloads: true,
+        locale: 'en-GB',
+        timezoneId: 'UTC',
+        extraHTTPHeaders: {
+          Authorization: `Bearer mock-user-token:${JSON.stringify({
+            sub: user.ref,
+          })}`,
+        },
+      });
+      page = await userContext.newPage();
+      page.setDefaultTimeout(15_000);
+      page.on('console', message => {
+        if (message.type() === 'error') consoleErrors.push(message.text());
+      });
+      page.on('pageerror', error => consoleErrors.push(String(error)));
+    };
+    for (const user of m.users) {
+      await step(
+        `${user.name} sees the events of tenant ${user.tenant} only`,
+        async () => {
+          await signIn(user, { width: 1280, height: 900 });
+          await open('/audit-log');
+          await waitForIds(user.ids, `${user.name}'s first page`);
+          await page.screenshot({
+            path: join(results, `backend-${user.name}.png`),
+            fullPage: false,
+            animations: 'disabled',
+          });
+        },
+      );
+      await step(
+        `${user.name}: the page has a gutter and no horizontal overflow at 1280 px`,
+        async () => {
+          const layout = await page.evaluate(() => {
+            const explorer = document
+              .querySelector('[data-testid="event-explorer"]')
+              .getBoundingClientRect();
+            return {
+              left: explorer.left,
+              right: window.innerWidth - explorer.right,
+              overflow:
+                document.documentElement.scrollWidth - window.innerWidth,
+            };
+          });
+          expectTrue(
+            layout.left >= 16 && layout.right >= 16,
+            `gutters ${JSON.stringify(layout)}`,
+          );
+          expectTrue(
+            layout.overflow <= 0,
+            `horizontal overflow ${JSON.stringify(layout)}`,
+          );
+        },
+      );
+      await step(
+        `${user.name}: the entity tab shows the entity's service in the tenant`,
+        async () => {
+          await page.goto(`${base}/entity/${user.entity.service}`);
+          await page.getByTestId('event-explorer').waitFor();
+          await waitForIds(
+            user.entity.ids,
+            `${user.name}'s ${user.entity.service} tab`,
+          );
+        },
+      );
+      await step(
+        `${user.name}: export ${user.export ? 'works' : 'is refused'}`,
+        async () => {
+          await open(`/audit-log?user_id=${user.export_user.value}`);
+          await waitForIds(user.export_user.ids, 'filtered before export');
+          if (user.export) {
+            const csv = await exported('Export CSV');
+            expectEqual(
+              csv.text.trim().split(/\r?\n/).length - 1,
+              user.export_user.ids.length,
+              'CSV rows',
+            );
+          } else {
+            await page.getByRole('button', { name: 'Export CSV' }).click();
+            await page
+              .getByRole('alert')
+              .filter({ hasText: 'audit-log.events.export' })
+              .waitFor();
+          }
+        },
+      );
+      if (user.admin) {
+        await step(
+          `${user.name}: the admin tab places and releases a legal hold`,
+          async () => {
+            await open('/audit-log');
+            await page.getByRole('link', { name: 'Admin' }).click();
+            const holds = page.getByTestId('admin-holds');
+            await holds
+              .getByRole('textbox', { name: 'Reason' })
+              .fill(m.hold.reason);
+            await holds
+              .getByRole('textbox', { name: 'Hold user' })
+              .fill(m.hold.user_id);
+            await holds.getByRole('button', { name: 'Place hold' }).click();
+            const row = holds.locator('tr', { hasText: m.hold.reason });
+            await row.waitFor();
+            const holdId = await row.getAttribute('data-hold-id');
+            expectTrue(
+              (await row.textContent()).includes(user.ref),
+              'placed by the user',
+            );
+            await page
+              .getByTestId('admin-retention')
+              .getByRole('button', { name: 'Run a dry run' })
+              .click();
+            const result = JSON.parse(
+              await page.getByTestId('retention-result').textContent(),
+            );
+            expectEqual(
+              Object.keys(result.per_tenant),
+              [user.tenant],
+              'dry run of the own tenant',
+            );
+            await page.screenshot({
+              path: join(results, 'admin.png'),
+              fullPage: true,
+              animations: 'disabled',
+            });
+            await holds
+              .getByRole('button', { name: `Release ${holdId}` })
+              .click();
+            await holds
+              .getByRole('button', { name: `Release ${holdId}` })
+              .waitFor({ state: 'detached' });
+            console.log(`hold ${holdId}`);
+          },
+        );
+      } else {
+        await step(
+          `${user.name}: no admin tab without the admin permission`,
+          async () => {
+            await open('/audit-log');
+            expectEqual(
+              await page.getByRole('link', { name: 'Admin' }).count(),
+              0,
+              'admin links',
+            );
+            await page.goto(`${base}/audit-log/admin`);
+            await page
+              .getByText(/need the audit-log.admin permission/)
+              .waitFor();
+          },
+        );
+      }
+    }
   } else {
     throw new Error(`unknown scenario ${scenario}`);
   }
