@@ -80,7 +80,7 @@ def test_backend_plugin_checks(backend_node: str) -> None:
     tsc = [backend_node, "node_modules/typescript/bin/tsc", "--noEmit", "-p"]
     _assert_ok(_run([*tsc, "."], timeout=300), "tsc")
     _assert_ok(_run([*tsc, "tsconfig.backstage.json"], timeout=300), "tsc under a Backstage app's settings")
-    prettier = [backend_node, "node_modules/prettier/bin-prettier.js", "--check", "src", "dev", "config.d.ts"]
+    prettier = [backend_node, "node_modules/prettier/bin-prettier.js", "--check", "."]
     _assert_ok(_run(prettier, timeout=120), "prettier --check (npm run format fixes it)")
     result = _run([backend_node, "node_modules/vitest/vitest.mjs", "run", "--reporter=verbose"],
                   env={"CI": "true", "NO_COLOR": "1"}, timeout=300)
