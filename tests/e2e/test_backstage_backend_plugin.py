@@ -19,9 +19,9 @@ skips and says so. Node, npm and Chromium as for test_backstage_plugin.py.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import uuid
@@ -43,6 +43,7 @@ from tests.e2e.test_backstage_plugin import (
     _newest_first,
     _where,
     chromium,  # noqa: F401  (a fixture)
+    install_locked,
     node,  # noqa: F401  (a fixture)
 )
 from tests.e2e.test_backstage_plugin import _run as _run_frontend
@@ -50,7 +51,6 @@ from tests.e2e.test_backstage_plugin import _run as _run_frontend
 pytestmark = pytest.mark.e2e
 
 BACKEND = ROOT / "plugins" / "audit-log-backend"
-STAMP = BACKEND / "node_modules" / ".lockfile-sha256"
 DELEGATE = "backstage-backend"
 PLATFORM_TENANT = "auditlog-platform"
 ALICE = "user:default/alice"
@@ -69,10 +69,7 @@ def _run(
 @pytest.fixture(scope="module")
 def backend_node(node: str) -> str:  # noqa: F811
     """node, with the backend plugin's dependencies installed as its lockfile says."""
-    lock_hash = hashlib.sha256((BACKEND / "package-lock.json").read_bytes()).hexdigest()
-    if not STAMP.exists() or STAMP.read_text().strip() != lock_hash:
-        _assert_ok(_run(["npm", "ci", "--no-audit", "--no-fund"], timeout=900), "npm ci (backend)")
-        STAMP.write_text(lock_hash + "\n")
+    install_locked(BACKEND, shutil.which("npm") or "npm")
     return node
 
 
