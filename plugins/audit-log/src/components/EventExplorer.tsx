@@ -10,7 +10,7 @@ import {
   type ListFilter,
 } from '../api/filters';
 import { ActiveFilters } from './ActiveFilters';
-import { useBasePath, useAuditLogApi } from './AuditLogProvider';
+import { useAuditLogApi, useBasePath, useIdentity } from './AuditLogProvider';
 import { ErrorAlert } from './ErrorAlert';
 import { EventTable } from './EventTable';
 import { ExportButtons } from './ExportButtons';
@@ -28,6 +28,7 @@ export interface EventExplorerProps {
 export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
   const api = useAuditLogApi();
   const basePath = useBasePath();
+  const identity = useIdentity();
   const [params, setParams] = useSearchParams();
   const search = params.toString();
   // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -88,7 +89,13 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
       aria-label="Event explorer"
       data-testid="event-explorer"
     >
-      <FilterBar view={view} locked={lockedFilters} onApply={setView} />
+      <FilterBar
+        view={view}
+        locked={lockedFilters}
+        // Through the backend plugin the tenant is the one mapped to the user, not a filter.
+        hidden={identity.data ? ['tenant_id'] : []}
+        onApply={setView}
+      />
       <ActiveFilters view={view} locked={lockedFilters} onChange={setView} />
       <div className="al-toolbar">
         <Text

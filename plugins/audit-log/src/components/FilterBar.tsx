@@ -55,10 +55,13 @@ export function parseMetadata(text: string): {
 export function FilterBar({
   view,
   locked = {},
+  hidden = [],
   onApply,
 }: {
   view: ExplorerView;
   locked?: Partial<Record<ListFilter, string[]>>;
+  /** Filters not offered (the tenant, when the backend plugin decides it). */
+  hidden?: ListFilter[];
   onApply: (view: ExplorerView) => void;
 }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(view));
@@ -118,7 +121,7 @@ export function FilterBar({
         </Checkbox>
       </div>
       <div className="al-filters">
-        {LIST_FILTERS.map(name => (
+        {LIST_FILTERS.filter(name => !hidden.includes(name)).map(name => (
           <TextField
             key={name}
             name={name}
