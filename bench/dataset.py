@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from auditlog.event import COLUMNS
+from auditlog.model.event import COLUMNS
 from bench.generate import EventGenerator, format_ts, to_stored
 from bench.util import Progress
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from auditlog.event import canonical_json
+from auditlog.model.event import canonical_json
 
 TENANT_COUNT = 50
 TENANT_SKEW = 1.2
@@ -299,7 +299,7 @@ class EventGenerator:
 
 
 def to_stored(event: dict[str, Any], created_at: str, default_retention_days: int = 90) -> dict[str, Any]:
-    """The record the service would store for ``event`` (``auditlog.event.StoredEvent``), without
+    """The record the service would store for ``event`` (``auditlog.model.event.StoredEvent``), without
     the cost of validating it: JSON columns as compact text, times as RFC 3339 with microseconds.
     ``event`` must carry its ``tenant_id`` and a ``timestamp`` in ``format_ts`` form."""
     ts: str = event["timestamp"]

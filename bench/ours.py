@@ -496,9 +496,9 @@ def raw_append(data: Dataset, path: Path, *, chunk_rows: int, progress: Progress
     """``DuckDBEventStore.append`` of the data set into a fresh file, ``chunk_rows`` per append
     (the writer's default batch), checkpointing as the server's does; only the appends and the
     final close are timed."""
-    from auditlog.backends.duckdb_store import DuckDBEventStore
+    from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+    from auditlog.ports.store import WriteBatch
     from auditlog.settings import Settings
-    from auditlog.store import WriteBatch
 
     store = DuckDBEventStore(path, checkpoint_mib=Settings().duckdb_checkpoint_mib)
     append_seconds = 0.0
@@ -529,9 +529,9 @@ def raw_append(data: Dataset, path: Path, *, chunk_rows: int, progress: Progress
 
 def run_verify(data_dir: Path, progress: Progress) -> dict[str, Any]:
     """``auditlog verify`` of every tenant, in process, on the stopped server's stores."""
+    from auditlog.ledger.verify import verify_tenants
     from auditlog.runtime import open_for_verification
     from auditlog.settings import Settings
-    from auditlog.verify import verify_tenants
 
     sources = open_for_verification(Settings(data_dir=data_dir))
     events = findings = 0

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from auditlog.identity import DevIssuer
+from auditlog.auth.dev_issuer import DevIssuer
 from bench.util import Http, free_port
 
 ROLES = ["audit_writer", "audit_reader", "audit_export"]

@@ -1,6 +1,6 @@
 """A local stand-in for API Gateway: one port, each path forwarded to the function that owns it.
 
-The route table is ``auditlog.api.ROUTES``, the same one the functions dispatch on, so the gateway
+The route table is ``auditlog.http.routes.ROUTES``, the same one the functions dispatch on, so the gateway
 and the functions cannot disagree about who serves what. Bodies stream both ways.
 """
 
@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 
-from auditlog.api import ROUTES
+from auditlog.http.routes import ROUTES
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
 

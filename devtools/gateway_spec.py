@@ -32,7 +32,7 @@ def _owners() -> dict[str, str]:
     import sys
 
     sys.path.insert(0, str(ROOT / "shared"))
-    from auditlog.api import ROUTES
+    from auditlog.http.routes import ROUTES
 
     return {r.operation_id: (r.function if r.function != "*" else "query") for r in ROUTES}
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from auditlog.identity import DevIssuer
+from auditlog.auth.dev_issuer import DevIssuer
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_ROLES = ["audit_writer", "audit_reader", "audit_export"]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from auditlog.event import COLUMNS, StoredEvent, format_timestamp
+from auditlog.model.event import COLUMNS, StoredEvent, format_timestamp
 
 
 def stored_event(base: datetime, tenant: str = "acme", minutes: int = 0, **overrides: Any) -> StoredEvent:

@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from auditlog import logs
-from auditlog.api import Api
+from auditlog.http.app import Api
 from auditlog.runtime import get_runtime
 from auditlog.settings import get_settings
 

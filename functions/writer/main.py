@@ -9,8 +9,8 @@ import functions_framework
 from cloudevents.http.event import CloudEvent
 
 from auditlog import logs
-from auditlog.pubsub_envelope import write_envelope
 from auditlog.runtime import get_runtime
+from auditlog.write.pubsub_envelope import write_envelope
 
 # One JSON object per line on stderr: Cloud Logging's structured logs (and the log-based metrics).
 logs.configure()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import orjson
 
+from auditlog.errors import ConfigurationError
 from auditlog.settings import Settings, get_settings
 
 ROLES = ("audit_reader", "audit_admin", "audit_writer", "audit_export", "system_admin")
@@ -21,8 +23,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     logs.configure(args.log_level.upper())
     url = f"http://{settings.host}:{settings.port}"
+    identity = {
+        "jwks": f"tokens from the OIDC issuer {settings.jwt_issuer}",
+        "hs256": "development: HS256 tokens signed with AUDITLOG_JWT_HS256_SECRET",
+        "development": "development: tokens from the local issuer, whose key is in the data dir "
+        "(anyone who can read it can mint tokens)",
+    }[settings.token_verifier]
     print(
         f"audit log serving on {url}  (data in {settings.data_dir.resolve()})\n"
+        f"  identity:     {identity}\n"
         f"  get a token:  .venv/bin/auditlog token --tenant acme --roles audit_writer,audit_reader\n"
         f"  API document: {url}/openapi.json",
         flush=True,
@@ -41,7 +50,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.identity import DevIssuer
+    from auditlog.auth.dev_issuer import DevIssuer
 
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     unknown = [r for r in roles if r not in ROLES]
@@ -54,11 +63,11 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _openapi(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.openapi import build_document
+    from auditlog.http.openapi import build_document
+    from auditlog.http.routes import ROUTES
 
-    sys.stdout.write(
-        orjson.dumps(build_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-    )
+    document = orjson.dumps(build_document(ROUTES), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    sys.stdout.write(document.decode() + "\n")
     return 0
 
 
@@ -75,7 +84,7 @@ def _admin_call(
     development token from the same data dir."""
     import httpx
 
-    token = _dev_token(settings, "system", ["system_admin"])
+    token = _dev_token(settings, settings.platform_tenant, ["system_admin"])
     headers = {"Authorization": f"Bearer {token}"}
     if json_body is not None:
         headers["Content-Type"] = "application/json"
@@ -201,7 +210,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
-    from auditlog.identity import DevIssuer
+    from auditlog.auth.dev_issuer import DevIssuer
 
     issuer = DevIssuer(settings.data_dir, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     return issuer.issue(tenant_id=tenant, roles=roles, subject="auditlog-cli")
@@ -210,9 +219,9 @@ def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     import time
 
-    from auditlog.integrity import Checkpoint
+    from auditlog.ledger.checkpoints import Checkpoint
+    from auditlog.ledger.verify import verify_tenants
     from auditlog.runtime import open_for_verification
-    from auditlog.verify import verify_tenants
 
     since = None
     if args.since_checkpoint:
@@ -240,7 +249,6 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
                 sources.public_keys,
                 tenants,
                 since=since,
-                recanonicalise=sources.recanonicalise,
             )
         )
         elapsed = time.perf_counter() - started
@@ -259,7 +267,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
-    from auditlog.proofs import verify_export
+    from auditlog.ledger.manifest import verify_export
 
     try:
         with open(args.file, "rb") as lines:
@@ -271,7 +279,7 @@ def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auditlog", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -342,8 +350,18 @@ def main(argv: list[str] | None = None) -> int:
     put.add_argument("--url", default=None, help="the server (default: the local one)")
     put.set_defaults(run=_policy_set)
 
-    args = parser.parse_args(argv)
-    settings = get_settings()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        print(f"auditlog: configuration: {exc}", file=sys.stderr)
+        return 2
+    # Files the CLI and the server create (stores, keys, exports) are the user's alone.
+    os.umask(0o077)
     if getattr(args, "url", "") is None:
         args.url = f"http://{settings.host}:{settings.port}"
     result: int = args.run(settings, args)

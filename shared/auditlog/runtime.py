@@ -5,33 +5,42 @@ This is the only place that chooses implementations; the code above it sees inte
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from auditlog import metrics
-from auditlog.cache import QueryCache
-from auditlog.cursor import CursorCodec
+from auditlog.admin.erasures import ErasureBook
+from auditlog.admin.holds import HoldBook
+from auditlog.admin.policies import PolicyBook
+from auditlog.admin.retention import RetentionService
+from auditlog.auth.identity import TokenVerifier
+from auditlog.auth.limits import RequestLimits
+from auditlog.auth.verifiers import build_verifier
 from auditlog.errors import ConfigurationError
-from auditlog.holds import HoldBook
-from auditlog.identity import TokenVerifier, build_verifier
-from auditlog.ingest import IngestRules, IngestService
-from auditlog.integrity import CheckpointSigner, IntegrityStore, Sequencer, SequencerLoop, key_id_of
-from auditlog.pii import PiiProtector, TenantSecrets
-from auditlog.policy import PolicyBook, TenantPolicy
-from auditlog.proofs import IntegrityReader
-from auditlog.queue import EventQueue
-from auditlog.ratelimit import RateLimiter, RequestLimits
-from auditlog.retention import RetentionService
-from auditlog.search import EventReader, ReadLimits
-from auditlog.self_audit import SelfAudit
+from auditlog.ingest.pii import PiiProtector, TenantSecrets
+from auditlog.ingest.service import IngestRules, IngestService
+from auditlog.ingest.subjects import SubjectKeys, Unsealer
+from auditlog.ledger.checkpoints import CheckpointSigner, key_id_of
+from auditlog.ledger.proofs import IntegrityReader
+from auditlog.ledger.sequencer import Sequencer, SequencerLoop
+from auditlog.model.cursor import CursorCodec
+from auditlog.model.policy import TenantPolicy
+from auditlog.ports.cache import QueryCache
+from auditlog.ports.integrity import IntegrityStore
+from auditlog.ports.limiter import RateLimiter
+from auditlog.ports.queue import EventQueue
+from auditlog.ports.state import StateStore
+from auditlog.ports.store import EventStore
+from auditlog.read.query import ReadLimits
+from auditlog.read.reader import EventReader
+from auditlog.read.self_audit import SelfAudit
 from auditlog.settings import Backend, Settings, get_settings
-from auditlog.state import StateStore
-from auditlog.store import EventStore
-from auditlog.subjects import ErasureBook, SubjectKeys, Unsealer
-from auditlog.writer import EventWriter, WriterLoop
+from auditlog.write.writer import EventWriter, WriterLoop
 
 CURSOR_KEY_FILE = "cursor-key"
 SIGNING_KEY_FILE = "signing-key"
@@ -54,6 +63,7 @@ class Runtime:
     backends: Backends
     verifier: TokenVerifier
     policies: PolicyBook
+    protector: PiiProtector
     ingest: IngestService
     reader: EventReader
     retention: RetentionService
@@ -81,6 +91,17 @@ class Runtime:
     def writer_loop(self) -> WriterLoop | None:
         return self.backends.writer_loop
 
+    def probes(self) -> dict[str, Callable[[], object]]:
+        """One cheap call per backend, each raising when the backend cannot answer."""
+        backends = self.backends
+        return {
+            "store": backends.store.ping,
+            "queue": backends.queue.depth,
+            "cache": lambda: backends.cache.get("auditlog:readyz"),
+            "state": lambda: backends.state.get("readyz", "probe"),
+            "integrity": lambda: backends.integrity.latest_checkpoint("auditlog-readyz"),
+        }
+
     def close(self) -> None:
         if self._closed:
             return
@@ -99,23 +120,31 @@ class Runtime:
         self.backends.integrity.close()
 
 
+def private_files(data_dir: Path) -> None:
+    """Every file this process creates is its user's alone (umask 077: files 0600, folders
+    0700), from the start rather than by a chmod after writing; the data dir too. The embedded
+    stores hold every event, the tenants' HMAC keys and the per-subject keys."""
+    os.umask(0o077)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def _secret_file(path: Path) -> bytes:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(secrets.token_bytes(32))
-        tmp.chmod(0o600)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(secrets.token_bytes(32))
         tmp.replace(path)
     return path.read_bytes()
 
 
 def _embedded(settings: Settings) -> Backends:
-    from auditlog.backends.duckdb_store import DuckDBEventStore
-    from auditlog.backends.memory_cache import MemoryQueryCache
-    from auditlog.backends.memory_ratelimit import MemoryRateLimiter
-    from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
-    from auditlog.backends.sqlite_journal import SqliteJournalQueue
-    from auditlog.backends.sqlite_state import SqliteStateStore
+    from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+    from auditlog.backends.embedded.memory_cache import MemoryQueryCache
+    from auditlog.backends.embedded.memory_ratelimit import MemoryRateLimiter
+    from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
+    from auditlog.backends.embedded.sqlite_journal import SqliteJournalQueue
+    from auditlog.backends.embedded.sqlite_state import SqliteStateStore
 
     data = settings.data_dir
     store = DuckDBEventStore(data / "events.duckdb", checkpoint_mib=settings.duckdb_checkpoint_mib)
@@ -145,19 +174,18 @@ def _embedded(settings: Settings) -> Backends:
 
 
 def _gcp(settings: Settings) -> Backends:
-    from google.cloud import firestore
-
-    from auditlog.backends.bigquery_store import BigQueryEventStore, storage_write_client
-    from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
-    from auditlog.backends.firestore_state import FirestoreStateStore
-    from auditlog.backends.pubsub_queue import PubSubEventQueue, publisher_for_throughput
-    from auditlog.backends.redis_cache import RedisQueryCache, connect
-    from auditlog.backends.redis_ratelimit import RedisRateLimiter
-    from auditlog.backends.redis_registry import RedisIdempotencyRegistry, redis_client
+    from auditlog.backends.gcp.bigquery_store import BigQueryEventStore, storage_write_client
+    from auditlog.backends.gcp.clients import bigquery_client, firestore_client
+    from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
+    from auditlog.backends.gcp.firestore_state import FirestoreStateStore
+    from auditlog.backends.gcp.pubsub_queue import PubSubEventQueue, publisher_for_throughput
+    from auditlog.backends.gcp.redis_cache import RedisQueryCache, connect
+    from auditlog.backends.gcp.redis_ratelimit import RedisRateLimiter
+    from auditlog.backends.gcp.redis_registry import RedisIdempotencyRegistry, redis_client
 
     if not settings.redis_url:
         raise ConfigurationError("AUDITLOG_REDIS_URL is required with AUDITLOG_BACKEND=gcp")
-    firestore_client = firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
+    firestore = firestore_client(settings)
     publisher = publisher_for_throughput()
     topic = publisher.topic_path(settings.gcp_project, settings.pubsub_topic)
     # Two clients on purpose: the registry sends 1000-key scripts and may wait longer than the
@@ -176,24 +204,9 @@ def _gcp(settings: Settings) -> Backends:
         cache=RedisQueryCache(connect(settings.redis_url)),
         # A client of its own, so limiter calls never wait behind the registry's scripts.
         limiter=RedisRateLimiter(connect(settings.redis_url)),
-        state=FirestoreStateStore(firestore_client),
-        integrity=FirestoreIntegrityStore(firestore_client),
+        state=FirestoreStateStore(firestore),
+        integrity=FirestoreIntegrityStore(firestore),
     )
-
-
-def bigquery_client(settings: Settings):  # type: ignore[no-untyped-def]
-    from google.cloud import bigquery
-
-    if settings.bigquery_endpoint:
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(
-            project=settings.gcp_project,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options=ClientOptions(api_endpoint=settings.bigquery_endpoint),
-        )
-    return bigquery.Client(project=settings.gcp_project)
 
 
 def bootstrap_gcp(
@@ -206,8 +219,9 @@ def bootstrap_gcp(
 ) -> None:
     """Create the topic, subscriptions and events table (dev and emulator projects; Terraform
     creates them in real ones)."""
-    from auditlog.backends.bigquery_store import ensure_events_table
-    from auditlog.backends.pubsub_queue import ensure_topology
+    from auditlog.backends.gcp.bigquery_store import ensure_events_table
+    from auditlog.backends.gcp.clients import bigquery_client
+    from auditlog.backends.gcp.pubsub_queue import ensure_topology
 
     ensure_events_table(bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table)
     ensure_topology(
@@ -228,7 +242,6 @@ class VerificationSources:
     store: EventStore
     integrity: IntegrityStore
     public_keys: dict[str, bytes]
-    recanonicalise: bool
 
     def close(self) -> None:
         self.store.close()
@@ -247,53 +260,64 @@ def open_for_verification(settings: Settings, public_key: bytes | None = None) -
         public_key = CheckpointSigner(seed).public_key
     keys = {key_id_of(public_key): public_key}
     if settings.backend is Backend.GCP:
-        from google.cloud import firestore
+        from auditlog.backends.gcp.bigquery_store import BigQueryEventStore
+        from auditlog.backends.gcp.clients import bigquery_client, firestore_client
+        from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
 
-        from auditlog.backends.bigquery_store import BigQueryEventStore
-        from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
-
-        client = firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
         store: EventStore = BigQueryEventStore(
             bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table
         )
-        return VerificationSources(store, FirestoreIntegrityStore(client), keys, recanonicalise=True)
-    from auditlog.backends.duckdb_store import DuckDBEventStore
-    from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
+        return VerificationSources(store, FirestoreIntegrityStore(firestore_client(settings)), keys)
+    from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+    from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
 
     data = settings.data_dir
     return VerificationSources(
         DuckDBEventStore(data / "events.duckdb", read_only=True),
         SqliteIntegrityStore(data / "integrity.sqlite3"),
         keys,
-        recanonicalise=False,
+    )
+
+
+def _signer(settings: Settings, data: Path) -> CheckpointSigner:
+    return CheckpointSigner(
+        bytes.fromhex(settings.signing_key.get_secret_value())
+        if settings.signing_key
+        else _secret_file(data / SIGNING_KEY_FILE)
+    )
+
+
+def _reader(
+    settings: Settings, backends: Backends, unsealer: Unsealer, policies: PolicyBook, protector: PiiProtector
+) -> EventReader:
+    codec = CursorCodec(
+        settings.cursor_secret.get_secret_value().encode()
+        if settings.cursor_secret
+        else _secret_file(settings.data_dir / CURSOR_KEY_FILE)
+    )
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
+    default = timedelta(days=settings.default_window_days)
+    return EventReader(
+        backends.store,
+        codec,
+        ReadLimits(default, timedelta(days=settings.max_window_days), skew),
+        ReadLimits(default, timedelta(days=settings.export_max_window_days), skew),
+        cache=backends.cache,
+        live_ttl_seconds=settings.cache_ttl_seconds,
+        closed_ttl_seconds=settings.cache_closed_ttl_seconds,
+        unsealer=unsealer,
+        policies=policies,
+        protector=protector,
     )
 
 
 def build_runtime(settings: Settings) -> Runtime:
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
+    private_files(data)
     # First, so that identity settings that cannot work stop start-up before any backend starts.
     verifier = build_verifier(settings, data)
     backends = _gcp(settings) if settings.backend is Backend.GCP else _embedded(settings)
-    codec = CursorCodec(
-        settings.cursor_secret.get_secret_value().encode()
-        if settings.cursor_secret
-        else _secret_file(data / CURSOR_KEY_FILE)
-    )
-    skew = timedelta(seconds=settings.max_future_skew_seconds)
-    limits = ReadLimits(
-        timedelta(days=settings.default_window_days), timedelta(days=settings.max_window_days), skew
-    )
-    export_limits = ReadLimits(
-        timedelta(days=settings.default_window_days),
-        timedelta(days=settings.export_max_window_days),
-        skew,
-    )
-    signer = CheckpointSigner(
-        bytes.fromhex(settings.signing_key.get_secret_value())
-        if settings.signing_key
-        else _secret_file(data / SIGNING_KEY_FILE)
-    )
+    signer = _signer(settings, data)
     sequencer = Sequencer(
         backends.integrity,
         signer,
@@ -304,51 +328,30 @@ def build_runtime(settings: Settings) -> Runtime:
     if backends.writer_loop is not None:
         sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
         sequencer_loop.start()
-    self_audit = SelfAudit(backends.queue)
     metrics.watch_queue_depth(backends.queue.depth)
-    holds = HoldBook(backends.state)
     subject_keys = SubjectKeys(backends.state)
-    request_limits = RequestLimits(backends.limiter)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
     )
+    protector = PiiProtector(TenantSecrets(backends.state), subject_keys)
+    holds = HoldBook(backends.state, policies)
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
     return Runtime(
         settings=settings,
         backends=backends,
         verifier=verifier,
         policies=policies,
-        ingest=IngestService(
-            backends.queue,
-            IngestRules(skew),
-            policies,
-            request_limits,
-            PiiProtector(TenantSecrets(backends.state), subject_keys),
-        ),
-        reader=EventReader(
-            backends.store,
-            codec,
-            limits,
-            export_limits,
-            cache=backends.cache,
-            live_ttl_seconds=settings.cache_ttl_seconds,
-            closed_ttl_seconds=settings.cache_closed_ttl_seconds,
-            self_audit=self_audit,
-            unsealer=Unsealer(subject_keys),
-        ),
-        retention=RetentionService(backends.store, holds, backends.cache),
+        ingest=IngestService(backends.queue, IngestRules(skew), policies, protector),
+        reader=_reader(settings, backends, Unsealer(subject_keys), policies, protector),
+        protector=protector,
+        retention=RetentionService(backends.store, holds, backends.cache, policies, protector),
         erasures=ErasureBook(backends.state, subject_keys, backends.cache),
         holds=holds,
-        self_audit=self_audit,
-        limits=request_limits,
+        self_audit=SelfAudit(backends.queue),
+        limits=RequestLimits(backends.limiter),
         signer=signer,
         sequencer=sequencer,
-        proofs=IntegrityReader(
-            backends.integrity,
-            backends.store,
-            signer,
-            self_audit,
-            recanonicalise=settings.backend is Backend.GCP,
-        ),
+        proofs=IntegrityReader(backends.integrity, backends.store, signer),
         writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
         sequencer_loop=sequencer_loop,
     )

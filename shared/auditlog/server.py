@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from auditlog.api import Api
+from auditlog.http.app import Api
 from auditlog.runtime import Runtime, build_runtime
 from auditlog.settings import Settings
 

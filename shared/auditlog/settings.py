@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auditlog.errors import ConfigurationError
+
+MIN_HS256_SECRET_BYTES = 32
+# What a JWKS issuer may sign with. Symmetric algorithms never: the keys are public.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+DEV_ISSUER_NAME = "auditlog-dev"  # the default of AUDITLOG_JWT_ISSUER
+DEFAULT_PLATFORM_TENANT = "auditlog-platform"
+TokenVerifierKind = Literal["jwks", "hs256", "development"]
 
 
 class Backend(StrEnum):
@@ -36,10 +49,15 @@ class Settings(BaseSettings):
     backend: Backend = Field(Backend.EMBEDDED, description="which backend implementations to use")
     data_dir: Path = Field(Path(".auditlog"), description="embedded storage and the dev signing key")
     host: str = Field("127.0.0.1", description="local server bind address")
+    allow_development_on_network: bool = Field(
+        False,
+        description="let the development token issuer (or an HS256 secret) serve on a non-loopback "
+        "address; without it such a server refuses to start",
+    )
     port: int = Field(8080, ge=1, le=65535, validation_alias="PORT", description="local server port")
 
     # Identity
-    jwt_issuer: str = Field("auditlog-dev", description="expected `iss` claim")
+    jwt_issuer: str = Field(DEV_ISSUER_NAME, description="expected `iss` claim")
     jwt_audience: str = Field("auditlog", description="expected `aud` claim")
     jwt_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew allowed on exp/nbf")
     jwt_jwks_url: str | None = Field(
@@ -61,11 +79,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _identity_rules(self) -> Settings:
-        # ConfigurationError rather than ValueError: pydantic's ValidationError would repeat the
-        # inputs, this secret among them.
-        from auditlog.errors import ConfigurationError
-        from auditlog.identity import ASYMMETRIC_ALGORITHMS, MIN_HS256_SECRET_BYTES
-
+        """Which token verifier may run where. ConfigurationError rather than ValueError:
+        pydantic's ValidationError would repeat the inputs, secrets among them."""
         development = self.environment is Environment.DEVELOPMENT
         if self.jwt_hs256_secret is not None:
             if not development:
@@ -88,7 +103,47 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"AUDITLOG_JWT_ALGORITHMS must be a non-empty JSON list from {sorted(ASYMMETRIC_ALGORITHMS)}"
             )
+        if self.jwt_jwks_url and self.jwt_hs256_secret is not None:
+            raise ConfigurationError(
+                "set AUDITLOG_JWT_JWKS_URL or AUDITLOG_JWT_HS256_SECRET, not both "
+                "(one of them would be silently ignored)"
+            )
         return self
+
+    @model_validator(mode="after")
+    def _development_stays_local(self) -> Settings:
+        """Whoever can reach a development server can mint tokens for it (``auditlog token``
+        reads the key from the data dir; an HS256 secret signs as well as verifies), so it
+        listens on loopback unless told otherwise."""
+        local_tokens = self.environment is Environment.DEVELOPMENT and not self.jwt_jwks_url
+        if local_tokens and not _is_loopback(self.host) and not self.allow_development_on_network:
+            raise ConfigurationError(
+                f"AUDITLOG_HOST={self.host} is not a loopback address, and development tokens "
+                "are minted by anyone with the data dir: configure an OIDC issuer "
+                "(AUDITLOG_JWT_JWKS_URL), or set AUDITLOG_ALLOW_DEVELOPMENT_ON_NETWORK=true"
+            )
+        return self
+
+    @property
+    def token_verifier(self) -> TokenVerifierKind:
+        """The verifier these settings ask for: the issuer's JWKS when ``jwt_jwks_url`` is set;
+        else, in development only, HS256 when ``jwt_hs256_secret`` is set, or the development
+        issuer's key in the data dir. Production without a JWKS URL, or with the development
+        issuer's name, is a ``ConfigurationError`` (raised when the verifier is chosen, so that a
+        command that verifies no token, such as ``auditlog verify``, runs without one)."""
+        if self.jwt_jwks_url:
+            if not self.is_development and self.jwt_issuer == DEV_ISSUER_NAME:
+                raise ConfigurationError(
+                    "AUDITLOG_JWT_ISSUER must be set to the issuer's `iss` "
+                    "(it is still the development default)"
+                )
+            return "jwks"
+        if not self.is_development:
+            raise ConfigurationError(
+                "production needs an OIDC issuer: set AUDITLOG_JWT_JWKS_URL, AUDITLOG_JWT_ISSUER and "
+                "AUDITLOG_JWT_AUDIENCE (or AUDITLOG_ENVIRONMENT=development for the local issuer)"
+            )
+        return "hs256" if self.jwt_hs256_secret is not None else "development"
 
     scheduler_service_account: str | None = Field(
         None,
@@ -97,6 +152,18 @@ class Settings(BaseSettings):
     )
     scheduler_audience: str | None = Field(
         None, description="GCP: the audience of the scheduler's ID tokens (the retention function's URL)"
+    )
+
+    platform_tenant: str = Field(
+        DEFAULT_PLATFORM_TENANT,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="the tenant_id of platform administrators' tokens: only they read and "
+        "administer every tenant (your issuer must never give this tenant id to a customer)",
+    )
+    delegate_subjects: tuple[str, ...] = Field(
+        (),
+        description='token subjects (`sub`) allowed to act for someone else with X-Auditlog-Actor, a JSON '
+        'list: ["backstage-backend"]',
     )
 
     # Secrets: from the environment; on GCP Secret Manager injects them as environment variables.
@@ -181,7 +248,6 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment is Environment.DEVELOPMENT:
             return self
-        from auditlog.errors import ConfigurationError  # not ValueError: see the identity check
 
         secret = self.cursor_secret.get_secret_value() if self.cursor_secret else ""
         if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
@@ -199,6 +265,15 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

@@ -144,10 +144,16 @@ def test_typecheck_and_format(node: str) -> None:
 
 USERS = ["alice", "bob", "carol", "dave", "erin"]
 SERVICES = {
-    "billing": [("invoice.create", "invoice", "create"), ("invoice.update", "invoice", "update"),
-                ("payment.refund", "payment", "refund")],
-    "identity": [("user.login", "session", "create"), ("role.grant", "role", "grant"),
-                 ("user.logout", "session", "delete")],
+    "billing": [
+        ("invoice.create", "invoice", "create"),
+        ("invoice.update", "invoice", "update"),
+        ("payment.refund", "payment", "refund"),
+    ],
+    "identity": [
+        ("user.login", "session", "create"),
+        ("role.grant", "role", "grant"),
+        ("user.logout", "session", "delete"),
+    ],
     "storage": [("object.read", "object", "read"), ("object.delete", "object", "delete")],
 }
 AGENTS = [
@@ -169,28 +175,35 @@ def _events(now: datetime) -> list[dict[str, Any]]:
         user = USERS[i % 5]
         status = "failure" if i % 7 == 3 else "denied" if i % 11 == 5 else "success"
         resource_id = f"{resource_type[:3]}-{1000 + i}"
-        events.append({
-            "audit_id": str(uuid.uuid4()),
-            "timestamp": z(now - timedelta(minutes=118) + timedelta(minutes=3 * i, seconds=i)),
-            "event_type": event_type,
-            "user_id": user,
-            "session_id": f"sess-{user}-{i // 20}",
-            "ip_address": f"10.20.{i % 4}.{10 + i}",
-            "user_agent": AGENTS[i % 3],
-            "resource_type": resource_type,
-            "resource_id": resource_id,
-            "action": action,
-            "status": status,
-            "request_data": {"method": "POST" if action == "create" else "PUT",
-                             "path": f"/api/{resource_type}s/{resource_id}",
-                             "body": {"amount": round(12.5 * (i + 1), 2), "currency": "EUR"}},
-            "response_data": {"status_code": {"success": 200, "failure": 500, "denied": 403}[status]},
-            "metadata": {"region": REGIONS[i % 3], "plan": "enterprise" if i % 4 == 0 else "team",
-                         "trace": {"span": f"{i:04x}"}},
-            "service_name": service,
-            "correlation_id": correlations[i // 3],
-            "retention_period_days": 365,
-        })
+        events.append(
+            {
+                "audit_id": str(uuid.uuid4()),
+                "timestamp": z(now - timedelta(minutes=118) + timedelta(minutes=3 * i, seconds=i)),
+                "event_type": event_type,
+                "user_id": user,
+                "session_id": f"sess-{user}-{i // 20}",
+                "ip_address": f"10.20.{i % 4}.{10 + i}",
+                "user_agent": AGENTS[i % 3],
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "action": action,
+                "status": status,
+                "request_data": {
+                    "method": "POST" if action == "create" else "PUT",
+                    "path": f"/api/{resource_type}s/{resource_id}",
+                    "body": {"amount": round(12.5 * (i + 1), 2), "currency": "EUR"},
+                },
+                "response_data": {"status_code": {"success": 200, "failure": 500, "denied": 403}[status]},
+                "metadata": {
+                    "region": REGIONS[i % 3],
+                    "plan": "enterprise" if i % 4 == 0 else "team",
+                    "trace": {"span": f"{i:04x}"},
+                },
+                "service_name": service,
+                "correlation_id": correlations[i // 3],
+                "retention_period_days": 365,
+            }
+        )
     return events
 
 
@@ -199,8 +212,11 @@ def _newest_first(events: list[dict[str, Any]]) -> list[str]:
 
 
 def _where(events: list[dict[str, Any]], **match: Any) -> list[str]:
-    chosen = [e for e in events if all(
-        e[k] in v if isinstance(v, (set, tuple)) else e[k] == v for k, v in match.items())]
+    chosen = [
+        e
+        for e in events
+        if all(e[k] in v if isinstance(v, (set, tuple)) else e[k] == v for k, v in match.items())
+    ]
     assert chosen, f"the dataset has no event with {match}"
     return _newest_first(chosen)
 
@@ -236,12 +252,19 @@ def plugin_tenant(service: LocalService, tmp_path_factory: pytest.TempPathFactor
             "value": "ap",
             "ids": _newest_first([e for e in events if e["metadata"]["region"] == "ap"]),
         },
-        "window": {"start": in_window[0]["timestamp"], "end": in_window[-1]["timestamp"],
-                   "ids": _newest_first(in_window[:-1])},
-        "correlation": {"detail_id": detail["audit_id"],
-                        "ids": _where(events, correlation_id=detail["correlation_id"])},
-        "session": {"detail_id": session_event["audit_id"],
-                    "ids": _where(events, session_id=session_event["session_id"])},
+        "window": {
+            "start": in_window[0]["timestamp"],
+            "end": in_window[-1]["timestamp"],
+            "ids": _newest_first(in_window[:-1]),
+        },
+        "correlation": {
+            "detail_id": detail["audit_id"],
+            "ids": _where(events, correlation_id=detail["correlation_id"]),
+        },
+        "session": {
+            "detail_id": session_event["audit_id"],
+            "ids": _where(events, session_id=session_event["session_id"]),
+        },
     }
     path = tmp_path_factory.mktemp("backstage") / "manifest.json"
     path.write_text(json.dumps(manifest))

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from auditlog.identity import DevIssuer
+from auditlog.auth.dev_issuer import DevIssuer
 from tests.conftest import LocalService
 from tests.e2e.helpers import (
     BATCH,
@@ -677,9 +677,15 @@ def test_audit_id_must_be_in_the_canonical_36_character_form(writer: httpx.Clien
     assert_error(writer.post(EVENTS, json=event(audit_id=audit_id)), 400, "audit_id")
 
 
-def test_a_request_id_is_echoed_in_the_error(writer: httpx.Client) -> None:
+def test_the_request_id_is_the_servers_and_the_callers_is_kept_apart(writer: httpx.Client) -> None:
     response = writer.post(EVENTS, json={}, headers={"X-Request-ID": "req-123"})
-    assert assert_error(response, 400)["request_id"] == "req-123"
+    request_id = assert_error(response, 400)["request_id"]
+    assert request_id != "req-123", "a caller cannot choose the id of its request"
+    assert response.headers["X-Request-ID"] == request_id
+    assert response.headers["X-Client-Request-ID"] == "req-123"
+    long = writer.post(EVENTS, json={}, headers={"X-Request-ID": "r" * 5000, "X-Correlation-ID": "c" * 5000})
+    assert len(long.headers["X-Client-Request-ID"]) == 128
+    assert len(long.headers["X-Correlation-ID"]) == 256
 
 
 def test_errors_leave_the_service_healthy(service: LocalService) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from auditlog.event import AuditEventOut, BatchIngestResult, ErrorBody, EventPage, IngestResult
+from auditlog.model.event import AuditEventOut, BatchIngestResult, ErrorBody, EventPage, IngestResult
 from tests.conftest import ROOT, LocalService, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ def test_served_openapi_document_is_the_checked_in_one(service: LocalService) ->
 
 
 def test_every_route_is_documented_with_its_operation_id(service: LocalService) -> None:
-    from auditlog.api import ROUTES
+    from auditlog.http.routes import ROUTES
 
     document = orjson.loads(service.client().get("/openapi.json").content)
     documented = {

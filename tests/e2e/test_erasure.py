@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from auditlog.integrity import event_leaf_hash
+from auditlog.ledger.leaves import event_leaf_hash
 from tests.conftest import LocalService, wait_for
 from tests.e2e.test_integrity import proof_when_ready
 
@@ -47,7 +47,7 @@ def test_erasure_destroys_personal_data_and_keeps_proofs(fresh_service: LocalSer
             {"field": "metadata.email", "action": "encrypt"},
         ]
     }
-    with fresh_service.client("system", ["system_admin"], sub="dpo") as admin:
+    with fresh_service.client("auditlog-platform", ["system_admin"], sub="dpo") as admin:
         assert admin.put(f"/api/v1/admin/tenants/{tenant}/policy", json=policy).status_code == 200
     alice, bob = _event("alice", EMAIL, IP), _event("bob", "bob@example.org", "203.0.113.9")
     with fresh_service.client(tenant, ["audit_writer", "audit_reader", "audit_export"]) as client:
@@ -65,7 +65,7 @@ def test_erasure_destroys_personal_data_and_keeps_proofs(fresh_service: LocalSer
         assert page["events"][0]["metadata"]["email"] == EMAIL
     assert not _files_contain(fresh_service.data_dir, EMAIL.encode()), "never stored in clear"
 
-    with fresh_service.client("system", ["system_admin"], sub="dpo") as admin:
+    with fresh_service.client("auditlog-platform", ["system_admin"], sub="dpo") as admin:
         bad = admin.post("/api/v1/admin/erasures", json={"tenant_id": tenant})
         assert bad.status_code == 400 and bad.json()["error"]["details"][0]["field"] == "user_id"
         done = admin.post("/api/v1/admin/erasures", json={"tenant_id": tenant, "user_id": "alice"})

@@ -104,7 +104,7 @@ def test_manifest_needs_json_and_one_tenant(service: LocalService) -> None:
         assert csv.status_code == 400 and csv.json()["error"]["details"][0]["field"] == "format"
         bad = client.get("/api/v1/audit/events/export", params={"manifest": "yes"})
         assert bad.status_code == 400 and bad.json()["error"]["details"][0]["field"] == "manifest"
-    with service.client("ops", ["system_admin"]) as admin:
+    with service.client("auditlog-platform", ["system_admin"]) as admin:
         two = admin.get(
             "/api/v1/audit/events/export",
             params=[("manifest", "true"), ("tenant_id", "a"), ("tenant_id", "b")],

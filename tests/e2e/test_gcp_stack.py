@@ -23,7 +23,7 @@ import httpx
 import orjson
 import pytest
 
-from auditlog.identity import DevIssuer
+from auditlog.auth.dev_issuer import DevIssuer
 from tests.conftest import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -61,7 +61,7 @@ def _live_env(service: LocalService) -> dict[str, str]:
         AUDITLOG_TEST_URL=service.url,
         AUDITLOG_TEST_TENANT=tenant,
         AUDITLOG_TEST_TOKEN=service.token(tenant, ["audit_writer", "audit_reader", "audit_export"]),
-        AUDITLOG_TEST_ADMIN_TOKEN=service.token(tenant, ["system_admin"], sub="go-admin"),
+        AUDITLOG_TEST_ADMIN_TOKEN=service.token("auditlog-platform", ["system_admin"], sub="go-admin"),
     )
 
 

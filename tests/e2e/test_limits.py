@@ -24,7 +24,7 @@ def _event() -> dict[str, Any]:
 
 
 def _set_policy(service: LocalService, tenant: str, policy: dict[str, Any]) -> None:
-    with service.client("ops", ["system_admin"]) as admin:
+    with service.client("auditlog-platform", ["system_admin"]) as admin:
         response = admin.put(f"/api/v1/admin/tenants/{tenant}/policy", json=policy)
         assert response.status_code == 200, response.text
 
@@ -68,7 +68,7 @@ def test_allowlist_refuses_callers_outside_and_records_it(service: LocalService)
         assert spoofed.status_code == 403
 
     def denied() -> list[dict[str, Any]]:
-        with service.client("ops", ["audit_admin"]) as admin:
+        with service.client("auditlog-platform", ["audit_admin"]) as admin:
             page = admin.get(
                 "/api/v1/audit/events",
                 params={"tenant_id": tenant, "include_self_audit": "true", "user_id": "outsider"},

@@ -54,7 +54,7 @@ def _traffic(service: LocalService) -> str:
     httpx.get(f"{service.url}/api/v1/audit/events")  # unauthenticated
     with service.client(tenant, ["audit_writer"]) as writer:
         writer.get("/api/v1/audit/events")  # forbidden
-    with service.client("system", ["system_admin"]) as admin:
+    with service.client("auditlog-platform", ["system_admin"]) as admin:
         admin.post("/api/v1/audit/retention/run", params={"dry_run": "true"})
     return tenant
 
@@ -183,7 +183,7 @@ def test_log_lines_carry_request_correlation_and_trace(fresh_service: LocalServi
 
 def test_no_secret_or_personal_value_reaches_a_log_line(fresh_service: LocalService) -> None:
     tenant = f"logs-{uuid.uuid4().hex[:8]}"
-    with fresh_service.client("system", ["system_admin"]) as admin:
+    with fresh_service.client("auditlog-platform", ["system_admin"]) as admin:
         policy = {"pii_rules": [{"field": "metadata.email", "action": "encrypt"}]}
         assert admin.put(f"/api/v1/admin/tenants/{tenant}/policy", json=policy).status_code == 200
     token = fresh_service.token(tenant, ["audit_writer", "audit_reader"])

@@ -12,9 +12,9 @@ import duckdb
 import orjson
 import pytest
 
-from auditlog.backends.sqlite_state import SqliteStateStore
-from auditlog.pii import PiiProtector, TenantSecrets
-from auditlog.subjects import SubjectKeys
+from auditlog.backends.embedded.sqlite_state import SqliteStateStore
+from auditlog.ingest.pii import PiiProtector, TenantSecrets
+from auditlog.ingest.subjects import SubjectKeys
 from tests.conftest import LocalService, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def test_protected_values_appear_nowhere_and_hashes_stay_searchable(fresh_servic
         "card": f"4111{uuid.uuid4().int % 10**12:012d}",
         "email": f"{uuid.uuid4().hex}@example.com",
     }
-    with fresh_service.client("ops", ["system_admin"]) as admin:
+    with fresh_service.client("auditlog-platform", ["system_admin"]) as admin:
         assert (
             admin.put(f"/api/v1/admin/tenants/{tenant}/policy", json={"pii_rules": RULES}).status_code == 200
         )

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 def test_default_retention_comes_from_the_tenant_policy(service: LocalService) -> None:
     tenant = f"pol-{uuid.uuid4().hex[:8]}"
-    with service.client("ops", ["system_admin"]) as admin:
+    with service.client("auditlog-platform", ["system_admin"]) as admin:
         assert admin.get(f"/api/v1/admin/tenants/{tenant}/policy").json()["default_retention_days"] == 90
         stored = admin.put(f"/api/v1/admin/tenants/{tenant}/policy", json={"default_retention_days": 400})
         assert stored.status_code == 200, stored.text
@@ -54,7 +54,7 @@ def test_default_retention_comes_from_the_tenant_policy(service: LocalService) -
 def test_an_invalid_policy_is_refused_naming_the_field(
     service: LocalService, policy: dict[str, object], field: str
 ) -> None:
-    with service.client("ops", ["system_admin"]) as admin:
+    with service.client("auditlog-platform", ["system_admin"]) as admin:
         response = admin.put("/api/v1/admin/tenants/t/policy", json=policy)
     assert response.status_code == 400
     assert response.json()["error"]["details"][0]["field"] == field
@@ -74,5 +74,5 @@ def test_the_cli_shows_and_sets_a_policy(service: LocalService, tmp_path: Path) 
         [*cli, "set", "--tenant", tenant, "--file", str(path)], env=env, capture_output=True, text=True
     )
     assert changed.returncode == 0, changed.stdout + changed.stderr
-    with service.client("ops", ["system_admin"]) as admin:
+    with service.client("auditlog-platform", ["system_admin"]) as admin:
         assert admin.get(f"/api/v1/admin/tenants/{tenant}/policy").json()["default_retention_days"] == 365

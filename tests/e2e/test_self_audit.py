@@ -27,7 +27,7 @@ def _event() -> dict[str, Any]:
 def _self_audit(service: LocalService, tenant: str, event_type: str, user_id: str) -> list[dict[str, Any]]:
     """The tenant's records of ``event_type`` by ``user_id``, read by an audit_admin (whose own
     reads are recorded too, under its name)."""
-    with service.client("ops", ["audit_admin"], sub="auditor") as admin:
+    with service.client("auditlog-platform", ["audit_admin"], sub="auditor") as admin:
         response = admin.get(
             "/api/v1/audit/events",
             params={

@@ -165,7 +165,7 @@ def test_rewritten_leaf_hashes_are_caught_by_the_signed_root(pristine: Any, tmp_
     with duckdb.connect(str(data / "events.duckdb")) as db:
         db.execute("UPDATE events SET resource_id = 'inv-forged' WHERE audit_id = ?", [victim])
         row = db.execute("SELECT * FROM events WHERE audit_id = ?", [victim]).fetchone()
-    from auditlog.integrity import event_leaf_hash, record_from_row
+    from auditlog.ledger.leaves import event_leaf_hash, record_from_row
 
     forged_hash = event_leaf_hash(record_from_row(row))
     with sqlite3.connect(data / "integrity.sqlite3") as db:

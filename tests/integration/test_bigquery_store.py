@@ -20,17 +20,17 @@ from google.api_core.exceptions import NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from auditlog.backends.bigquery_store import (
+from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+from auditlog.backends.gcp.bigquery_store import (
     CLUSTERING_FIELDS,
     BigQueryEventStore,
     ensure_events_table,
     storage_write_client,
 )
-from auditlog.backends.duckdb_store import DuckDBEventStore
-from auditlog.event import COLUMNS, StoredEvent, parse_rfc3339
-from auditlog.integrity import event_leaf_hash
+from auditlog.ledger.leaves import event_leaf_hash
+from auditlog.model.event import COLUMNS, StoredEvent, parse_rfc3339
+from auditlog.ports.store import EventQuery, WriteBatch, epoch_us
 from auditlog.schema import load_events_schema
-from auditlog.store import EventQuery, WriteBatch, epoch_us
 from tests.conftest import BIGQUERY_PROJECT
 from tests.records import stored_event
 

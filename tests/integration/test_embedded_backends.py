@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from auditlog.backends.duckdb_store import DuckDBEventStore
-from auditlog.backends.memory_cache import MemoryQueryCache
-from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
-from auditlog.backends.sqlite_journal import SqliteJournalQueue
-from auditlog.event import COLUMNS, StoredEvent
-from auditlog.store import EventQuery, WriteBatch
-from auditlog.writer import WriterLoop
+from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+from auditlog.backends.embedded.memory_cache import MemoryQueryCache
+from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
+from auditlog.backends.embedded.sqlite_journal import SqliteJournalQueue
+from auditlog.model.event import COLUMNS, StoredEvent
+from auditlog.ports.store import EventQuery, WriteBatch
+from auditlog.write.writer import WriterLoop
 from tests.records import stored_event
 
 pytestmark = pytest.mark.integration
@@ -223,8 +223,8 @@ def test_a_log_left_by_a_crash_is_replayed_then_checkpointed_at_close(tmp_path: 
         f"""
         import os
         from pathlib import Path
-        from auditlog.backends.duckdb_store import DuckDBEventStore
-        from auditlog.store import WriteBatch
+        from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+        from auditlog.ports.store import WriteBatch
         from tests.integration.test_embedded_backends import event
         store = DuckDBEventStore(Path({str(path)!r}), checkpoint_mib=1024)
         store.append(WriteBatch([event(minutes=i) for i in range(2000)], position=1))

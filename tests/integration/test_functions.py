@@ -14,8 +14,8 @@ from functions_framework.aio import create_asgi_app
 from starlette.testclient import TestClient
 
 from auditlog import runtime as runtime_module
-from auditlog.event import format_timestamp
-from auditlog.identity import DevIssuer
+from auditlog.auth.dev_issuer import DevIssuer
+from auditlog.model.event import format_timestamp
 from auditlog.settings import get_settings
 from tests.conftest import ROOT
 
@@ -40,9 +40,9 @@ def http_function(name: str) -> TestClient:
     return TestClient(create_asgi_app(target=name, source=str(FUNCTIONS / name / "main.py")))
 
 
-def auth(data_dir: Path, roles: list[str]) -> dict[str, str]:
+def auth(data_dir: Path, roles: list[str], tenant: str = "acme") -> dict[str, str]:
     token = DevIssuer(data_dir, issuer="auditlog-dev", audience="auditlog").issue(
-        tenant_id="acme", roles=roles
+        tenant_id=tenant, roles=roles
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -75,11 +75,14 @@ def test_ingest_and_query_functions_serve_only_their_routes(data_dir: Path) -> N
     assert query.get("/healthz").status_code == 200
 
 
-def test_retention_function_needs_system_admin(data_dir: Path) -> None:
+def test_retention_function_needs_a_platform_system_admin(data_dir: Path) -> None:
     retention = http_function("retention")
     refused = retention.post("/api/v1/audit/retention/run", headers=auth(data_dir, ["audit_admin"]))
     assert refused.status_code == 403
-    ran = retention.post("/api/v1/audit/retention/run?dry_run=true", headers=auth(data_dir, ["system_admin"]))
+    tenant_admin = retention.post("/api/v1/audit/retention/run", headers=auth(data_dir, ["system_admin"]))
+    assert tenant_admin.status_code == 403, "a tenant's system_admin does not run platform jobs"
+    platform = auth(data_dir, ["system_admin"], "auditlog-platform")
+    ran = retention.post("/api/v1/audit/retention/run?dry_run=true", headers=platform)
     assert ran.status_code == 200 and ran.json()["dry_run"] is True
 
 

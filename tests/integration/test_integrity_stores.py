@@ -12,21 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from auditlog import merkle
-from auditlog.backends.sqlite_integrity import SqliteIntegrityStore
-from auditlog.integrity import (
-    CheckpointSigner,
-    IntegrityStore,
-    LeafEntry,
-    Sequencer,
-    batch_key,
-    consistency,
-    inclusion,
-    iter_spine,
-    read_spine,
-    root_at,
-    verify_checkpoint,
-)
+from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
+from auditlog.ledger import merkle
+from auditlog.ledger.checkpoints import CheckpointSigner, verify_checkpoint
+from auditlog.ledger.leaves import LeafEntry, batch_key
+from auditlog.ledger.sequencer import Sequencer
+from auditlog.ledger.tree import consistency, inclusion, iter_spine, read_spine, root_at
+from auditlog.ports.integrity import IntegrityStore
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +36,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IntegrityS
         monkeypatch = request.getfixturevalue("monkeypatch")
         from google.cloud import firestore
 
-        from auditlog.backends.firestore_integrity import FirestoreIntegrityStore
+        from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
 
         monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", emulator.host)
         url = f"http://{emulator.host}/emulator/v1/projects/{PROJECT}/databases/(default)/documents"

@@ -22,8 +22,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from auditlog.auth.jwks import JwksVerifier
 from auditlog.errors import AuditLogError, Unauthenticated, Unavailable
-from auditlog.identity import JwksVerifier
 from tests.conftest import free_port, wait_for
 from tests.unit.test_identity import (
     AUDIENCE,

@@ -12,10 +12,10 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditlog.backends.duckdb_store import DuckDBEventStore
-from auditlog.event import COLUMNS
-from auditlog.integrity import event_leaf_hash, leaf_bytes, record_from_row
-from auditlog.store import WriteBatch
+from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+from auditlog.ledger.leaves import event_leaf_hash, leaf_bytes, record_from_row
+from auditlog.model.event import COLUMNS
+from auditlog.ports.store import WriteBatch
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,14 @@ from typing import Any
 import orjson
 import pytest
 
-from auditlog.backends.memory_ratelimit import MemoryRateLimiter
-from auditlog.backends.sqlite_journal import SqliteJournalQueue
-from auditlog.backends.sqlite_state import SqliteStateStore
-from auditlog.identity import Principal
-from auditlog.ingest import IngestRules, IngestService
-from auditlog.pii import PiiProtector, TenantSecrets
-from auditlog.policy import PiiRule, PolicyBook, TenantPolicy
-from auditlog.ratelimit import RequestLimits
-from auditlog.subjects import SubjectKeys
+from auditlog.admin.policies import PolicyBook
+from auditlog.auth.identity import Principal
+from auditlog.backends.embedded.sqlite_journal import SqliteJournalQueue
+from auditlog.backends.embedded.sqlite_state import SqliteStateStore
+from auditlog.ingest.pii import PiiProtector, TenantSecrets
+from auditlog.ingest.service import IngestRules, IngestService
+from auditlog.ingest.subjects import SubjectKeys
+from auditlog.model.policy import PiiRule, TenantPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +41,6 @@ def test_the_queue_payload_holds_no_raw_protected_value(tmp_path: Path) -> None:
         queue,
         IngestRules(timedelta(minutes=5)),
         policies,
-        RequestLimits(MemoryRateLimiter()),
         PiiProtector(TenantSecrets(state), SubjectKeys(state)),
     )
     event: dict[str, Any] = {
@@ -54,7 +52,7 @@ def test_the_queue_payload_holds_no_raw_protected_value(tmp_path: Path) -> None:
         "action": "read",
         "response_data": {"ssn": "078-05-1120", "status": "visible-control"},
     }
-    writer = Principal("svc", "acme", frozenset({"audit_writer"}), frozenset())
+    writer = Principal("svc", "acme", frozenset({"audit_writer"}))
     status, body = asyncio.run(ingest.write_batch(writer, {"events": [event, event]}))
     assert status == 202 and body["accepted"] == 2
 

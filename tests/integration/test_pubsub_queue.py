@@ -22,14 +22,14 @@ from google.pubsub_v1 import PublisherClient as TopicAdminClient
 from google.pubsub_v1 import ReceivedMessage
 from google.pubsub_v1 import SubscriberClient as SubscriptionAdminClient
 
-from auditlog.backends.pubsub_queue import (
+from auditlog.backends.gcp.pubsub_queue import (
     BATCH_SETTINGS,
     PubSubEventQueue,
     ensure_topology,
     publisher_for_throughput,
 )
-from auditlog.backends.redis_registry import RedisIdempotencyRegistry, redis_client
-from auditlog.event import StoredEvent
+from auditlog.backends.gcp.redis_registry import RedisIdempotencyRegistry, redis_client
+from auditlog.model.event import StoredEvent
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

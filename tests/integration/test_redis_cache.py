@@ -14,8 +14,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from auditlog.backends.redis_cache import RedisQueryCache, connect
-from auditlog.query_cache import cached
+from auditlog.backends.gcp.redis_cache import RedisQueryCache, connect
+from auditlog.read.query_cache import cached
 from tests.conftest import free_port
 from tests.unit.test_query_cache import Counter, stampede
 
@@ -107,7 +107,7 @@ def test_stampede_on_a_missing_key_computes_once(cache: RedisQueryCache) -> None
 def test_dead_redis_is_a_miss_counted_without_an_exception(
     dead_cache: RedisQueryCache, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="auditlog.backends.redis_cache")
+    caplog.set_level(logging.WARNING, logger="auditlog.backends.gcp.redis_cache")
     assert dead_cache.get("k") is None
     dead_cache.set("k", b"v", 60)
     assert dead_cache.try_lock("k", 60)  # cannot tell: compute rather than wait
@@ -137,7 +137,7 @@ def test_stampede_on_a_dead_redis_still_answers_everyone(dead_cache: RedisQueryC
 def test_warning_repeats_after_the_interval(
     dead_cache: RedisQueryCache, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="auditlog.backends.redis_cache")
+    caplog.set_level(logging.WARNING, logger="auditlog.backends.gcp.redis_cache")
     monkeypatch.setattr(dead_cache.health, "warning_interval_seconds", 0.05)
     monkeypatch.setattr(dead_cache.health, "rest_seconds", 0)
     dead_cache.get("k")
@@ -201,7 +201,7 @@ def test_redis_failing_mid_session_is_a_miss(redis_server: Any, raw: redis.Redis
 
 
 def test_a_client_with_slow_defaults_is_reported(redis_server: Any, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="auditlog.backends.redis_cache")
+    caplog.set_level(logging.WARNING, logger="auditlog.backends.gcp.redis_cache")
     url = f"redis://{redis_server.host}/0"
     RedisQueryCache(connect(url)).close()
     bounded = redis.Redis.from_url(  # at most 1 s per call: acceptable

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import redis
 
-from auditlog.backends.redis_cache import connect
-from auditlog.backends.redis_ratelimit import MAX_EXPIRY_MS, RedisRateLimiter, expiry_ms
-from auditlog.policy import RateLimit
-from auditlog.ratelimit import RateLimited, RequestLimits
+from auditlog.auth.limits import RequestLimits
+from auditlog.backends.gcp.redis_cache import connect
+from auditlog.backends.gcp.redis_ratelimit import MAX_EXPIRY_MS, RedisRateLimiter, expiry_ms
+from auditlog.errors import RateLimited
+from auditlog.model.policy import RateLimit
 from tests.conftest import free_port
 from tests.unit.test_ratelimit import Harness, LimiterContract, concurrent_takes
 
@@ -115,17 +116,17 @@ def test_request_limits_across_instances(limiter: RedisRateLimiter, other: Redis
         caller_events_per_second=0.01,
         caller_event_burst=80,
     )
-    RequestLimits(limiter).check_write("acme", "alice", 60, policy)
+    RequestLimits(limiter).charge_events("acme", "alice", 60, policy)
     with pytest.raises(RateLimited) as refused:
-        RequestLimits(other).check_write("acme", "bob", 50, policy)  # acme has 40 left
+        RequestLimits(other).charge_events("acme", "bob", 50, policy)  # acme has 40 left
     assert refused.value.retry_after_seconds == 1000  # 10 events at 0.01/s
-    RequestLimits(other).check_write("acme", "bob", 40, policy)  # bob's 80 were put back
+    RequestLimits(other).charge_events("acme", "bob", 40, policy)  # bob's 80 were put back
 
 
 def test_dead_redis_allows_counts_and_warns_once_quickly(
     dead: RedisRateLimiter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="auditlog.backends.redis_ratelimit")
+    caplog.set_level(logging.WARNING, logger="auditlog.backends.gcp.redis_ratelimit")
     started = time.perf_counter()
     for _ in range(200):
         assert dead.take("k", 1, 1.0, 1) == 0.0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from auditlog.backends.redis_registry import RedisIdempotencyRegistry, redis_client
+from auditlog.backends.gcp.redis_registry import RedisIdempotencyRegistry, redis_client
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -109,14 +109,14 @@ def test_redis_down_means_nothing_known_and_counted_failures(
     registry = RedisIdempotencyRegistry(
         redis_client(f"redis://127.0.0.1:{closed_port}/0"), ttl_seconds=60, retry_after_seconds=0
     )
-    caplog.set_level(logging.WARNING, logger="auditlog.backends.redis_registry")
+    caplog.set_level(logging.WARNING, logger="auditlog.backends.gcp.redis_registry")
     started = time.monotonic()
     assert registry.known(tenant, ids(10)) == set()
     registry.remember(tenant, ids(10))
     assert registry.known(tenant, ids(1)) == set()
     assert time.monotonic() - started < 3
     assert registry.failures == 3
-    warnings = [r for r in caplog.records if r.name == "auditlog.backends.redis_registry"]
+    warnings = [r for r in caplog.records if r.name == "auditlog.backends.gcp.redis_registry"]
     assert len(warnings) == 1  # at most one a minute
     assert "unavailable" in warnings[0].getMessage()
     registry.close()

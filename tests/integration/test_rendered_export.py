@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditlog import rendering
-from auditlog.backends.duckdb_store import DuckDBEventStore
-from auditlog.event import COLUMNS, StoredEvent, canonical_json
-from auditlog.rendering import ExportFormat
-from auditlog.store import EventQuery, Row, WriteBatch
+from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+from auditlog.model.event import COLUMNS, StoredEvent, canonical_json
+from auditlog.ports.store import EventQuery, Row, WriteBatch
+from auditlog.read import rendering
+from auditlog.read.rendering import ExportFormat
 from tests.integration.test_embedded_backends import event, window
 
 pytestmark = pytest.mark.integration

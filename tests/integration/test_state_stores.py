@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from auditlog.backends.sqlite_state import SqliteStateStore
-from auditlog.state import Document, StateStore
+from auditlog.backends.embedded.sqlite_state import SqliteStateStore
+from auditlog.ports.state import Document, StateStore
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def _wipe_firestore(host: str) -> None:
 def firestore_store(firestore_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[StateStore]:
     from google.cloud import firestore
 
-    from auditlog.backends.firestore_state import FirestoreStateStore
+    from auditlog.backends.gcp.firestore_state import FirestoreStateStore
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
     _wipe_firestore(firestore_emulator.host)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from auditlog.identity import Principal
+from auditlog.auth.identity import Principal
+from auditlog.ledger.verify import GROUP_LEAVES, _groups, _spans, verify_tenant, verify_tenants
 from auditlog.runtime import Runtime
-from auditlog.verify import GROUP_LEAVES, _groups, _spans, verify_tenant, verify_tenants
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ TENANTS = ["alpha", "bravo", "charlie"]
 
 
 def _write(rt: Runtime, tenant: str, n: int, audit_ids: list[str] | None = None) -> list[str]:
-    writer = Principal("svc", tenant, frozenset({"audit_writer"}), frozenset())
+    writer = Principal("svc", tenant, frozenset({"audit_writer"}))
     ts = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     events = [
         {

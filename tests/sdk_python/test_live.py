@@ -119,7 +119,7 @@ def test_export_to_a_file_with_progress(service: LocalService, tmp_path: Path) -
 
 def test_administration(service: LocalService) -> None:
     tenant = f"sdk-admin-{uuid.uuid4().hex[:8]}"
-    with Client(service.url, token=service.token("system", ["system_admin"])) as admin:
+    with Client(service.url, token=service.token("auditlog-platform", ["system_admin"])) as admin:
         hold = admin.place_legal_hold({"tenant_id": tenant, "reason": "sdk test"})
         assert any(h["hold_id"] == hold["hold_id"] for h in admin.list_legal_holds(tenant_id=tenant))
         assert admin.release_legal_hold(hold["hold_id"])["released_at"]

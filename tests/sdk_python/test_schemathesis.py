@@ -28,16 +28,20 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.mark.parametrize(
-    "roles",
-    [["audit_writer", "audit_reader", "audit_export"], ["system_admin"]],
-    ids=["tenant-roles", "admin"],
+    ("tenant", "roles"),
+    [
+        ("fuzz", ["audit_writer", "audit_reader", "audit_export"]),
+        ("fuzz", ["system_admin"]),
+        ("auditlog-platform", ["system_admin"]),
+    ],
+    ids=["tenant-roles", "tenant-admin", "platform-admin"],
 )
 @schema.parametrize()
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_server_error_and_responses_match_the_document(
-    case: Any, target: LocalService, roles: list[str]
+    case: Any, target: LocalService, tenant: str, roles: list[str]
 ) -> None:
-    token = target.token("fuzz", roles, sub="schemathesis")
+    token = target.token(tenant, roles, sub="schemathesis")
     case.call_and_validate(
         base_url=target.url,
         headers={"Authorization": f"Bearer {token}"},

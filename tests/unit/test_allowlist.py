@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from auditlog.allowlist import ADDRESS_FIELD, _ranges, check_allowlist, client_address
+from auditlog.auth.allowlist import ADDRESS_FIELD, _ranges, check_allowlist, client_address
 from auditlog.errors import Forbidden
-from auditlog.policy import TenantPolicy
+from auditlog.model.policy import TenantPolicy
 
 pytestmark = pytest.mark.unit
 

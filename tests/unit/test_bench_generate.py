@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import orjson
 import pytest
 
-from auditlog.event import COLUMNS, parse_event, parse_rfc3339, to_stored
+from auditlog.model.event import COLUMNS, parse_event, parse_rfc3339, to_stored
 from bench.generate import EVENT_TYPES, EventGenerator
 from bench.generate import to_stored as bench_to_stored
 

@@ -13,12 +13,12 @@ import pytest
 from google.cloud import bigquery
 from google.cloud.bigquery.table import Row as BigQueryRow
 
-from auditlog.backends import bigquery_store
-from auditlog.backends.bigquery_store import BigQueryEventStore, ensure_events_table
+from auditlog.backends.gcp import bigquery_store
+from auditlog.backends.gcp.bigquery_store import BigQueryEventStore, ensure_events_table
 from auditlog.errors import Unavailable
-from auditlog.event import COLUMNS, StoredEvent
+from auditlog.model.event import COLUMNS, StoredEvent
+from auditlog.ports.store import FILTER_COLUMNS, EventQuery, WriteBatch, day_slices
 from auditlog.schema import load_events_schema
-from auditlog.store import FILTER_COLUMNS, EventQuery, WriteBatch, day_slices
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from auditlog.event import (
+from auditlog.model.event import (
     COLUMNS,
     MAX_JSON_DEPTH,
     MAX_JSON_OBJECT_BYTES,

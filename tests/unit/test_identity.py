@@ -25,19 +25,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from auditlog.errors import ConfigurationError, Unauthenticated
-from auditlog.identity import (
+from auditlog.auth.dev_issuer import DevIssuer
+from auditlog.auth.identity import (
     MAX_TOKEN_BYTES,
     CachingVerifier,
-    DevIssuer,
     HmacVerifier,
-    JwksVerifier,
     KeyVerifier,
     Principal,
     VerifiedTokens,
-    build_verifier,
-    usable_keys,
 )
+from auditlog.auth.jwks import JwksVerifier, usable_keys
+from auditlog.auth.verifiers import build_verifier
+from auditlog.errors import ConfigurationError, Unauthenticated
 from auditlog.settings import Environment, Settings
 
 pytestmark = pytest.mark.unit
@@ -154,7 +153,20 @@ class BadTokenContract:
         )
 
     def test_permissions_are_optional(self, harness: Harness) -> None:
-        assert harness.verifier.verify(harness.sign(claims(permissions=DROP))).permissions == frozenset()
+        assert harness.verifier.verify(harness.sign(claims(permissions=DROP))).permissions is None
+
+    def test_an_empty_permissions_claim_is_kept_as_a_claim(self, harness: Harness) -> None:
+        principal = harness.verifier.verify(harness.sign(claims(permissions=[])))
+        assert principal.permissions == frozenset(), "present and empty: it narrows roles to nothing"
+
+    def test_a_tenant_id_outside_the_allowed_form_is_refused(self, harness: Harness) -> None:
+        for tenant in ("__t__", "a/b", "", "x" * 129, ".hidden"):
+            refuse(harness, harness.sign(claims(tenant_id=tenant)), "tenant_id")
+
+    def test_only_the_platform_tenant_makes_a_platform_principal(self, harness: Harness) -> None:
+        assert not harness.verifier.verify(harness.sign(claims())).platform
+        platform = harness.verifier.verify(harness.sign(claims(tenant_id="auditlog-platform")))
+        assert platform.platform and platform.tenant_id == "auditlog-platform"
 
     def test_refuses_alg_none(self, harness: Harness) -> None:
         refuse(harness, unsigned(claims(), harness.headers), "algorithm is not accepted")
@@ -490,10 +502,9 @@ def test_production_jwks_with_the_development_issuer_name_is_refused(tmp_path: P
         build_verifier(prod, tmp_path)
 
 
-def test_jwks_url_and_hs256_secret_together_are_refused(tmp_path: Path) -> None:
-    both = settings(jwt_jwks_url="http://127.0.0.1:9/jwks", jwt_hs256_secret=HS256_SECRET.decode())
+def test_jwks_url_and_hs256_secret_together_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="not both"):
-        build_verifier(both, tmp_path)
+        settings(jwt_jwks_url="http://127.0.0.1:9/jwks", jwt_hs256_secret=HS256_SECRET.decode())
 
 
 def test_hs256_secret_is_refused_outside_development_without_repeating_it() -> None:

@@ -8,7 +8,7 @@ import hashlib
 import pymerkle
 import pytest
 
-from auditlog import merkle
+from auditlog.ledger import merkle
 
 pytestmark = pytest.mark.unit
 

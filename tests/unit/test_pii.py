@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 import pytest
 
-from auditlog.backends.sqlite_state import SqliteStateStore
-from auditlog.event import StoredEvent
-from auditlog.pii import COLLECTION, HASH_PREFIX, MASK, PiiProtector, TenantSecrets
-from auditlog.policy import PiiRule
-from auditlog.state import Document
-from auditlog.subjects import SubjectKeys
+from auditlog.backends.embedded.sqlite_state import SqliteStateStore
+from auditlog.ingest.pii import COLLECTION, HASH_PREFIX, MASK, PiiProtector, TenantSecrets
+from auditlog.ingest.subjects import SubjectKeys
+from auditlog.model.event import StoredEvent
+from auditlog.model.policy import PiiRule
+from auditlog.ports.state import Document
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from auditlog.backends.memory_cache import MemoryQueryCache
-from auditlog.cache import QueryCache
-from auditlog.query_cache import cache_key, cached
+from auditlog.backends.embedded.memory_cache import MemoryQueryCache
+from auditlog.ports.cache import QueryCache
+from auditlog.read.query_cache import cache_key, cached
 
 pytestmark = pytest.mark.unit
 
@@ -290,7 +290,7 @@ def test_cache_key_of_one_tenant_never_collides_with_a_look_alike_tenant() -> No
 
 
 def test_memory_cache_generations_advance_per_tenant() -> None:
-    from auditlog.backends.memory_cache import MemoryQueryCache
+    from auditlog.backends.embedded.memory_cache import MemoryQueryCache
 
     cache = MemoryQueryCache()
     assert cache.generations(("a", "b")) == ["0", "0"]

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from auditlog.backends.memory_ratelimit import MemoryRateLimiter
-from auditlog.errors import PayloadTooLarge
-from auditlog.policy import RateLimit
-from auditlog.ratelimit import RateLimited, RateLimiter, RequestLimits, bucket_key
+from auditlog.auth.limits import RequestLimits
+from auditlog.backends.embedded.memory_ratelimit import MemoryRateLimiter
+from auditlog.errors import PayloadTooLarge, RateLimited
+from auditlog.model.policy import RateLimit
+from auditlog.ports.limiter import RateLimiter, bucket_key
 
 pytestmark = pytest.mark.unit
 
@@ -216,9 +217,9 @@ def limits(clock: FakeClock) -> RequestLimits:
 def test_a_caller_over_its_limit_is_refused_with_retry_after_and_leaves_the_tenant_alone(
     limits: RequestLimits,
 ) -> None:
-    limits.check_write("acme", "alice", 60, POLICY)
+    limits.charge_events("acme", "alice", 60, POLICY)
     with pytest.raises(RateLimited) as refused:
-        limits.check_write("acme", "alice", 1, POLICY)
+        limits.charge_events("acme", "alice", 1, POLICY)
     assert refused.value.status == 429
     assert refused.value.code == "resource_exhausted"
     assert refused.value.retry_after_seconds == 1  # 0.2 s, rounded up to the header's whole seconds
@@ -227,48 +228,48 @@ def test_a_caller_over_its_limit_is_refused_with_retry_after_and_leaves_the_tena
     # alice's refusals took nothing from acme: 40 of its 100 are still there for bob
     for _ in range(5):
         with pytest.raises(RateLimited):
-            limits.check_write("acme", "alice", 10, POLICY)
-    limits.check_write("acme", "bob", 40, POLICY)
+            limits.charge_events("acme", "alice", 10, POLICY)
+    limits.charge_events("acme", "bob", 40, POLICY)
 
 
 def test_callers_share_their_tenant_bucket_and_a_tenant_refusal_costs_the_caller_nothing(
     limits: RequestLimits, clock: FakeClock
 ) -> None:
-    limits.check_write("acme", "alice", 60, POLICY)
-    limits.check_write("acme", "bob", 40, POLICY)  # acme's 100 are gone
+    limits.charge_events("acme", "alice", 60, POLICY)
+    limits.charge_events("acme", "bob", 40, POLICY)  # acme's 100 are gone
     with pytest.raises(RateLimited) as refused:
-        limits.check_write("acme", "carol", 50, POLICY)
+        limits.charge_events("acme", "carol", 50, POLICY)
     assert refused.value.retry_after_seconds == 5  # 50 events at 10/s
     assert [d.field for d in refused.value.details] == ["rate_limit.tenant_events_per_second"]
     clock.advance(5)
-    limits.check_write("acme", "carol", 50, POLICY)  # carol's own 60 were all put back
-    limits.check_write("other", "alice", 60, POLICY)  # another tenant, other buckets
+    limits.charge_events("acme", "carol", 50, POLICY)  # carol's own 60 were all put back
+    limits.charge_events("other", "alice", 60, POLICY)  # another tenant, other buckets
 
 
 def test_more_events_than_either_burst_is_too_large_not_rate_limited(limits: RequestLimits) -> None:
     with pytest.raises(PayloadTooLarge) as too_large:
-        limits.check_write("acme", "alice", 61, POLICY)  # over the caller's burst of 60
+        limits.charge_events("acme", "alice", 61, POLICY)  # over the caller's burst of 60
     assert too_large.value.status == 413
     assert [d.field for d in too_large.value.details] == ["events"]
     assert "at most 60" in too_large.value.message
     narrow = POLICY.model_copy(update={"tenant_event_burst": 20})
     with pytest.raises(PayloadTooLarge):
-        limits.check_write("acme", "alice", 21, narrow)
-    limits.check_write("acme", "alice", 60, POLICY)  # nothing was taken
+        limits.charge_events("acme", "alice", 21, narrow)
+    limits.charge_events("acme", "alice", 60, POLICY)  # nothing was taken
 
 
 def test_reads_are_limited_per_caller_and_apart_from_writes(limits: RequestLimits, clock: FakeClock) -> None:
     for _ in range(3):
-        limits.check_read("acme", "alice", POLICY)
+        limits.charge_requests("acme", "alice", 1, POLICY)
     with pytest.raises(RateLimited) as refused:
-        limits.check_read("acme", "alice", POLICY)
+        limits.charge_requests("acme", "alice", 1, POLICY)
     assert refused.value.retry_after_seconds == 1
     assert [d.field for d in refused.value.details] == ["rate_limit.caller_reads_per_second"]
-    limits.check_read("acme", "bob", POLICY)
-    limits.check_read("other", "alice", POLICY)  # the same subject in another tenant
-    limits.check_write("acme", "alice", 60, POLICY)
+    limits.charge_requests("acme", "bob", 1, POLICY)
+    limits.charge_requests("other", "alice", 1, POLICY)  # the same subject in another tenant
+    limits.charge_events("acme", "alice", 60, POLICY)
     clock.advance(0.5)
-    limits.check_read("acme", "alice", POLICY)
+    limits.charge_requests("acme", "alice", 1, POLICY)
 
 
 def test_retry_after_is_whole_seconds_rounded_up() -> None:

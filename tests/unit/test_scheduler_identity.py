@@ -14,8 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pytest_httpserver import HTTPServer
 
+from auditlog.auth import access
+from auditlog.auth.dev_issuer import DevIssuer
+from auditlog.auth.jwks import GOOGLE_ISSUER, EitherVerifier, ServiceAccountVerifier
 from auditlog.errors import ConfigurationError, Unauthenticated
-from auditlog.identity import GOOGLE_ISSUER, DevIssuer, EitherVerifier, ServiceAccountVerifier
 from auditlog.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -51,10 +53,12 @@ def verifier(httpserver: HTTPServer, tmp_path: Path) -> EitherVerifier:
     return EitherVerifier(dev.verifier(30), google)
 
 
-def test_the_scheduler_acts_as_system_admin(verifier: EitherVerifier) -> None:
+def test_the_scheduler_may_run_the_jobs_and_nothing_else(verifier: EitherVerifier) -> None:
     principal = verifier.verify(_google_token())
-    assert principal.tenant_id == "system" and principal.roles == frozenset({"system_admin"})
+    assert principal.tenant_id == "auditlog-platform" and principal.platform
+    assert principal.roles == frozenset({"auditlog_scheduler"})
     assert principal.subject == SA
+    assert access.capabilities(principal) == frozenset({access.Capability.JOBS})
 
 
 @pytest.mark.parametrize(

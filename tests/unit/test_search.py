@@ -6,19 +6,20 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from auditlog.cursor import CursorCodec, PageCursor, filter_digest
+from auditlog.auth.identity import Principal
 from auditlog.errors import Forbidden, InvalidInput
-from auditlog.identity import Principal
-from auditlog.search import ReadLimits, parse_query
-from auditlog.store import json_path
+from auditlog.model.cursor import CursorCodec, PageCursor, filter_digest
+from auditlog.ports.store import json_path
+from auditlog.read.query import ReadLimits, parse_query
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 LIMITS = ReadLimits(timedelta(days=30), timedelta(days=400), timedelta(minutes=5))
 CODEC = CursorCodec(b"k" * 32)
-READER = Principal("u", "acme", frozenset({"audit_reader"}), frozenset())
-ADMIN = Principal("a", "acme", frozenset({"audit_admin"}), frozenset())
+READER = Principal("u", "acme", frozenset({"audit_reader"}))
+ADMIN = Principal("a", "auditlog-platform", frozenset({"audit_admin"}), platform=True)
+TENANT_AUDITOR = Principal("t", "acme", frozenset({"audit_admin"}))
 
 
 def parse(params: list[tuple[str, str]], principal: Principal = READER):  # type: ignore[no-untyped-def]
@@ -84,7 +85,29 @@ def test_cross_tenant_role_chooses_tenants_explicitly() -> None:
         "globex",
         "initech",
     )
-    assert parse([], ADMIN)[0].tenants == ("acme",)
+    assert parse([], ADMIN)[0].tenants == ("auditlog-platform",)
+
+
+def test_an_audit_admin_of_a_customer_tenant_reads_only_its_own_tenant() -> None:
+    assert parse([], TENANT_AUDITOR)[0].tenants == ("acme",)
+    with pytest.raises(Forbidden):
+        parse([("tenant_id", "globex")], TENANT_AUDITOR)
+    assert parse([("include_self_audit", "true")], TENANT_AUDITOR)[0].include_self_audit
+
+
+def test_one_read_names_at_most_20_tenants_and_20_metadata_keys() -> None:
+    many = [("tenant_id", f"t{i}") for i in range(21)]
+    with pytest.raises(InvalidInput) as tenants:
+        parse(many, ADMIN)
+    assert tenants.value.details[0].field == "tenant_id" and "20" in tenants.value.details[0].problem
+    assert len(parse(many[:20], ADMIN)[0].tenants) == 20
+    keys = [(f"metadata.k{i}", "v") for i in range(21)]
+    assert refused(keys) == "metadata"
+    assert len(parse(keys[:20])[0].metadata) == 20
+
+
+def test_a_metadata_key_with_a_trailing_newline_is_refused() -> None:
+    assert refused([("metadata.region\n", "eu")]) == "metadata.region\n"
 
 
 def test_cursor_round_trips_and_pins_the_window() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from auditlog.verify import _prefetched
+from auditlog.ledger.verify import _prefetched
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ package auditlog
 //	AUDITLOG_TEST_URL          the server
 //	AUDITLOG_TEST_TENANT       a tenant of this run alone
 //	AUDITLOG_TEST_TOKEN        roles audit_writer, audit_reader, audit_export in that tenant
-//	AUDITLOG_TEST_ADMIN_TOKEN  role system_admin
+//	AUDITLOG_TEST_ADMIN_TOKEN  role system_admin of the platform tenant (auditlog-platform)
 //
 // Without AUDITLOG_TEST_URL they skip.
 

@@ -1,40 +1,5 @@
 # The four Cloud Functions (gen2), their sources, the writer's push subscription and the
-# scheduler jobs. Identities and their grants are in iam.tf.
-
-locals {
-  prefix    = "auditlog-${var.environment}"
-  functions = toset(["ingest", "query", "retention", "writer"])
-  entry_points = {
-    ingest    = "ingest"
-    query     = "query"
-    retention = "retention"
-    writer    = "writer"
-  }
-  env = {
-    AUDITLOG_ENVIRONMENT      = "production"
-    AUDITLOG_BACKEND          = "gcp"
-    AUDITLOG_GCP_PROJECT      = var.project_id
-    AUDITLOG_PUBSUB_TOPIC     = var.topic_name
-    AUDITLOG_BIGQUERY_DATASET = var.dataset_id
-    AUDITLOG_BIGQUERY_TABLE   = var.table_id
-    AUDITLOG_JWT_ISSUER       = var.jwt_issuer
-    AUDITLOG_JWT_JWKS_URL     = var.jwt_jwks_url
-    AUDITLOG_JWT_AUDIENCE     = var.jwt_audience
-    # Behind API Gateway and Google's front end: the caller is two hops from the right.
-    AUDITLOG_TRUSTED_PROXY_HOPS = "2"
-    # Cloud Scheduler's Google ID tokens act as system_admin (retention and integrity jobs).
-    AUDITLOG_SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
-    AUDITLOG_SCHEDULER_AUDIENCE        = local.retention_url
-  }
-  # The retention function's cloudfunctions.net address: known before the function exists, so
-  # it can be both the scheduler's target and audience and the function's own setting.
-  retention_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.prefix}-retention"
-  secrets = {
-    AUDITLOG_CURSOR_SECRET = var.cursor_secret_id
-    AUDITLOG_SIGNING_KEY   = var.signing_key_secret_id
-    AUDITLOG_REDIS_URL     = var.redis_url_secret_id
-  }
-}
+# scheduler jobs. What each function is told is in settings.tf; identities and grants in iam.tf.
 
 resource "google_storage_bucket" "sources" {
   #checkov:skip=CKV_GCP_62:holds only the functions' code bundles; Cloud Audit Logs record data access
@@ -61,26 +26,30 @@ resource "google_storage_bucket" "sources" {
       default_kms_key_name = encryption.value
     }
   }
-  labels = { app = "auditlog", environment = var.environment }
+  labels = local.labels
 }
 
-data "archive_file" "source" {
-  for_each    = local.functions
-  type        = "zip"
-  source_dir  = "${var.bundle_dir}/${each.key}"
-  output_path = "${path.root}/.terraform/bundles/${each.key}.zip"
+# The bundles are built by the plan itself, from the working tree: devtools/bundle.py writes
+# build/functions/<name>/ and a reproducible zip of it (fixed timestamps and order), and answers
+# with each zip's path and MD5. So what is deployed is what the sources are now; a stale build/
+# cannot ship. Needs python3 (3.11+, standard library only) where terraform runs.
+data "external" "bundle" {
+  program = ["python3", "${var.repo_root}/devtools/bundle.py", "--terraform"]
+  query = {
+    out = "${var.repo_root}/build/functions"
+  }
 }
 
 # Named by the zip's MD5: any code change is a new object, which redeploys the function.
 resource "google_storage_bucket_object" "source" {
   for_each = local.functions
   bucket   = google_storage_bucket.sources.name
-  name     = "${each.key}/${data.archive_file.source[each.key].output_md5}.zip"
-  source   = data.archive_file.source[each.key].output_path
+  name     = "${each.key}/${data.external.bundle.result["${each.key}_md5"]}.zip"
+  source   = data.external.bundle.result["${each.key}_zip"]
 }
 
 resource "google_cloudfunctions2_function" "fn" {
-  #checkov:skip=CKV_GCP_124:API Gateway, Cloud Scheduler and Pub/Sub push reach the functions through Google's front end, which internal ingress would refuse; only the identities granted run.invoker in iam.tf may call
+  #checkov:skip=CKV_GCP_124:API Gateway and Cloud Scheduler reach ingest, query and retention through Google's front end, which internal ingress would refuse; the writer is internal-only (settings.tf), and only the identities granted run.invoker in iam.tf may call any of them
   for_each    = local.functions
   project     = var.project_id
   location    = var.region
@@ -89,7 +58,10 @@ resource "google_cloudfunctions2_function" "fn" {
 
   build_config {
     runtime     = var.runtime
-    entry_point = local.entry_points[each.key]
+    entry_point = each.key
+    # Our own build identity: organisations that disable the default Cloud Build grants (and
+    # projects created since July 2024) fail the build with the default one.
+    service_account = google_service_account.build.id
     source {
       storage_source {
         bucket = google_storage_bucket.sources.name
@@ -105,30 +77,30 @@ resource "google_cloudfunctions2_function" "fn" {
     min_instance_count               = var.sizing[each.key].min_instances
     max_instance_count               = var.sizing[each.key].max_instances
     max_instance_request_concurrency = var.sizing[each.key].concurrency
-    timeout_seconds                  = each.key == "query" ? 300 : 60
-    # Only API Gateway (ingest, query), Cloud Scheduler (retention) and the Pub/Sub push
-    # subscription (writer) call these, each with an identity allowed in iam.tf.
-    ingress_settings               = "ALLOW_ALL"
-    all_traffic_on_latest_revision = true
-    environment_variables          = local.env
+    timeout_seconds                  = local.timeout_seconds[each.key]
+    ingress_settings                 = local.ingress[each.key]
+    all_traffic_on_latest_revision   = true
+    environment_variables            = local.env_by_function[each.key]
     # Memorystore is reached through the Serverless VPC Access connector (platform module).
     vpc_connector                 = var.vpc_connector_id
     vpc_connector_egress_settings = "PRIVATE_RANGES_ONLY"
 
     dynamic "secret_environment_variables" {
-      for_each = local.secrets
+      for_each = { for name in local.secret_names[each.key] : name => var.secrets[name] }
       content {
         key        = secret_environment_variables.key
         project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
+        secret     = secret_environment_variables.value.secret
+        version    = secret_environment_variables.value.version
       }
     }
   }
 
-  labels = { app = "auditlog", environment = var.environment }
+  labels = local.labels
 
-  depends_on = [google_secret_manager_secret_iam_member.accessor]
+  # Deploying checks that the runtime identity can read its secrets and the build identity can
+  # build: wait until those grants have propagated.
+  depends_on = [time_sleep.grants]
 }
 
 # The writer is invoked by a push subscription of our own rather than an Eventarc trigger:
@@ -136,14 +108,16 @@ resource "google_cloudfunctions2_function" "fn" {
 # functions-framework turns the push envelope into the same CloudEvent either way.
 resource "google_pubsub_subscription" "writer" {
   project                    = var.project_id
-  name                       = "audit-events-writer"
+  name                       = "${local.prefix}-writer"
   topic                      = var.topic_id
   ack_deadline_seconds       = 60
   message_retention_duration = "604800s"
+  labels                     = local.labels
   expiration_policy {
     ttl = ""
   }
   push_config {
+    # The run.app address: Pub/Sub push to it counts as internal traffic (ingress, settings.tf).
     push_endpoint = google_cloudfunctions2_function.fn["writer"].service_config[0].uri
     oidc_token {
       service_account_email = google_service_account.pusher.email
@@ -158,15 +132,24 @@ resource "google_pubsub_subscription" "writer" {
     minimum_backoff = "10s"
     maximum_backoff = "600s"
   }
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "google_cloud_scheduler_job" "retention" {
   project     = var.project_id
   region      = var.region
   name        = "${local.prefix}-retention"
-  description = "Deletes events past their retention (legal holds kept)."
-  schedule    = var.retention_schedule
+  description = "One bounded step of retention (expired events deleted, legal holds kept); resumes where the last step stopped."
+  schedule    = local.retention.schedule
   time_zone   = "Etc/UTC"
+  # As long as the function may run, and shorter than the tick; no retries: the next tick is
+  # the retry, so two attempts never overlap (the Firestore lease refuses one anyway).
+  attempt_deadline = local.retention.attempt_deadline
+  retry_config {
+    retry_count = 0
+  }
   http_target {
     http_method = "POST"
     uri         = "${local.retention_url}/api/v1/audit/retention/run"
@@ -175,10 +158,7 @@ resource "google_cloud_scheduler_job" "retention" {
       audience              = local.retention_url
     }
   }
-  retry_config {
-    retry_count = 3
-  }
-  depends_on = [google_cloudfunctions2_function.fn]
+  depends_on = [google_cloudfunctions2_function.fn, google_cloud_run_v2_service_iam_member.invoker]
 }
 
 resource "google_cloud_scheduler_job" "integrity" {
@@ -188,6 +168,11 @@ resource "google_cloud_scheduler_job" "integrity" {
   description = "Sequences leftover staged leaves and re-signs idle tenants' checkpoints."
   schedule    = var.integrity_schedule
   time_zone   = "Etc/UTC"
+  # Every minute; a failed run is simply the next minute's work.
+  attempt_deadline = "120s"
+  retry_config {
+    retry_count = 0
+  }
   http_target {
     http_method = "POST"
     uri         = "${local.retention_url}/api/v1/audit/integrity/run"
@@ -196,5 +181,5 @@ resource "google_cloud_scheduler_job" "integrity" {
       audience              = local.retention_url
     }
   }
-  depends_on = [google_cloudfunctions2_function.fn]
+  depends_on = [google_cloudfunctions2_function.fn, google_cloud_run_v2_service_iam_member.invoker]
 }

@@ -3,6 +3,11 @@ output "urls" {
   description = "Each function's HTTPS address."
 }
 
+output "names" {
+  value       = { for name, fn in google_cloudfunctions2_function.fn : name => fn.name }
+  description = "Each function's (and its Cloud Run service's) name."
+}
+
 output "service_accounts" {
   value       = { for name, sa in google_service_account.fn : name => sa.email }
   description = "Each function's identity."

@@ -17,9 +17,9 @@ variable "environment" {
   }
 }
 
-variable "bundle_dir" {
+variable "repo_root" {
   type        = string
-  description = "Where `make bundle` wrote build/functions/<name>/ (relative to the root module or absolute)."
+  description = "The repository's root (absolute): devtools/bundle.py builds the function sources from it during the plan."
 }
 
 variable "runtime" {
@@ -72,9 +72,14 @@ variable "dead_letter_topic_id" {
   description = "Dead-letter topic for the writer's subscription."
 }
 
+variable "dead_letter_topic_name" {
+  type        = string
+  description = "Dead-letter topic (short name), AUDITLOG_PUBSUB_DEAD_LETTER_TOPIC."
+}
+
 variable "pubsub_agent" {
   type        = string
-  description = "The Pub/Sub service agent member."
+  description = "The Pub/Sub service agent, as an IAM member."
 }
 
 variable "max_delivery_attempts" {
@@ -92,19 +97,26 @@ variable "vpc_connector_id" {
   description = "Serverless VPC Access connector the functions reach Memorystore through."
 }
 
-variable "cursor_secret_id" {
+variable "firestore_database" {
   type        = string
-  description = "Secret holding AUDITLOG_CURSOR_SECRET."
+  description = "Firestore database id (AUDITLOG_FIRESTORE_DATABASE)."
 }
 
-variable "signing_key_secret_id" {
-  type        = string
-  description = "Secret holding AUDITLOG_SIGNING_KEY."
+variable "secrets" {
+  type = map(object({
+    secret  = string
+    version = string
+  }))
+  description = "Secret setting (AUDITLOG_CURSOR_SECRET, AUDITLOG_SIGNING_KEY, AUDITLOG_REDIS_URL) -> Secret Manager secret id and version."
+  validation {
+    condition     = alltrue([for name in ["AUDITLOG_CURSOR_SECRET", "AUDITLOG_SIGNING_KEY", "AUDITLOG_REDIS_URL"] : contains(keys(var.secrets), name)])
+    error_message = "secrets needs AUDITLOG_CURSOR_SECRET, AUDITLOG_SIGNING_KEY and AUDITLOG_REDIS_URL."
+  }
 }
 
-variable "redis_url_secret_id" {
+variable "redis_ca_cert" {
   type        = string
-  description = "Secret holding AUDITLOG_REDIS_URL."
+  description = "PEM of Memorystore's server CAs (AUDITLOG_REDIS_CA_CERT)."
 }
 
 variable "jwt_issuer" {
@@ -128,8 +140,22 @@ variable "jwt_audience" {
 
 variable "retention_schedule" {
   type        = string
-  description = "Cron of the retention run (Cloud Scheduler, UTC)."
-  default     = "17 3 * * *"
+  description = "Cron of the retention steps (Cloud Scheduler, UTC). Each step is bounded; a sweep of all partitions takes several."
+  default     = "*/15 * * * *"
+  validation {
+    condition     = can(regex("^\\*/(15|20|30) \\* \\* \\* \\*$", var.retention_schedule))
+    error_message = "retention_schedule must be every 15, 20 or 30 minutes: each step may run 14 minutes, and a sweep must finish within a day."
+  }
+}
+
+variable "retention_partitions_per_step" {
+  type        = number
+  description = "Most partition days one retention step deletes from (AUDITLOG_RETENTION_PARTITIONS_PER_STEP)."
+  default     = 31
+  validation {
+    condition     = var.retention_partitions_per_step >= 1 && var.retention_partitions_per_step <= 366
+    error_message = "retention_partitions_per_step must be between 1 and 366."
+  }
 }
 
 variable "integrity_schedule" {
@@ -140,6 +166,6 @@ variable "integrity_schedule" {
 
 variable "kms_key_name" {
   type        = string
-  description = "Optional Cloud KMS key for the source bucket."
+  description = "Optional Cloud KMS key (in var.region) for the source bucket; null for Google-managed."
   default     = null
 }

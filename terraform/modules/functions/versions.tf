@@ -1,13 +1,17 @@
 terraform {
-  required_version = ">= 1.5, < 2.0"
+  required_version = ">= 1.11, < 2.0"
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 7.0"
+      version = ">= 6.50, < 7.0"
     }
-    archive = {
-      source  = "hashicorp/archive"
-      version = ">= 2.4, < 3.0"
+    external = {
+      source  = "hashicorp/external"
+      version = ">= 2.3, < 3.0"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.11, < 1.0"
     }
   }
 }

@@ -9,6 +9,14 @@ resource "google_api_gateway_api" "auditlog" {
   display_name = "Audit log (${var.environment})"
 }
 
+# The API's own managed service must be enabled in the project before the gateway serves it
+# ("Enabling your API" in the API Gateway quickstart).
+resource "google_project_service" "api" {
+  project            = var.project_id
+  service            = google_api_gateway_api.auditlog.managed_service
+  disable_on_destroy = false
+}
+
 resource "google_api_gateway_api_config" "auditlog" {
   provider             = google-beta
   project              = var.project_id
@@ -49,4 +57,5 @@ resource "google_api_gateway_gateway" "auditlog" {
   api_config   = google_api_gateway_api_config.auditlog.id
   gateway_id   = "auditlog-${var.environment}"
   display_name = "Audit log (${var.environment})"
+  depends_on   = [google_project_service.api]
 }

@@ -1,16 +1,17 @@
-# The Cloud Monitoring side of monitoring/alerts.yml (same alerts, same thresholds), on Cloud Run's
-# built-in request metrics, Pub/Sub's subscription metrics, and log-based metrics over the
-# service's JSON log lines (terraform/README.md lists the log contracts they rely on).
+# Cloud Monitoring: log-based metrics over the service's JSON log lines (terraform/README.md
+# lists the log contracts), the alert policies of alerts.tf, a dashboard. Everything in PromQL
+# (MQL is deprecated).
 
 locals {
-  run = "resource.type = \"cloud_run_revision\""
+  # This environment's functions only: environments may share a project.
+  runs = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=~\"^${local.prefix}-\""
 }
 
 resource "google_logging_metric" "checkpoints_signed" {
   project     = var.project_id
   name        = "auditlog_${var.environment}_checkpoints_signed"
   description = "Integrity checkpoints signed (log line `checkpoint signed`)."
-  filter      = "${local.run} AND jsonPayload.event=\"checkpoint_signed\""
+  filter      = "${local.runs} AND jsonPayload.event=\"checkpoint_signed\""
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "INT64"
@@ -20,8 +21,19 @@ resource "google_logging_metric" "checkpoints_signed" {
 resource "google_logging_metric" "retention_failures" {
   project     = var.project_id
   name        = "auditlog_${var.environment}_retention_failures"
-  description = "Retention runs answered with 5xx (request log line of runRetention)."
-  filter      = "${local.run} AND resource.labels.service_name=\"${var.function_names["retention"]}\" AND jsonPayload.route=\"runRetention\" AND jsonPayload.status>=500"
+  description = "Retention steps that failed: logged outcome \"failed\", or the request ended 5xx (a timeout or crash logs no outcome)."
+  filter      = "${local.runs} AND resource.labels.service_name=\"${var.function_names["retention"]}\" AND ((jsonPayload.event=\"retention_run\" AND jsonPayload.outcome=\"failed\") OR (log_id(\"run.googleapis.com/requests\") AND httpRequest.requestUrl:\"/api/v1/audit/retention/run\" AND httpRequest.status>=500))"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+  }
+}
+
+resource "google_logging_metric" "retention_completed" {
+  project     = var.project_id
+  name        = "auditlog_${var.environment}_retention_completed"
+  description = "Retention sweeps that reached the end of the partitions (outcome \"complete\")."
+  filter      = "${local.runs} AND resource.labels.service_name=\"${var.function_names["retention"]}\" AND jsonPayload.event=\"retention_run\" AND jsonPayload.outcome=\"complete\""
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "INT64"
@@ -31,127 +43,65 @@ resource "google_logging_metric" "retention_failures" {
 resource "google_logging_metric" "poison_messages" {
   project     = var.project_id
   name        = "auditlog_${var.environment}_poison_messages"
-  description = "Messages the writer cannot decode (log line `poison message`); they dead-letter."
-  filter      = "${local.run} AND jsonPayload.event=\"poison_message\""
+  description = "Deliveries the writer refused as undecodable (log line `poison message`); after max_delivery_attempts the message dead-letters."
+  filter      = "${local.runs} AND jsonPayload.event=\"poison_message\""
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "INT64"
   }
 }
 
-resource "google_monitoring_alert_policy" "error_rate" {
+resource "google_monitoring_alert_policy" "alert" {
+  for_each     = local.alerts
   project      = var.project_id
-  display_name = "auditlog ${var.environment}: 5xx ratio above ${var.error_rate_threshold * 100}%"
+  display_name = "auditlog ${var.environment}: ${each.value.summary}"
   combiner     = "OR"
+  severity     = each.value.severity == "page" ? "CRITICAL" : "WARNING"
+  user_labels  = { app = "auditlog", environment = var.environment, severity = each.value.severity }
   conditions {
-    display_name = "5xx ratio"
-    condition_monitoring_query_language {
-      duration = "300s"
-      query    = <<-MQL
-        fetch cloud_run_revision
-        | metric 'run.googleapis.com/request_count'
-        | filter resource.service_name =~ 'auditlog-${var.environment}-.*'
-        | align rate(5m)
-        | group_by [], [errors: sum(if(metric.response_code_class == '5xx', val(), 0.0)), all: sum(val())]
-        | value [ratio: errors / all]
-        | condition ratio > ${var.error_rate_threshold}
-      MQL
+    display_name = each.key
+    condition_prometheus_query_language {
+      query               = each.value.query
+      duration            = each.value.duration
+      evaluation_interval = "60s"
+      rule_group          = "auditlog"
+      alert_rule          = each.key
+      labels              = { severity = each.value.severity }
+      # Log-based metrics have no time series until their first matching line, and Cloud
+      # Monitoring answers 404 for a new metric for up to 10 minutes
+      # (hashicorp/terraform-provider-google#11102): do not validate the metric at creation.
+      disable_metric_validation = true
     }
   }
   notification_channels = var.notification_channels
   documentation {
-    content = "More than ${var.error_rate_threshold * 100}% of API requests fail. Find `unhandled error` log lines by request_id; check /readyz. See README, Operating it."
+    subject   = each.value.summary
+    content   = each.value.description
+    mime_type = "text/markdown"
   }
+  # And create the metrics first, so even a validating API finds them as soon as it can.
+  depends_on = [
+    google_logging_metric.checkpoints_signed,
+    google_logging_metric.retention_failures,
+    google_logging_metric.retention_completed,
+    google_logging_metric.poison_messages,
+  ]
 }
 
-resource "google_monitoring_alert_policy" "ingest_latency" {
-  project      = var.project_id
-  display_name = "auditlog ${var.environment}: ingest p99 above ${var.ingest_latency_p99_ms} ms"
-  combiner     = "OR"
-  conditions {
-    display_name = "ingest p99 latency"
-    condition_threshold {
-      filter          = "${local.run} AND resource.labels.service_name=\"${var.function_names["ingest"]}\" AND metric.type=\"run.googleapis.com/request_latencies\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.ingest_latency_p99_ms
-      duration        = "600s"
-      aggregations {
-        alignment_period   = "60s"
-        per_series_aligner = "ALIGN_PERCENTILE_99"
-      }
-    }
-  }
-  notification_channels = var.notification_channels
-  documentation {
-    content = "Writers block on the audit log. Look at the writer's backlog and Pub/Sub publish latency."
-  }
-}
-
-resource "google_monitoring_alert_policy" "dead_letters" {
-  project      = var.project_id
-  display_name = "auditlog ${var.environment}: messages in the dead-letter subscription"
-  combiner     = "OR"
-  conditions {
-    display_name = "dead-letter backlog"
-    condition_threshold {
-      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${var.dead_letter_subscription}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "60s"
-      aggregations {
-        alignment_period   = "60s"
-        per_series_aligner = "ALIGN_MAX"
-      }
-    }
-  }
-  notification_channels = var.notification_channels
-  documentation {
-    content = "Nothing is lost: the messages wait intact in the dead-letter subscription. Find them by message_id in `poison message` log lines, fix the cause, republish."
-  }
-}
-
-resource "google_monitoring_alert_policy" "retention_failures" {
-  project      = var.project_id
-  display_name = "auditlog ${var.environment}: retention run failed"
-  combiner     = "OR"
-  conditions {
-    display_name = "retention failures"
-    condition_threshold {
-      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.retention_failures.name}\" AND ${local.run}"
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period   = "3600s"
-        per_series_aligner = "ALIGN_SUM"
-      }
-    }
-  }
-  notification_channels = var.notification_channels
-  documentation {
-    content = "Expired events stay longer than their retention until a run succeeds. Look at the retention function's logs."
-  }
-}
-
-resource "google_monitoring_alert_policy" "checkpoint_stale" {
-  project      = var.project_id
-  display_name = "auditlog ${var.environment}: no integrity checkpoint signed for 10 minutes"
-  combiner     = "OR"
-  conditions {
-    display_name = "checkpoints stopped"
-    condition_absent {
-      filter   = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.checkpoints_signed.name}\" AND ${local.run}"
-      duration = "600s"
-      aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_SUM"
-      }
-    }
-  }
-  notification_channels = var.notification_channels
-  documentation {
-    content = "Idle tenants are re-signed every minute by the integrity scheduler job, so sequencing stopped: new events are not provable. Check the integrity job and the writer's logs."
-  }
+locals {
+  # Counters (DELTA) as rates, gauges as they are, distributions as quantiles.
+  widgets = [
+    ["Requests per second by function and status class", "sum by (service_name, response_code_class) (rate(run_googleapis_com:request_count{${local.run},service_name=~\"${local.prefix}-.*\"}[5m]))"],
+    ["p99 latency by function (ms)", "histogram_quantile(0.99, sum by (service_name, le) (rate(run_googleapis_com:request_latencies_bucket{${local.run},service_name=~\"${local.prefix}-.*\"}[5m])))"],
+    ["Writer backlog (messages)", "sum(pubsub_googleapis_com:subscription_num_undelivered_messages{${local.sub},subscription_id=\"${var.writer_subscription}\"})"],
+    ["Writer queue lag: oldest unacknowledged message (s)", "max(pubsub_googleapis_com:subscription_oldest_unacked_message_age{${local.sub},subscription_id=\"${var.writer_subscription}\"})"],
+    ["Dead-lettered messages per 15 min", "sum(increase(pubsub_googleapis_com:subscription_dead_letter_message_count{${local.sub},subscription_id=\"${var.writer_subscription}\"}[15m]))"],
+    ["Dead-letter archive backlog (messages)", "sum(pubsub_googleapis_com:subscription_num_undelivered_messages{${local.sub},subscription_id=\"${var.dead_letter_archive_subscription}\"})"],
+    ["Checkpoints signed per minute", "sum(rate(${local.user}_checkpoints_signed{${local.run}}[5m])) * 60"],
+    ["Poison deliveries per minute", "sum(rate(${local.user}_poison_messages{${local.run}}[5m])) * 60"],
+    ["Retention: failed steps per day", "sum(increase(${local.user}_retention_failures{${local.run}}[1d]))"],
+    ["Retention: completed sweeps per day", "sum(increase(${local.user}_retention_completed{${local.run}}[1d]))"],
+  ]
 }
 
 resource "google_monitoring_dashboard" "auditlog" {
@@ -161,18 +111,9 @@ resource "google_monitoring_dashboard" "auditlog" {
     gridLayout = {
       columns = 2
       widgets = [
-        for w in [
-          ["Requests by function", "metric.type=\"run.googleapis.com/request_count\" AND ${local.run}"],
-          ["Request latency", "metric.type=\"run.googleapis.com/request_latencies\" AND ${local.run}"],
-          ["Writer backlog", "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\""],
-          ["Dead-letter backlog", "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.labels.subscription_id=\"${var.dead_letter_subscription}\""],
-          ["Checkpoints signed", "metric.type=\"logging.googleapis.com/user/${google_logging_metric.checkpoints_signed.name}\""],
-          ["Poison messages", "metric.type=\"logging.googleapis.com/user/${google_logging_metric.poison_messages.name}\""],
-          ] : {
-          title = w[0]
-          xyChart = {
-            dataSets = [{ timeSeriesQuery = { timeSeriesFilter = { filter = w[1], aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_RATE" } } } }]
-          }
+        for w in local.widgets : {
+          title   = w[0]
+          xyChart = { dataSets = [{ timeSeriesQuery = { prometheusQuery = w[1] }, plotType = "LINE" }] }
         }
       ]
     }

@@ -17,29 +17,18 @@ variable "function_names" {
   description = "Cloud Function (Cloud Run service) name of ingest, query, retention and writer."
 }
 
-variable "dead_letter_subscription" {
+variable "writer_subscription" {
   type        = string
-  description = "Subscription holding dead-lettered messages."
+  description = "The writer's push subscription (queue lag, dead-lettering)."
+}
+
+variable "dead_letter_archive_subscription" {
+  type        = string
+  description = "The BigQuery subscription archiving dead letters."
 }
 
 variable "notification_channels" {
   type        = list(string)
   description = "Cloud Monitoring notification channel ids to page (empty: alerts only show in the console)."
   default     = []
-}
-
-variable "error_rate_threshold" {
-  type        = number
-  description = "Share of 5xx answers that pages (monitoring/alerts.yml uses 0.01)."
-  default     = 0.01
-  validation {
-    condition     = var.error_rate_threshold > 0 && var.error_rate_threshold < 1
-    error_message = "error_rate_threshold must be between 0 and 1."
-  }
-}
-
-variable "ingest_latency_p99_ms" {
-  type        = number
-  description = "Ingest p99 latency that pages, in ms (monitoring/alerts.yml uses 1000)."
-  default     = 1000
 }

@@ -1,9 +1,9 @@
 terraform {
-  required_version = ">= 1.5, < 2.0"
+  required_version = ">= 1.11, < 2.0"
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 7.0"
+      version = ">= 6.50, < 7.0"
     }
   }
 }

@@ -1,12 +1,19 @@
-# Small transactional state: policies, keys, legal holds, erasures and the integrity log.
+# Small transactional state: policies, keys, legal holds, erasures, the integrity log and the
+# retention progress. A named database per environment, so two environments share a project.
+locals {
+  firestore_database = coalesce(var.firestore_database, "auditlog-${var.environment}")
+}
+
 resource "google_firestore_database" "state" {
   project                 = var.project_id
-  name                    = "(default)"
+  name                    = local.firestore_database
   location_id             = var.region
   type                    = "FIRESTORE_NATIVE"
   concurrency_mode        = "OPTIMISTIC"
-  delete_protection_state = var.deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
-  depends_on              = [google_project_service.apis]
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  # Seven days of point-in-time recovery (reads at any minute) where the data matters.
+  point_in_time_recovery_enablement = var.point_in_time_recovery ? "POINT_IN_TIME_RECOVERY_ENABLED" : "POINT_IN_TIME_RECOVERY_DISABLED"
+  depends_on                        = [time_sleep.apis]
 }
 
 # The composite indexes the integrity log queries (backends/firestore_integrity.py).

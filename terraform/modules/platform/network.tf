@@ -3,7 +3,7 @@ resource "google_compute_network" "vpc" {
   project                 = var.project_id
   name                    = "${local.prefix}-vpc"
   auto_create_subnetworks = false
-  depends_on              = [google_project_service.apis]
+  depends_on              = [time_sleep.apis]
 }
 
 # Nothing may reach into this network; the functions and Memorystore talk inside it.
@@ -38,13 +38,13 @@ resource "google_compute_subnetwork" "functions" {
 
 resource "google_vpc_access_connector" "functions" {
   project       = var.project_id
-  name          = "auditlog-${var.environment}"
+  name          = local.prefix
   region        = var.region
   network       = google_compute_network.vpc.name
   ip_cidr_range = "10.20.8.0/28"
   min_instances = 2
-  max_instances = var.environment == "prod" ? 10 : 3
-  depends_on    = [google_project_service.apis]
+  max_instances = var.connector_max_instances
+  depends_on    = [time_sleep.apis]
 }
 
 resource "google_redis_instance" "cache" {
@@ -58,6 +58,6 @@ resource "google_redis_instance" "cache" {
   redis_version           = "REDIS_7_2"
   auth_enabled            = true
   transit_encryption_mode = "SERVER_AUTHENTICATION"
-  labels                  = { app = "auditlog", environment = var.environment }
-  depends_on              = [google_project_service.apis]
+  labels                  = local.labels
+  depends_on              = [time_sleep.apis]
 }

@@ -5,12 +5,12 @@ variable "project_id" {
 
 variable "region" {
   type        = string
-  description = "Region of the functions, Memorystore and the network (e.g. europe-west1)."
+  description = "Region of the functions, Memorystore, Firestore, the network and the topics' messages (e.g. europe-west1)."
 }
 
 variable "environment" {
   type        = string
-  description = "dev, staging or prod: names resources and picks sizes."
+  description = "dev, staging or prod: names resources, so environments can share a project."
   validation {
     condition     = contains(["dev", "staging", "prod"], var.environment)
     error_message = "environment must be dev, staging or prod."
@@ -26,7 +26,6 @@ variable "bigquery_location" {
 variable "dataset_id" {
   type        = string
   description = "Dataset of the events table; staging may share one, prod gets its own."
-  default     = "auditlog"
   validation {
     condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1023}$", var.dataset_id))
     error_message = "dataset_id must be a valid BigQuery dataset id."
@@ -35,7 +34,7 @@ variable "dataset_id" {
 
 variable "table_id" {
   type        = string
-  description = "The events table."
+  description = "The events table; the dead-letter archive is <table_id>_dead_letters beside it."
   default     = "events"
 }
 
@@ -45,10 +44,20 @@ variable "create_dataset" {
   default     = true
 }
 
-variable "deletion_protection" {
+variable "firestore_database" {
+  type        = string
+  description = "Firestore database id; null for auditlog-<environment>. \"(default)\" works too, for one environment per project."
+  default     = null
+  validation {
+    condition     = var.firestore_database == null || can(regex("^(\\(default\\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$", var.firestore_database))
+    error_message = "firestore_database must be (default) or 4-63 lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "point_in_time_recovery" {
   type        = bool
-  description = "Protect the events table from terraform destroy."
-  default     = true
+  description = "Firestore point-in-time recovery (7 days of versions; billed as storage)."
+  default     = false
 }
 
 variable "redis_tier" {
@@ -71,24 +80,34 @@ variable "redis_memory_gb" {
   }
 }
 
-variable "message_retention" {
-  type        = string
-  description = "How long Pub/Sub keeps undelivered messages (max 7 days)."
-  default     = "604800s"
-}
-
-variable "max_delivery_attempts" {
+variable "connector_max_instances" {
   type        = number
-  description = "Deliveries before a message goes to the dead-letter topic (5 to 100)."
-  default     = 10
+  description = "Serverless VPC Access connector: most instances (3 to 10)."
+  default     = 3
   validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
-    error_message = "max_delivery_attempts must be between 5 and 100."
+    condition     = var.connector_max_instances >= 3 && var.connector_max_instances <= 10
+    error_message = "connector_max_instances must be between 3 and 10."
   }
 }
 
-variable "kms_key_name" {
+variable "message_retention" {
   type        = string
-  description = "Optional Cloud KMS key for the dataset, topics and secrets (CMEK); null for Google-managed keys."
+  description = "How long the topics keep messages (max 31 days; 7 days lets a subscription be replayed with seek)."
+  default     = "604800s"
+}
+
+variable "cmek" {
+  type = object({
+    bigquery_key = string
+    regional_key = string
+  })
+  description = "Optional customer-managed keys: bigquery_key in the dataset's KMS location (europe for EU), regional_key in var.region (topics, source bucket). null for Google-managed keys."
   default     = null
+  validation {
+    condition = var.cmek == null || alltrue([
+      for key in [try(var.cmek.bigquery_key, ""), try(var.cmek.regional_key, "")] :
+      can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", key))
+    ])
+    error_message = "cmek keys must be full Cloud KMS key names: projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
 }

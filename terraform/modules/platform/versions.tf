@@ -1,9 +1,21 @@
 terraform {
-  required_version = ">= 1.5, < 2.0"
+  required_version = ">= 1.11, < 2.0"
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 7.0"
+      version = ">= 6.50, < 7.0"
+    }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = ">= 6.50, < 7.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.7, < 4.0"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.11, < 1.0"
     }
   }
 }

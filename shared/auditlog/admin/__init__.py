@@ -1,0 +1,1 @@
+"""Administration: legal holds, erasures, retention, tenant policies."""

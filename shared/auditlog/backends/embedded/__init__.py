@@ -1,0 +1,1 @@
+"""Embedded implementations of the ports: DuckDB, SQLite, in-memory."""

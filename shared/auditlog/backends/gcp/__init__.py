@@ -1,0 +1,1 @@
+"""Google Cloud implementations of the ports: BigQuery, Pub/Sub, Firestore, Redis."""

@@ -1,0 +1,1 @@
+"""Accepting events: validation, PII protection, per-subject encryption."""

@@ -1,0 +1,1 @@
+"""The integrity log: Merkle trees, leaves, checkpoints, the sequencer, proofs, verification."""

@@ -1,0 +1,1 @@
+"""The backend interfaces (Protocols only); implementations live under ``backends/``."""

@@ -1,0 +1,1 @@
+"""Reading events: query parsing, pages, gets, exports, the query cache, self-audit."""

@@ -1,0 +1,1 @@
+"""Moving queued batches into the event store."""

@@ -1,0 +1,68 @@
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project to deploy into (with billing)."
+}
+
+variable "environment" {
+  type        = string
+  description = "dev, staging or prod: picks the profile in environments.tf and prefixes every name, so environments can share a project."
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions, gateway, Memorystore, Firestore and the topics' messages."
+  default     = "europe-west1"
+}
+
+variable "bigquery_location" {
+  type        = string
+  description = "BigQuery dataset location (EU, US or a region)."
+  default     = "EU"
+}
+
+variable "create_dataset" {
+  type        = bool
+  description = "Override the profile: create the events dataset (true) or use an existing one (false). null keeps the profile's (staging shares one)."
+  default     = null
+}
+
+variable "firestore_database" {
+  type        = string
+  description = "Firestore database id; null for auditlog-<environment>."
+  default     = null
+}
+
+variable "jwt_issuer" {
+  type        = string
+  description = "OIDC issuer of the tokens callers send."
+}
+
+variable "jwt_jwks_url" {
+  type        = string
+  description = "That issuer's JWKS URL (https)."
+}
+
+variable "jwt_audience" {
+  type        = string
+  description = "Audience the tokens carry for this API."
+  default     = "auditlog"
+}
+
+variable "notification_channels" {
+  type        = list(string)
+  description = "Cloud Monitoring notification channels to page."
+  default     = []
+}
+
+variable "cmek" {
+  type = object({
+    bigquery_key = string
+    regional_key = string
+  })
+  description = "Optional customer-managed keys: bigquery_key in the dataset's KMS location (europe for EU), regional_key in var.region. null for Google-managed keys."
+  default     = null
+}
