@@ -5,6 +5,8 @@ import {
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
+  type ExtensionDefinition,
+  type OverridableFrontendPlugin,
 } from '@backstage/frontend-plugin-api';
 import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
 import { auditLogApiRef } from './api/AuditLogApi';
@@ -32,24 +34,29 @@ export const auditLogPage = PageBlueprint.make({
   },
 });
 
-export const auditLogEntityContent = EntityContentBlueprint.make({
-  params: {
-    path: 'audit-log',
-    title: 'Audit log',
-    filter: entity =>
-      Boolean(
-        entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim(),
-      ),
-    loader: () =>
-      import('./components/EntityAuditLogContent').then(m => (
-        <m.EntityAuditLogContent />
-      )),
-  },
-});
+// Declared types, not inferred ones: an app's `tsc` emits declarations, and the inferred types
+// name packages (@backstage/filter-predicates) that an app may hold in several versions.
+export const auditLogEntityContent: ExtensionDefinition =
+  EntityContentBlueprint.make({
+    params: {
+      path: 'audit-log',
+      title: 'Audit log',
+      filter: entity =>
+        Boolean(
+          entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim(),
+        ),
+      loader: () =>
+        import('./components/EntityAuditLogContent').then(m => (
+          <m.EntityAuditLogContent />
+        )),
+    },
+  });
 
-export default createFrontendPlugin({
+const auditLogPlugin: OverridableFrontendPlugin = createFrontendPlugin({
   pluginId: 'audit-log',
   title: 'Audit log',
   routes: { root: rootRouteRef },
   extensions: [auditLogApi, auditLogPage, auditLogEntityContent],
 });
+
+export default auditLogPlugin;
