@@ -100,6 +100,17 @@ auditLog:
       roles: [audit_reader, audit_export, system_admin]
 EOF
 
+# The template pins @backstage/backend-defaults ^0.18 while the newest signals backend (caret
+# range) needs 0.19's httpRouter.addWebSocketHandler: the untouched template's backend does not
+# start until its backend-defaults matches (see plugins/audit-log-backend/README.md).
+node -e "
+const fs = require('fs'), f = 'packages/backend/package.json', p = JSON.parse(fs.readFileSync(f));
+const wanted = process.argv[1];
+if (wanted && p.dependencies['@backstage/backend-defaults'] !== wanted) {
+  p.dependencies['@backstage/backend-defaults'] = wanted;
+  fs.writeFileSync(f, JSON.stringify(p, null, 2) + '\\n');
+}" "${BACKEND_DEFAULTS_RANGE-^0.19.0}"
+
 step "yarn install"
 # The template's .yarnrc.yml quarantines releases younger than 3 days (npmMinimalAgeGate). When
 # a release inside one of the template's own ranges is that young (playwright-core 1.65.2 on
@@ -176,14 +187,21 @@ backend:
   cors:
     origin: http://127.0.0.1:$BACKEND_PORT
 EOF
-(cd packages/backend && setsid node ../../node_modules/@backstage/cli/bin/backstage-cli package start \
+# exec setsid: the background subshell becomes the backend's process group, so the trap stops it.
+(cd packages/backend && exec setsid node ../../node_modules/@backstage/cli/bin/backstage-cli package start \
   --config ../../app-config.yaml --config ../../app-config.local.yaml \
   --config ../../app-config.check.yaml >"$WORK/backend.log" 2>&1) &
 pids+=($!)
+ready=0
 for _ in $(seq 300); do
-  curl -fs "http://127.0.0.1:$BACKEND_PORT/.backstage/health/v1/readiness" >/dev/null && break
+  if curl -fs "http://127.0.0.1:$BACKEND_PORT/.backstage/health/v1/readiness" >/dev/null; then
+    ready=1
+    break
+  fi
+  grep -q "Backend startup failed" "$WORK/backend.log" && break
   sleep 1
 done
+[ "$ready" = 1 ] || { echo "the backend did not start; see $WORK/backend.log" >&2; tail -20 "$WORK/backend.log" >&2; exit 1; }
 (cd plugins/audit-log && BACKSTAGE_URL="http://127.0.0.1:$BACKEND_PORT" SCREENSHOTS="$SHOTS" \
   CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium || echo /usr/bin/chromium)}" \
   node "$ROOT/plugins/scripts/backstage-app-browser.mjs")
