@@ -3,12 +3,10 @@
 // (events listed, gutters as the catalog page has them, no horizontal overflow at 1280 px), the
 // admin tab, an annotated entity's tab. Screenshots to $SCREENSHOTS.
 import { createRequire } from 'node:module';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const require = createRequire(join(process.cwd(), 'package.json'));
-const { chromium } = await import(require.resolve('playwright-core'));
+const { chromium } = require('playwright-core');
 const base = process.env.BACKSTAGE_URL;
 const shots = process.env.SCREENSHOTS;
 
@@ -23,7 +21,6 @@ const browser = await chromium.launch({
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
-    `--user-data-dir=${await mkdtemp(join(tmpdir(), 'chromium-'))}`,
   ],
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -70,8 +67,10 @@ await step('guest sign-in', async () => {
 
 let catalog;
 await step('the catalog page (for comparison)', async () => {
-  await page.goto(`${base}/catalog`);
+  await page.goto(base);
+  await page.getByRole('link', { name: 'Catalog' }).first().click();
   await page.getByRole('table').first().waitFor();
+  console.log(`  catalog at ${page.url()}`);
   catalog = await gutters('table');
   await page.screenshot({ path: join(shots, 'catalog.png') });
   console.log(`  catalog table: ${JSON.stringify(catalog)}`);

@@ -11,7 +11,8 @@
 #
 # About 2.5 GB and 15-25 minutes on 2 cores, which is why it is not part of `make test`.
 # BACKSTAGE_APP_WORK (default build/backstage-app) holds the app, the tools and the results;
-# KEEP_APP=1 reuses an app scaffolded before (skips create-app and re-copies the plugins).
+# KEEP_APP=1 reuses an app scaffolded before (skips create-app and re-copies the plugins);
+# ONLY_RUN=1 (with KEEP_APP=1) skips to starting the app and the browser.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${BACKSTAGE_APP_WORK:-$ROOT/build/backstage-app}"
@@ -100,6 +101,7 @@ auditLog:
       roles: [audit_reader, audit_export, system_admin]
 EOF
 
+if [ "${ONLY_RUN:-0}" != 1 ]; then
 # The template pins @backstage/backend-defaults ^0.18 while the newest signals backend (caret
 # range) needs 0.19's httpRouter.addWebSocketHandler: the untouched template's backend does not
 # start until its backend-defaults matches (see plugins/audit-log-backend/README.md).
@@ -130,6 +132,8 @@ CI=true yarn test
 step "production builds (app, backend)"
 yarn workspace app build
 yarn workspace backend build
+
+fi
 
 step "run: an audit log server with events, the backend serving the built app, Chromium"
 VENV="$ROOT/.venv"
