@@ -12,7 +12,7 @@ import { EventDetail } from './EventDetail';
 import { EventExplorer } from './EventExplorer';
 import { IntegrityPanel } from './IntegrityPanel';
 
-function Nav() {
+function Nav({ admin }: { admin: boolean }) {
   const base = useBasePath();
   const identity = useIdentity();
   return (
@@ -21,7 +21,7 @@ function Nav() {
         Events
       </NavLink>
       <NavLink to={`${base}/integrity`}>Integrity</NavLink>
-      {identity.data?.allowed.admin && (
+      {admin && identity.data?.allowed.admin && (
         <NavLink to={`${base}/admin`}>Admin</NavLink>
       )}
     </nav>
@@ -38,7 +38,8 @@ export function AuditLogRoutes({
     <AuditLogQueryProvider>
       <BasePathProvider>
         <div className="al-root" style={{ paddingTop: 0 }}>
-          <Nav />
+          {/* The admin tab belongs to the page, not to an entity's tab. */}
+          <Nav admin={!lockedFilters} />
           <Routes>
             <Route
               index

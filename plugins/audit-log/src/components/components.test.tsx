@@ -428,3 +428,28 @@ describe('admin tab', () => {
     expect(screen.queryByRole('link', { name: 'Admin' })).toBeNull();
   });
 });
+
+describe('admin tab on an entity', () => {
+  it('is not offered on an entity tab', async () => {
+    const api = new FakeAuditLogApi(EVENTS);
+    await render(
+      <EntityProvider
+        entity={{
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'Component',
+          metadata: {
+            name: 'billing-api',
+            annotations: { 'audit-log/service-name': 'billing' },
+          },
+        }}
+      >
+        <EntityAuditLogContent />
+      </EntityProvider>,
+      '/',
+      api,
+    );
+    await waitFor(() => expect(rowIds()).toHaveLength(6));
+    expect(screen.getByRole('link', { name: 'Integrity' })).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Admin' })).toBeNull();
+  });
+});
