@@ -5,6 +5,16 @@ creates the topic, subscriptions (push to the writer, with a dead-letter policy)
 table, runs the four functions as separate functions-framework processes, and serves the same API
 as `make run` on PORT through a local gateway. Endpoints are written to DATA_DIR/stack.json so
 that tests (and curious people) can reach each piece.
+
+Where it differs from GCP, on purpose:
+- A function that dies is started again on its port within a second (Cloud Run would start a new
+  instance), and so is redis-server (empty, as Memorystore after a failover); each restart is
+  logged to stack.log and counted in stack.json's ``restarts``, which also lists the pids.
+- The writer subscription has no retry policy: the Pub/Sub emulator stops delivering a push
+  subscription's failed messages after an outage when it has one (seen with a trivial endpoint: 0
+  of 5 redelivered, 0 dead-lettered). Without it a failed push is redelivered about once a
+  second, so the dead-letter policy allows ``MAX_DELIVERY_ATTEMPTS`` (20: a writer outage of about
+  20 s) rather than GCP's exponential backoff up to 10 minutes.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +38,8 @@ from devtools import standins
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "auditlog-local"
 WRITER_SUBSCRIPTION = "audit-events-writer"
-MAX_DELIVERY_ATTEMPTS = 5
+MAX_DELIVERY_ATTEMPTS = 20
+SUPERVISE_SECONDS = 0.5
 
 
 class Stack:
@@ -37,6 +49,9 @@ class Stack:
         self.stand_ins: list[standins.StandIn] = []
         self.functions: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         self.env: dict[str, str] = {}
+        self.restarts: dict[str, int] = {}
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     def start(self) -> dict[str, Any]:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +59,7 @@ class Stack:
         pubsub = self._keep(standins.start_pubsub(self.workdir))
         firestore = self._keep(standins.start_firestore(self.workdir))
         redis = self._keep(standins.start_redis(self.workdir))
+        self.redis = redis
         bigquery = self._keep(standins.start_bigquery(self.workdir, PROJECT))
         self.env = {
             "AUDITLOG_BACKEND": "gcp",
@@ -62,6 +78,8 @@ class Stack:
             self._start_function(name, port)
         for name, (_, port) in self.functions.items():
             self._wait_healthy(name, port)
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor.start()
         info = {
             "project": PROJECT,
             "env": self.env,
@@ -69,6 +87,8 @@ class Stack:
             "topic": "audit-events",
             "dead_letter_topic": "audit-events-dead-letter",
             "writer_subscription": WRITER_SUBSCRIPTION,
+            "restarts": self.restarts,
+            "pids": self._pids(),
         }
         (self.data_dir / "stack.json").write_text(json.dumps(info, indent=2))
         return info
@@ -83,7 +103,7 @@ class Stack:
             "--push-endpoint", push_endpoint,
             "--writer-subscription", WRITER_SUBSCRIPTION,
             "--max-delivery-attempts", str(MAX_DELIVERY_ATTEMPTS),
-            "--minimum-backoff-seconds", "1",
+            "--no-retry-policy",
         ]  # fmt: skip
         subprocess.run(
             argv,
@@ -113,6 +133,39 @@ class Stack:
         )
         self.functions[name] = (process, port)
 
+    def _supervise(self) -> None:
+        """Start a function again when its process ends, as Cloud Run starts a new instance; and
+        redis-server, as Memorystore fails over (empty)."""
+        while not self._stopping.wait(SUPERVISE_SECONDS):
+            for name, (process, port) in list(self.functions.items()):
+                if process.poll() is None or self._stopping.is_set():
+                    continue
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                print(f"function {name} exited ({process.returncode}); starting it again", flush=True)
+                self._start_function(name, port)
+                self._write_processes()
+            if self.redis.process.poll() is not None and not self._stopping.is_set():
+                self.restarts["redis"] = self.restarts.get("redis", 0) + 1
+                print("redis-server exited; starting it again", flush=True)
+                if self.redis in self.stand_ins:
+                    self.stand_ins.remove(self.redis)
+                with contextlib.suppress(RuntimeError):  # the port may still be closing: next time
+                    self.redis = self._keep(standins.start_redis(self.workdir, self.redis.port))
+                self._write_processes()
+
+    def _write_processes(self) -> None:
+        info_path = self.data_dir / "stack.json"
+        with contextlib.suppress(OSError, ValueError):
+            info = json.loads(info_path.read_text())
+            info["restarts"] = self.restarts
+            info["pids"] = self._pids()
+            info_path.write_text(json.dumps(info, indent=2))
+
+    def _pids(self) -> dict[str, int]:
+        pids = {name: process.pid for name, (process, _) in self.functions.items()}
+        pids["redis"] = self.redis.process.pid
+        return pids
+
     def _wait_healthy(self, name: str, port: int, timeout: float = 60) -> None:
         process, _ = self.functions[name]
         deadline = time.monotonic() + timeout
@@ -130,6 +183,9 @@ class Stack:
         raise RuntimeError(f"function {name} did not come up within {timeout} s")
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
         for process, _ in self.functions.values():
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -155,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", type=Path, default=Path(os.environ.get("AUDITLOG_DATA_DIR", ".auditlog-gcp"))
     )
     args = parser.parse_args(argv)
+    # Absolute from here on: the stand-ins run with their own working directory.
+    args.data_dir = args.data_dir.resolve()
     for name in ("pubsub", "firestore", "redis", "bigquery"):
         reason = standins.unavailable(name)
         if reason:
@@ -173,7 +231,14 @@ def main(argv: list[str] | None = None) -> int:
         # that would end this process before `finally` stops the stand-ins (which run in
         # sessions of their own and would outlive it).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(LocalGateway(info["functions"]), host="127.0.0.1", port=args.port, log_level="warning")
+        uvicorn.run(
+            LocalGateway(info["functions"]),
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            # A request waiting on a dead function must not hold the shutdown.
+            timeout_graceful_shutdown=5,
+        )
     finally:
         stack.stop()
     return 0

@@ -36,6 +36,7 @@ class LocalService:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # more AUDITLOG_* settings for this server
 
     @property
     def url(self) -> str:
@@ -47,6 +48,7 @@ class LocalService:
             "AUDITLOG_DATA_DIR": str(self.data_dir),
             "PORT": str(self.port),
             "AUDITLOG_ENVIRONMENT": "development",
+            **self.env,
         }
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         log = self.log_path.open("ab")

@@ -6,11 +6,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from auditlog.errors import ConfigurationError
 from auditlog.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import httpx
 
 ROLES = ("audit_reader", "audit_admin", "audit_writer", "audit_export", "system_admin")
 
@@ -71,6 +75,28 @@ def _openapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin_request(
+    settings: Settings,
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, str] | None = None,
+    json_body: bytes | None = None,
+) -> httpx.Response:
+    """Admin commands go through the running server (it owns the stores), as the platform's
+    system_admin with a development token from the same data dir."""
+    import httpx
+
+    token = _dev_token(settings, settings.platform_tenant, ["system_admin"])
+    headers = {"Authorization": f"Bearer {token}"}
+    if json_body is not None:
+        headers["Content-Type"] = "application/json"
+    return httpx.request(
+        method, f"{args.url}{path}", headers=headers, params=params, content=json_body, timeout=3600
+    )
+
+
 def _admin_call(
     settings: Settings,
     args: argparse.Namespace,
@@ -80,17 +106,7 @@ def _admin_call(
     params: dict[str, str] | None = None,
     json_body: bytes | None = None,
 ) -> int:
-    """Admin commands go through the running server (it owns the stores), as system_admin with a
-    development token from the same data dir."""
-    import httpx
-
-    token = _dev_token(settings, settings.platform_tenant, ["system_admin"])
-    headers = {"Authorization": f"Bearer {token}"}
-    if json_body is not None:
-        headers["Content-Type"] = "application/json"
-    response = httpx.request(
-        method, f"{args.url}{path}", headers=headers, params=params, content=json_body, timeout=3600
-    )
+    response = _admin_request(settings, args, method, path, params=params, json_body=json_body)
     print(response.text)
     return 0 if response.is_success else 1
 
@@ -109,14 +125,15 @@ def _retention(settings: Settings, args: argparse.Namespace) -> int:
 
     print(f"retention: {'dry run' if args.dry_run else 'deleting'} ...", file=sys.stderr, flush=True)
     threading.Thread(target=heartbeat, daemon=True).start()
+    params = {"dry_run": "true" if args.dry_run else "false"}
     try:
-        return _admin_call(
-            settings,
-            args,
-            "POST",
-            "/api/v1/audit/retention/run",
-            params={"dry_run": "true" if args.dry_run else "false"},
-        )
+        while True:  # a real run is bounded: run again while the sweep is partial
+            response = _admin_request(settings, args, "POST", "/api/v1/audit/retention/run", params=params)
+            print(response.text)
+            if not response.is_success:
+                return 1
+            if args.dry_run or response.json().get("outcome") != "partial":
+                return 0
     finally:
         done.set()
         print(f"retention: finished in {time.monotonic() - started:.1f} s", file=sys.stderr)
@@ -149,12 +166,39 @@ def _bootstrap_gcp(settings: Settings, args: argparse.Namespace) -> int:
         push_endpoint=args.push_endpoint,
         writer_subscription=args.writer_subscription,
         max_delivery_attempts=args.max_delivery_attempts,
-        minimum_backoff_seconds=args.minimum_backoff_seconds,
+        minimum_backoff_seconds=None if args.no_retry_policy else args.minimum_backoff_seconds,
     )
     print(
         f"bootstrapped project {settings.gcp_project}: topic {settings.pubsub_topic}, "
         f"table {settings.bigquery_dataset}.{settings.bigquery_table}"
     )
+    return 0
+
+
+def _dead_letter_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Publish archived dead letters to the events topic again (terraform/README.md, "Dead
+    letters"), with the operator's credentials (AUDITLOG_GCP_PROJECT names the project)."""
+    from datetime import UTC, datetime, timedelta
+
+    from auditlog.runtime import replay_dead_letters
+
+    since = (
+        datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        if args.since
+        else datetime.now(UTC) - timedelta(days=args.days)
+    )
+    replayed = replay_dead_letters(
+        settings,
+        args.table,
+        args.topic,
+        since=since,
+        message_ids=args.message_id or None,
+        dry_run=args.dry_run,
+    )
+    for old, new in replayed:
+        print(f"{old} -> {new or '(dry run)'}")
+    dry = " (dry run)" if args.dry_run else ""
+    print(f"dead-letter replay: {len(replayed)} message(s){dry}", file=sys.stderr)
     return 0
 
 
@@ -301,18 +345,34 @@ def _parser() -> argparse.ArgumentParser:
     bootstrap.add_argument("--writer-subscription", default="audit-events-writer")
     bootstrap.add_argument("--max-delivery-attempts", type=int, default=5)
     bootstrap.add_argument("--minimum-backoff-seconds", type=float, default=10.0)
+    bootstrap.add_argument(
+        "--no-retry-policy",
+        action="store_true",
+        help="redeliver at once (the Pub/Sub emulator loses a push subscription's retries otherwise)",
+    )
     bootstrap.set_defaults(run=_bootstrap_gcp)
+
+    dead = sub.add_parser("dead-letter", help="dead letters archived on GCP")
+    dead_sub = dead.add_subparsers(dest="dead_letter_command", required=True)
+    replay = dead_sub.add_parser("replay", help="publish archived dead letters to the events topic again")
+    replay.add_argument("--table", required=True, help="PROJECT.DATASET.TABLE of the archive")
+    replay.add_argument("--topic", required=True, help="the events topic (name or projects/P/topics/T)")
+    replay.add_argument("--message-id", action="append", default=[], help="only this message (repeatable)")
+    replay.add_argument("--since", help="RFC 3339: messages dead-lettered since (default: --days ago)")
+    replay.add_argument("--days", type=int, default=30, help="how far back without --since (30)")
+    replay.add_argument("--dry-run", action="store_true", help="list what would be replayed")
+    replay.set_defaults(run=_dead_letter_replay)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)
 
-    retention = sub.add_parser("retention", help="retention commands")
-    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
-    run = retention_sub.add_parser("run", help="delete events past their retention now")
-    run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
-    run.add_argument("--url", default=None, help="the server (default: the local one)")
-    run.set_defaults(run=_retention)
+    _add_data_commands(sub)
+    _add_admin_commands(sub)
+    return parser
 
+
+def _add_data_commands(sub: Any) -> None:
+    """Exports and verification."""
     export = sub.add_parser("export", help="stream an export into a file, with progress")
     export.add_argument("--tenant", required=True, help="the tenant (a development token is minted)")
     export.add_argument("--out", required=True, help="the file to write")
@@ -338,6 +398,16 @@ def _parser() -> argparse.ArgumentParser:
     verify_file.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the file's)")
     verify_file.set_defaults(run=_verify_export)
 
+
+def _add_admin_commands(sub: Any) -> None:
+    """Retention, policies (through the running server)."""
+    retention = sub.add_parser("retention", help="retention commands")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    run = retention_sub.add_parser("run", help="delete events past their retention now")
+    run.add_argument("--dry-run", action="store_true", help="report what would be deleted")
+    run.add_argument("--url", default=None, help="the server (default: the local one)")
+    run.set_defaults(run=_retention)
+
     policy = sub.add_parser("policy", help="tenant policies (retention, rate limits, allowlist, PII)")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     show = policy_sub.add_parser("show", help="print a tenant's policy as JSON")
@@ -349,8 +419,6 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("--file", required=True, help="the policy as JSON (start from `policy show`)")
     put.add_argument("--url", default=None, help="the server (default: the local one)")
     put.set_defaults(run=_policy_set)
-
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

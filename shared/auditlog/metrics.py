@@ -123,6 +123,12 @@ RETENTION_RUNS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+DEPENDENCY_UP = Gauge(
+    "auditlog_dependency_up",
+    "1 when a dependency answered the last readiness probe, 0 when it did not",
+    ["dependency"],
+    registry=REGISTRY,
+)
 POISON_MESSAGES = Counter(
     "auditlog_poison_messages_total",
     "Queue messages that can never be written; Pub/Sub moves them to the dead-letter topic.",

@@ -10,14 +10,14 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from auditlog import metrics
 from auditlog.admin.erasures import ErasureBook
 from auditlog.admin.holds import HoldBook
 from auditlog.admin.policies import PolicyBook
-from auditlog.admin.retention import RetentionService
+from auditlog.admin.retention import RetentionService, SweepLimits
 from auditlog.auth.identity import TokenVerifier
 from auditlog.auth.limits import RequestLimits
 from auditlog.auth.verifiers import build_verifier
@@ -71,7 +71,7 @@ class Runtime:
     erasures: ErasureBook
     self_audit: SelfAudit
     limits: RequestLimits
-    signer: CheckpointSigner
+    signer: CheckpointSigner | None
     sequencer: Sequencer
     proofs: IntegrityReader
     # The GCP writer function's entry point; locally the writer loop owns one.
@@ -97,7 +97,7 @@ class Runtime:
         return {
             "store": backends.store.ping,
             "queue": backends.queue.depth,
-            "cache": lambda: backends.cache.get("auditlog:readyz"),
+            "cache": backends.cache.ping,
             "state": lambda: backends.state.get("readyz", "probe"),
             "integrity": lambda: backends.integrity.latest_checkpoint("auditlog-readyz"),
         }
@@ -176,6 +176,7 @@ def _embedded(settings: Settings) -> Backends:
 def _gcp(settings: Settings) -> Backends:
     from auditlog.backends.gcp.bigquery_store import BigQueryEventStore, storage_write_client
     from auditlog.backends.gcp.clients import bigquery_client, firestore_client
+    from auditlog.backends.gcp.firestore_claims import FirestoreClaimStore
     from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
     from auditlog.backends.gcp.firestore_state import FirestoreStateStore
     from auditlog.backends.gcp.pubsub_queue import PubSubEventQueue, publisher_for_throughput
@@ -191,19 +192,26 @@ def _gcp(settings: Settings) -> Backends:
     # Two clients on purpose: the registry sends 1000-key scripts and may wait longer than the
     # cache, whose reads must give up within milliseconds.
     registry = RedisIdempotencyRegistry(
-        redis_client(settings.redis_url), ttl_seconds=settings.idempotency_ttl_days * 86400
+        redis_client(settings.redis_url, ca_cert=settings.redis_ca_cert),
+        # A cache in front of the claims: a day of receipts keeps Memorystore small.
+        ttl_seconds=min(settings.idempotency_ttl_days, 1) * 86400,
     )
     return Backends(
-        queue=PubSubEventQueue(publisher, topic, registry),
+        queue=PubSubEventQueue(
+            publisher,
+            topic,
+            registry,
+            FirestoreClaimStore(firestore, ttl_days=settings.idempotency_ttl_days),
+        ),
         store=BigQueryEventStore(
             bigquery_client(settings),
             settings.bigquery_dataset,
             settings.bigquery_table,
             write_client=storage_write_client(settings.bigquery_storage_endpoint),
         ),
-        cache=RedisQueryCache(connect(settings.redis_url)),
+        cache=RedisQueryCache(connect(settings.redis_url, ca_cert=settings.redis_ca_cert)),
         # A client of its own, so limiter calls never wait behind the registry's scripts.
-        limiter=RedisRateLimiter(connect(settings.redis_url)),
+        limiter=RedisRateLimiter(connect(settings.redis_url, ca_cert=settings.redis_ca_cert)),
         state=FirestoreStateStore(firestore),
         integrity=FirestoreIntegrityStore(firestore),
     )
@@ -221,7 +229,7 @@ def bootstrap_gcp(
     creates them in real ones)."""
     from auditlog.backends.gcp.bigquery_store import ensure_events_table
     from auditlog.backends.gcp.clients import bigquery_client
-    from auditlog.backends.gcp.pubsub_queue import ensure_topology
+    from auditlog.backends.gcp.pubsub_topology import ensure_topology
 
     ensure_events_table(bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table)
     ensure_topology(
@@ -233,6 +241,32 @@ def bootstrap_gcp(
         max_delivery_attempts,
         minimum_backoff_seconds=minimum_backoff_seconds,
     )
+
+
+def replay_dead_letters(
+    settings: Settings,
+    table: str,
+    topic: str,
+    *,
+    since: datetime,
+    message_ids: list[str] | None,
+    dry_run: bool,
+) -> list[tuple[str, str | None]]:
+    """The archived dead letters (``table``, ``PROJECT.DATASET.TABLE``) published again to
+    ``topic``; (archived id, new id or None in a dry run) for each (backends/gcp/dead_letters.py)."""
+    from auditlog.backends.gcp.clients import bigquery_client
+    from auditlog.backends.gcp.dead_letters import dead_letters, replay
+    from auditlog.backends.gcp.pubsub_queue import publisher_for_throughput
+
+    letters = dead_letters(bigquery_client(settings), table, since=since, message_ids=message_ids)
+    if dry_run:
+        return [(d.message_id, None) for d in letters]
+    publisher = publisher_for_throughput()
+    try:
+        path = topic if topic.startswith("projects/") else publisher.topic_path(settings.gcp_project, topic)
+        return [(old, new) for old, new in replay(publisher, path, letters)]
+    finally:
+        publisher.stop()
 
 
 @dataclass
@@ -279,22 +313,25 @@ def open_for_verification(settings: Settings, public_key: bytes | None = None) -
     )
 
 
-def _signer(settings: Settings, data: Path) -> CheckpointSigner:
-    return CheckpointSigner(
-        bytes.fromhex(settings.signing_key.get_secret_value())
-        if settings.signing_key
-        else _secret_file(data / SIGNING_KEY_FILE)
-    )
+def _signer(settings: Settings, data: Path) -> CheckpointSigner | None:
+    """The checkpoint key: the configured one; in development, one kept in the data dir; else
+    none (a function that signs nothing, such as the writer, is not given it)."""
+    if settings.signing_key:
+        return CheckpointSigner(bytes.fromhex(settings.signing_key.get_secret_value()))
+    if settings.is_development:
+        return CheckpointSigner(_secret_file(data / SIGNING_KEY_FILE))
+    return None
 
 
 def _reader(
     settings: Settings, backends: Backends, unsealer: Unsealer, policies: PolicyBook, protector: PiiProtector
 ) -> EventReader:
-    codec = CursorCodec(
-        settings.cursor_secret.get_secret_value().encode()
-        if settings.cursor_secret
-        else _secret_file(settings.data_dir / CURSOR_KEY_FILE)
-    )
+    key: bytes | None = None  # without it, a function that pages refuses (CursorCodec)
+    if settings.cursor_secret:
+        key = settings.cursor_secret.get_secret_value().encode()
+    elif settings.is_development:
+        key = _secret_file(settings.data_dir / CURSOR_KEY_FILE)
+    codec = CursorCodec(key)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     default = timedelta(days=settings.default_window_days)
     return EventReader(
@@ -344,14 +381,26 @@ def build_runtime(settings: Settings) -> Runtime:
         ingest=IngestService(backends.queue, IngestRules(skew), policies, protector),
         reader=_reader(settings, backends, Unsealer(subject_keys), policies, protector),
         protector=protector,
-        retention=RetentionService(backends.store, holds, backends.cache, policies, protector),
+        retention=RetentionService(
+            backends.store,
+            holds,
+            backends.cache,
+            policies,
+            protector,
+            backends.state,
+            SweepLimits(
+                settings.retention_run_budget_seconds,
+                settings.retention_lease_seconds,
+                settings.retention_partitions_per_step,
+            ),
+        ),
         erasures=ErasureBook(backends.state, subject_keys, backends.cache),
         holds=holds,
         self_audit=SelfAudit(backends.queue),
         limits=RequestLimits(backends.limiter),
         signer=signer,
         sequencer=sequencer,
-        proofs=IntegrityReader(backends.integrity, backends.store, signer),
+        proofs=IntegrityReader(backends.integrity, backends.store, signer, sequencer),
         writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
         sequencer_loop=sequencer_loop,
     )

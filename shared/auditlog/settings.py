@@ -204,6 +204,17 @@ class Settings(BaseSettings):
     default_retention_days: int = Field(90, ge=90, le=2555, description="retention when none given")
     max_future_skew_seconds: int = Field(300, ge=0, description="how far ahead a timestamp may be")
 
+    # Retention runs (Cloud Scheduler every 15 minutes on GCP; `auditlog retention run` locally)
+    retention_run_budget_seconds: float = Field(
+        600.0, gt=0, description="a run starts no new step after this long (fit it to the function's timeout)"
+    )
+    retention_lease_seconds: float = Field(
+        900.0, gt=0, description="how long a run holds the lease that keeps runs from overlapping"
+    )
+    retention_partitions_per_step: int = Field(
+        31, ge=1, description="partitions (days) one DELETE covers"
+    )
+
     # Reading
     default_window_days: int = Field(30, ge=1, description="query window when no start_time given")
     max_window_days: int = Field(400, ge=1, description="longest start_time..end_time window")
@@ -235,9 +246,17 @@ class Settings(BaseSettings):
         None, description="Storage Write API gRPC host:port override (the BigQuery emulator)"
     )
     redis_url: str | None = Field(None, description="Memorystore/Redis URL for cache and registry")
+    redis_ca_cert: str | None = Field(
+        None,
+        description="PEM of the CA(s) that sign the Redis server's certificate (Memorystore's "
+        "server_ca_certs); with a rediss:// URL the server is verified against it",
+    )
     firestore_database: str = Field("(default)", description="Firestore database id")
     idempotency_ttl_days: int = Field(
-        1, ge=1, description="how long the registry remembers audit_ids for `duplicate` answers (GCP)"
+        7,
+        ge=1,
+        description="GCP: how long a client-chosen audit_id stays claimed, so that a retry is "
+        "answered `duplicate` with the first receipt (Firestore claims; Redis caches them as long)",
     )
     cache_ttl_seconds: float = Field(1.0, ge=0, description="TTL of cached pages whose window touches now")
     cache_closed_ttl_seconds: float = Field(
@@ -246,20 +265,26 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
+        """Outside development a secret, where given, must be a real one. A function that does
+        not use a secret runs without it (ingest and the writer get neither: least privilege);
+        one that uses a missing secret refuses with a ConfigurationError naming it
+        (``missing_secret``)."""
         if self.environment is Environment.DEVELOPMENT:
             return self
-
-        secret = self.cursor_secret.get_secret_value() if self.cursor_secret else ""
-        if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
-            raise ConfigurationError(
-                "AUDITLOG_CURSOR_SECRET must be set to a random value of at least 32 characters "
-                "outside development"
-            )
-        key = self.signing_key.get_secret_value() if self.signing_key else ""
-        if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
-            raise ConfigurationError(
-                "AUDITLOG_SIGNING_KEY must be a random Ed25519 seed of 64 hex characters outside development"
-            )
+        if self.cursor_secret is not None:
+            secret = self.cursor_secret.get_secret_value()
+            if len(secret) < 32 or secret.lower() in _PLACEHOLDERS or len(set(secret)) < 8:
+                raise ConfigurationError(
+                    "AUDITLOG_CURSOR_SECRET must be a random value of at least 32 characters "
+                    "outside development"
+                )
+        if self.signing_key is not None:
+            key = self.signing_key.get_secret_value()
+            if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
+                raise ConfigurationError(
+                    "AUDITLOG_SIGNING_KEY must be a random Ed25519 seed of 64 hex characters outside "
+                    "development"
+                )
         return self
 
     @property
@@ -274,6 +299,12 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def missing_secret(name: str, used_for: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{name} is not set for this function, which {used_for}; set it (on GCP, from Secret Manager)"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -42,7 +42,7 @@ AWKWARD_TEXT = [
     "  leading and trailing spaces  ",
     '"',
     ",",
-    "=1+2",  # looks like a formula; kept as text
+    "=1+2",  # looks like a formula: CSV shows it as text ('=1+2), NDJSON as stored
 ]
 
 
@@ -67,7 +67,9 @@ def _as_csv(value: Any, column: str) -> str:
         return ""
     if column in JSON_COLUMNS:
         raise AssertionError("compare JSON columns parsed")
-    return str(value)
+    text = str(value)
+    # A cell a spreadsheet would run as a formula is prefixed with ' (OWASP CSV injection).
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
 def _assert_csv_row_is(row: dict[str, str], expected: dict[str, Any]) -> None:
@@ -128,7 +130,7 @@ def test_csv_export_parses_back_to_the_events(
     for row, expected in zip(rows, shown, strict=True):
         _assert_csv_row_is(row, expected)
     # The awkward text really is in there, intact.
-    assert {r["user_agent"] for r in rows} == set(AWKWARD_TEXT)
+    assert {r["user_agent"] for r in rows} == {_as_csv(t, "user_agent") for t in AWKWARD_TEXT}
     assert {json.loads(r["metadata"])["note"] for r in rows} == set(AWKWARD_TEXT)
 
 

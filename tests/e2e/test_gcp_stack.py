@@ -8,94 +8,25 @@ import csv
 import hashlib
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from auditlog.auth.dev_issuer import DevIssuer
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import wait_for
+from tests.e2e.gcp import GcpStack, running_stack
 
 pytestmark = pytest.mark.e2e
 
 
-class GcpStack:
-    def __init__(self, data_dir: Path, port: int, process: subprocess.Popen[bytes]) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.process = process
-        self.info: dict[str, Any] = json.loads((data_dir / "stack.json").read_text())
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def client(self, tenant: str, roles: list[str]) -> httpx.Client:
-        token = DevIssuer(self.data_dir, issuer="auditlog-dev", audience="auditlog").issue(
-            tenant_id=tenant, roles=roles
-        )
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-
-    def publisher(self) -> Any:
-        os.environ["PUBSUB_EMULATOR_HOST"] = self.info["env"]["PUBSUB_EMULATOR_HOST"]
-        from google.cloud import pubsub_v1
-
-        return pubsub_v1.PublisherClient()
-
-    def topic(self, name: str) -> str:
-        return f"projects/{self.info['project']}/topics/{name}"
-
-
 @pytest.fixture(scope="module")
 def gcp_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpStack]:
-    from devtools import standins
-
-    for name in ("pubsub", "firestore", "redis", "bigquery"):
-        reason = standins.unavailable(name)
-        if reason is not None:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"the GCP stack needs {name} under CI=true: {reason}")
-            pytest.skip(f"the GCP stack needs {name}: {reason}")
-    data_dir = tmp_path_factory.mktemp("gcp-stack")
-    port = free_port()
-    log = (data_dir / "stack.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.gcp_local", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 240
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the stack exited:\n{(data_dir / 'stack.log').read_text()[-4000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the stack did not start:\n{(data_dir / 'stack.log').read_text()[-4000:]}")
-            time.sleep(0.2)
-        yield GcpStack(data_dir, port, process)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    yield from running_stack(tmp_path_factory.mktemp("gcp-stack"))
 
 
 def _event(**overrides: Any) -> dict[str, Any]:

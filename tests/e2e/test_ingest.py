@@ -315,18 +315,20 @@ def test_single_retry_with_the_same_audit_id_is_stored_once(service: LocalServic
     audit_id = str(uuid.uuid4())
     with client(service, new_tenant("idem")) as c:
         first = post_one(c, event(audit_id=audit_id, user_id="first"))
-        assert first.pop("leaf_hash") is not None
+        receipt = first.pop("leaf_hash")
+        assert receipt is not None
         assert first == {"audit_id": audit_id, "status": "accepted"}
-        # A retry, even with other content (and the id in upper case), is the same event.
+        # A retry, even with other content (and the id in upper case), is the same event, and
+        # is answered with the first version's receipt: that is the version stored.
         assert post_one(c, event(audit_id=audit_id, user_id="second")) == {
             "audit_id": audit_id,
             "status": "duplicate",
-            "leaf_hash": None,
+            "leaf_hash": receipt,
         }
         assert post_one(c, event(audit_id=audit_id.upper(), user_id="third")) == {
             "audit_id": audit_id,
             "status": "duplicate",
-            "leaf_hash": None,
+            "leaf_hash": receipt,
         }
         marker = post_one(c, event(user_id="marker"))  # written after the retries
         events = wait_ids(c, [audit_id, marker["audit_id"]])
@@ -354,9 +356,11 @@ def test_batch_retry_and_repeats_within_a_batch_are_duplicates(service: LocalSer
         ]
         assert (answer["accepted"], answer["duplicates"], answer["rejected"]) == (2, 2, 0)
 
-        # The whole batch again: everything is a duplicate.
+        # The whole batch again: everything is a duplicate, answered with the first receipts.
         again = post_batch(c, [event(audit_id=i) for i in (single_id, repeated_id, fresh_id)])
         assert [r["status"] for r in again["results"]] == ["duplicate"] * 3
+        first_receipts = [r["leaf_hash"] for r in answer["results"][1:3]]
+        assert [r["leaf_hash"] for r in again["results"][1:]] == first_receipts
         assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 3, 0)
 
         marker = post_one(c, event(user_id="marker"))

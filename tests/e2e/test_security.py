@@ -204,8 +204,8 @@ def test_a_long_export_costs_its_pages(fresh_service: LocalService) -> None:
 
 def test_a_reads_record_is_bounded_and_keeps_the_ids_apart(service: LocalService) -> None:
     tenant = _tenant("bound")
-    params = [("user_id", f"{i:04d}" + "u" * 500) for i in range(100)]
-    params += [("resource_id", "r" * 500) for _ in range(100)]
+    # Within what a URL may carry (~64 KB here), and over what a record keeps (8 KiB of filters).
+    params = [("user_id", f"{i:04d}" + "u" * 300) for i in range(60)]
     with service.client(tenant, ["audit_reader"], sub="big") as reader:
         ids = {"X-Request-ID": "mine", "X-Correlation-ID": "c" * 999}
         answer = reader.get(EVENTS, params=params, headers=ids)

@@ -17,6 +17,7 @@ from auditlog.backends.embedded.memory_cache import MemoryQueryCache
 from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
 from auditlog.backends.embedded.sqlite_journal import SqliteJournalQueue
 from auditlog.model.event import COLUMNS, StoredEvent
+from auditlog.ports.queue import Outcome
 from auditlog.ports.store import EventQuery, WriteBatch
 from auditlog.write.writer import WriterLoop
 from tests.records import stored_event
@@ -48,17 +49,32 @@ def queue(tmp_path: Path) -> Any:
     q.close()
 
 
+def news(outcomes: list[Outcome]) -> list[bool]:
+    return [o.new for o in outcomes]
+
+
 def test_publish_reports_duplicates_per_tenant(queue: SqliteJournalQueue) -> None:
     a, b = event(), event()
-    assert queue.publish("acme", [a, b]).result(5) == [True, True]
-    assert queue.publish("acme", [a, event()]).result(5) == [False, True]
-    assert queue.publish("globex", [dict(a, tenant_id="globex")]).result(5) == [True]  # type: ignore[list-item]
+    assert news(queue.publish("acme", [a, b]).result(5)) == [True, True]
+    assert news(queue.publish("acme", [a, event()]).result(5)) == [False, True]
+    assert news(queue.publish("globex", [dict(a, tenant_id="globex")]).result(5)) == [True]  # type: ignore[list-item]
     twice = event()
-    assert queue.publish("acme", [twice, twice]).result(5) == [True, False]
+    assert news(queue.publish("acme", [twice, twice]).result(5)) == [True, False]
+
+
+def test_a_duplicate_is_answered_with_the_first_copys_receipt(queue: SqliteJournalQueue) -> None:
+    a = event()
+    assert queue.publish("acme", [a], [b"first"]).result(5) == [Outcome(True)]
+    second_version = dict(a, created_at="2026-11-26T12:00:09.000000Z")
+    (again,) = queue.publish("acme", [second_version], [b"second"]).result(5)  # type: ignore[list-item]
+    assert again == Outcome(False, b"first")
+    twice = event()
+    answer = queue.publish("acme", [twice, twice], [b"t", b"t2"]).result(5)
+    assert answer == [Outcome(True), Outcome(False, b"t")]
 
 
 def test_concurrent_publishes_are_grouped_and_none_is_lost(queue: SqliteJournalQueue) -> None:
-    results: list[list[bool]] = []
+    results: list[list[Outcome]] = []
     lock = threading.Lock()
 
     def worker() -> None:
@@ -72,7 +88,7 @@ def test_concurrent_publishes_are_grouped_and_none_is_lost(queue: SqliteJournalQ
         t.start()
     for t in threads:
         t.join()
-    assert len(results) == 200 and all(r == [True] for r in results)
+    assert len(results) == 200 and all(news(r) == [True] for r in results)
     batches = queue.pull(0, 10_000, timeout=1)
     assert sum(len(b.events) for b in batches) == 200
     positions = [b.position for b in batches]

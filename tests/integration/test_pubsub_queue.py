@@ -22,14 +22,17 @@ from google.pubsub_v1 import PublisherClient as TopicAdminClient
 from google.pubsub_v1 import ReceivedMessage
 from google.pubsub_v1 import SubscriberClient as SubscriptionAdminClient
 
+from auditlog.backends.gcp.firestore_claims import FirestoreClaimStore
 from auditlog.backends.gcp.pubsub_queue import (
     BATCH_SETTINGS,
     PubSubEventQueue,
-    ensure_topology,
     publisher_for_throughput,
 )
+from auditlog.backends.gcp.pubsub_topology import ensure_topology
 from auditlog.backends.gcp.redis_registry import RedisIdempotencyRegistry, redis_client
+from auditlog.ledger.leaves import event_leaf_hash
 from auditlog.model.event import StoredEvent
+from auditlog.ports.queue import Outcome
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -92,6 +95,25 @@ def registry(redis_server: Any) -> Iterator[RedisIdempotencyRegistry]:
 
 
 @pytest.fixture
+def claims(firestore_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FirestoreClaimStore]:
+    from google.cloud import firestore
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
+    client = firestore.Client(project=PROJECT)
+    yield FirestoreClaimStore(client, ttl_days=1)
+    client.close()  # type: ignore[no-untyped-call]
+
+
+def publish(queue: PubSubEventQueue, tenant: str, events: list[StoredEvent]) -> Any:
+    """A publish of events whose ids their client chose."""
+    return queue.publish(tenant, events, client_ids=[True] * len(events))
+
+
+def flags(outcomes: list[Outcome]) -> list[bool]:
+    return [o.new for o in outcomes]
+
+
+@pytest.fixture
 def tenant() -> str:
     """A tenant of the test's own: the Redis server is shared by the session."""
     return unique("tenant")
@@ -136,8 +158,10 @@ def topic(topics: TopicAdminClient, subscriptions: SubscriptionAdminClient) -> T
 
 
 @pytest.fixture
-def queue(topic: Topic, registry: RedisIdempotencyRegistry) -> Iterator[PubSubEventQueue]:
-    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry)
+def queue(
+    topic: Topic, registry: RedisIdempotencyRegistry, claims: FirestoreClaimStore
+) -> Iterator[PubSubEventQueue]:
+    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry, claims)
     yield q
     q.close()
 
@@ -155,9 +179,9 @@ def test_publish_resolves_once_the_message_is_in_the_topic(
     single = [event(tenant)]
     batch = [event(tenant) for _ in range(3)]
 
-    assert queue.publish(tenant, single).result(timeout=10) == [True]
+    assert flags(queue.publish(tenant, single).result(timeout=10)) == [True]
     (first,) = topic.pull_now()  # no waiting: resolved means already in the topic
-    assert queue.publish(tenant, batch).result(timeout=10) == [True, True, True]
+    assert flags(queue.publish(tenant, batch).result(timeout=10)) == [True, True, True]
     (second,) = topic.pull_now()  # one message for the whole call
 
     assert first.message.data == orjson.dumps(single)
@@ -169,26 +193,27 @@ def test_publish_resolves_once_the_message_is_in_the_topic(
 def test_duplicates_are_flagged_and_not_republished(
     queue: PubSubEventQueue, topic: Topic, tenant: str
 ) -> None:
+    """Client-chosen ids (the only ones a client can send twice)."""
     a, b, c = event(tenant), event(tenant), event(tenant)
-    assert queue.publish(tenant, [a, b]).result(timeout=10) == [True, True]
+    assert flags(publish(queue, tenant, [a, b]).result(timeout=10)) == [True, True]
     assert len(topic.pull_now()) == 1
 
     # a is known; c is new, and its second copy in the same call is a duplicate.
-    assert queue.publish(tenant, [a, c, c]).result(timeout=10) == [False, True, False]
+    assert flags(publish(queue, tenant, [a, c, c]).result(timeout=10)) == [False, True, False]
     (message,) = topic.pull_now()
     events, attributes = decoded(message)
     assert [e["audit_id"] for e in events] == [c["audit_id"]]
     assert attributes["count"] == "1"
 
     # Nothing new at all: nothing published.
-    assert queue.publish(tenant, [b, a]).result(timeout=10) == [False, False]
-    assert queue.publish(tenant, []).result(timeout=10) == []
+    assert flags(publish(queue, tenant, [b, a]).result(timeout=10)) == [False, False]
+    assert flags(publish(queue, tenant, []).result(timeout=10)) == []
     assert topic.pull_now() == []
 
     # The same audit_id in another tenant is another event.
     other = unique("tenant")
     copy_in_other = event(other, audit_id=a["audit_id"])
-    assert queue.publish(other, [copy_in_other]).result(timeout=10) == [True]
+    assert flags(publish(queue, other, [copy_in_other]).result(timeout=10)) == [True]
     (message,) = topic.pull_now()
     assert decoded(message)[0] == [copy_in_other]
     assert decoded(message)[1]["tenant_id"] == other
@@ -198,24 +223,28 @@ def test_a_failed_publish_is_not_remembered_so_its_retry_is_accepted(
     topics: TopicAdminClient,
     subscriptions: SubscriptionAdminClient,
     registry: RedisIdempotencyRegistry,
+    claims: FirestoreClaimStore,
     tenant: str,
 ) -> None:
     name = unique("missing")
     path = TopicAdminClient.topic_path(PROJECT, name)
     events = [event(tenant), event(tenant)]
     ids = [e["audit_id"] for e in events]
-    q = PubSubEventQueue(publisher_for_throughput(), path, registry)
+    q = PubSubEventQueue(publisher_for_throughput(), path, registry, claims)
     try:
-        failed = q.publish(tenant, events)
+        failed = q.publish(tenant, events, client_ids=[True, True])
         with pytest.raises(api_exceptions.NotFound):
             failed.result(timeout=10)
-        assert registry.known(tenant, ids) == set()
+        assert registry.known(tenant, ids) == {}
 
         topics.create_topic(name=path)
         subscription = SubscriptionAdminClient.subscription_path(PROJECT, name)
         subscriptions.create_subscription(name=subscription, topic=path)
-        assert q.publish(tenant, events).result(timeout=10) == [True, True]  # not "duplicate"
-        assert registry.known(tenant, ids) == set(ids)
+        retry = q.publish(tenant, events, client_ids=[True, True]).result(timeout=10)
+        # Claimed before the failed publish, so a duplicate with the first receipts; and its message
+        # is published now, so nothing is lost.
+        assert flags(retry) == [False, False]
+        assert set(registry.known(tenant, ids)) == set(ids)
         response = subscriptions.pull(subscription=subscription, max_messages=10, timeout=5)
         assert [orjson.loads(m.message.data) for m in response.received_messages] == [events]
     finally:
@@ -237,9 +266,9 @@ def test_concurrent_publishes_from_eight_threads_lose_nothing(
     def run(plan: list[list[StoredEvent]]) -> None:
         start.wait()
         futures = [queue.publish(tenant, events) for events in plan]
-        flags = [f.result(timeout=30) for f in futures]
+        results = [flags(f.result(timeout=30)) for f in futures]
         with lock:
-            answers.extend(flags)
+            answers.extend(results)
 
     threads = [threading.Thread(target=run, args=(plan,)) for plan in plans]
     for t in threads:
@@ -249,7 +278,7 @@ def test_concurrent_publishes_from_eight_threads_lose_nothing(
 
     sent = {e["audit_id"] for plan in plans for events in plan for e in events}
     assert len(sent) == 200
-    assert len(answers) == 8 * 15 and all(all(flags) for flags in answers)
+    assert len(answers) == 8 * 15 and all(all(news) for news in answers)
     messages = topic.pull_until(8 * 15)
     assert len(messages) == 8 * 15  # one message per publish
     received = [e["audit_id"] for m in messages for e in decoded(m)[0]]
@@ -258,14 +287,14 @@ def test_concurrent_publishes_from_eight_threads_lose_nothing(
 
 
 def test_publish_does_not_block_and_close_flushes(
-    topic: Topic, registry: RedisIdempotencyRegistry, tenant: str
+    topic: Topic, registry: RedisIdempotencyRegistry, claims: FirestoreClaimStore, tenant: str
 ) -> None:
-    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry)
+    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry, claims)
     started = time.perf_counter()
     futures = [q.publish(tenant, [event(tenant)]) for _ in range(50)]
     assert time.perf_counter() - started < BATCH_SETTINGS.max_latency * 50  # no waiting per call
     q.close()  # waits for what is in flight and stops the publisher
-    assert all(f.done() and f.result() == [True] for f in futures)
+    assert all(f.done() and flags(f.result()) == [True] for f in futures)
     assert len(topic.pull_until(50)) == 50
     with pytest.raises(RuntimeError):
         q.publish(tenant, [event(tenant)])
@@ -275,7 +304,7 @@ def test_publish_does_not_block_and_close_flushes(
 def test_cancelled_publishes_do_not_break_the_queue(
     queue: PubSubEventQueue, topic: Topic, tenant: str
 ) -> None:
-    async def main() -> list[bool]:
+    async def main() -> list[Outcome]:
         tasks = [
             asyncio.ensure_future(asyncio.wrap_future(queue.publish(tenant, [event(tenant)])))
             for _ in range(40)
@@ -286,20 +315,23 @@ def test_cancelled_publishes_do_not_break_the_queue(
         await asyncio.gather(*tasks, return_exceptions=True)
         return await asyncio.wait_for(asyncio.wrap_future(queue.publish(tenant, [event(tenant)])), 10)
 
-    assert asyncio.run(main()) == [True]
+    assert flags(asyncio.run(main())) == [True]
     messages = topic.pull_until(21, timeout=3)
     assert 21 <= len(messages) <= 41  # cancelled before their turn: not published
     assert queue.depth() == 0
 
 
-def test_publish_is_accepted_when_redis_is_down(topic: Topic, tenant: str) -> None:
+def test_publish_is_accepted_when_redis_is_down(
+    topic: Topic, claims: FirestoreClaimStore, tenant: str
+) -> None:
     down = RedisIdempotencyRegistry(redis_client(f"redis://127.0.0.1:{free_port()}/0"), ttl_seconds=60)
-    q = PubSubEventQueue(publisher_for_throughput(), topic.path, down)
+    q = PubSubEventQueue(publisher_for_throughput(), topic.path, down, claims)
     try:
         e = event(tenant)
-        assert q.publish(tenant, [e, e]).result(timeout=10) == [True, False]
-        assert q.publish(tenant, [e]).result(timeout=10) == [True]  # cannot know; the store de-dups
-        assert len(topic.pull_until(2)) == 2
+        assert flags(q.publish(tenant, [e, e], client_ids=[True, True]).result(timeout=10)) == [True, False]
+        # Redis cannot tell: the claims can, so the retry is a duplicate all the same.
+        assert flags(q.publish(tenant, [e], client_ids=[True]).result(timeout=10)) == [False]
+        assert len(topic.pull_until(2)) == 2, "the first message, and the claimed one again"
         assert down.failures >= 2
     finally:
         q.close()
@@ -343,7 +375,10 @@ def test_ensure_topology_creates_everything_and_is_idempotent(
 
 
 def test_a_poison_message_that_is_always_nacked_is_dead_lettered_intact(
-    subscriptions: SubscriptionAdminClient, registry: RedisIdempotencyRegistry, tenant: str
+    subscriptions: SubscriptionAdminClient,
+    registry: RedisIdempotencyRegistry,
+    claims: FirestoreClaimStore,
+    tenant: str,
 ) -> None:
     name = unique("poison")
     # No retry policy: the emulator honours one, and its backoff would take ~10 s per message.
@@ -351,9 +386,11 @@ def test_a_poison_message_that_is_always_nacked_is_dead_lettered_intact(
     writer = SubscriptionAdminClient.subscription_path(PROJECT, f"{name}-writer")
     dead_letters = SubscriptionAdminClient.subscription_path(PROJECT, f"{name}-dl-sub")
     poison = [event(tenant)]
-    q = PubSubEventQueue(publisher_for_throughput(), TopicAdminClient.topic_path(PROJECT, name), registry)
+    q = PubSubEventQueue(
+        publisher_for_throughput(), TopicAdminClient.topic_path(PROJECT, name), registry, claims
+    )
     try:
-        assert q.publish(tenant, poison).result(timeout=10) == [True]
+        assert flags(q.publish(tenant, poison).result(timeout=10)) == [True]
     finally:
         q.close()
 
@@ -385,3 +422,94 @@ def test_a_poison_message_that_is_always_nacked_is_dead_lettered_intact(
     assert message.attributes["tenant_id"] == tenant
     assert message.attributes["count"] == "1"
     assert message.attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
+
+
+# -- one committed version of every event (issue 26) ------------------------------------------
+
+
+def _receipts(events: list[StoredEvent]) -> list[bytes]:
+    return [event_leaf_hash(e) for e in events]
+
+
+def test_a_retry_after_redis_forgets_is_a_duplicate_with_the_first_receipt(
+    topic: Topic, claims: FirestoreClaimStore, redis_server: Any, tenant: str
+) -> None:
+    """Client-chosen ids are claimed before they are published: when Redis forgets them (a flush,
+    a failover), a retry with a new version of the same ids is answered ``duplicate`` with the
+    first version's receipts, and no second version is ever published."""
+    import redis
+
+    first = [event(tenant) for _ in range(5)]
+    registry = RedisIdempotencyRegistry(redis_client(f"redis://{redis_server.host}/0"), ttl_seconds=600)
+    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry, claims)
+    try:
+        answered = q.publish(tenant, first, _receipts(first), client_ids=[True] * 5).result(timeout=10)
+        assert flags(answered) == [True] * 5
+        (original,) = topic.pull_now()
+
+        redis.Redis.from_url(f"redis://{redis_server.host}/0").flushall()
+        retry = [dict(e, created_at="2026-11-26T12:00:09.000000Z") for e in first]  # a new version
+        again = q.publish(tenant, retry, _receipts(retry), client_ids=[True] * 5).result(timeout=10)  # type: ignore[arg-type]
+        assert flags(again) == [False] * 5
+        assert [o.receipt for o in again] == _receipts(first), "the first version's receipts"
+        # Its message may never have gone out, so it is published again, exactly as it was.
+        republished = topic.pull_now()
+        assert [m.message.data for m in republished] == [original.message.data]
+
+        # Now Redis knows again: a third try publishes nothing at all.
+        third = q.publish(tenant, retry, _receipts(retry), client_ids=[True] * 5).result(timeout=10)  # type: ignore[arg-type]
+        assert [o.receipt for o in third] == _receipts(first)
+        assert topic.pull_now() == []
+    finally:
+        q.close()
+
+
+def test_a_claim_whose_publish_never_happened_is_published_by_the_retry(
+    topic: Topic, registry: RedisIdempotencyRegistry, claims: FirestoreClaimStore, tenant: str
+) -> None:
+    """A crash between the claim and the publish: the retry finds the claim, answers duplicate
+    with its receipt, and publishes the claimed version, so the event is not lost."""
+    events = [event(tenant), event(tenant)]
+    claims.claim(tenant, [("crashed", list(zip(events, _receipts(events), strict=True)))])
+    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry, claims)
+    try:
+        retry = [dict(e, created_at="2026-11-26T12:00:05.000000Z") for e in events]
+        answer = q.publish(tenant, retry, _receipts(retry), client_ids=[True, True]).result(timeout=10)  # type: ignore[arg-type]
+        assert [o.receipt for o in answer] == _receipts(events)
+        (message,) = topic.pull_now()
+        assert decoded(message)[0] == events, "the claimed version, not the retry's"
+    finally:
+        q.close()
+
+
+def test_racing_requests_claim_each_id_once(
+    topic: Topic, registry: RedisIdempotencyRegistry, claims: FirestoreClaimStore, tenant: str
+) -> None:
+    shared = event(tenant)
+    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry, claims)
+    try:
+        versions = [dict(shared, created_at=f"2026-11-26T12:00:0{i}.000000Z") for i in range(6)]
+        futures = [
+            q.publish(tenant, [v], _receipts([v]), client_ids=[True])  # type: ignore[list-item]
+            for v in versions
+        ]
+        outcomes = [f.result(timeout=20)[0] for f in futures]
+        assert sum(o.new for o in outcomes) == 1, "exactly one version wins"
+        winner = versions[[o.new for o in outcomes].index(True)]
+        assert {o.receipt for o in outcomes if not o.new} == {event_leaf_hash(winner)}  # type: ignore[arg-type]
+        received = [e for m in topic.pull_until(1, timeout=3) for e in decoded(m)[0]]
+        assert received and all(e == winner for e in received), "only the winning version is published"
+    finally:
+        q.close()
+
+
+def test_server_chosen_ids_are_not_claimed(
+    topic: Topic, registry: RedisIdempotencyRegistry, claims: FirestoreClaimStore, tenant: str
+) -> None:
+    events = [event(tenant)]
+    q = PubSubEventQueue(publisher_for_throughput(), topic.path, registry, claims)
+    try:
+        q.publish(tenant, events, client_ids=[False]).result(timeout=10)
+    finally:
+        q.close()
+    assert claims.claim(tenant, [("probe", [(events[0], b"x")])]) == [{}], "no claim existed"

@@ -44,44 +44,49 @@ def tenant() -> str:
     return f"tenant-{uuid.uuid4().hex[:10]}"
 
 
-def test_remembered_ids_are_known(client: redis.Redis, tenant: str) -> None:
+def receipts(audit_ids: list[str]) -> dict[str, bytes]:
+    """A receipt per id: the leaf hash each was answered with (here, a stand-in of 32 bytes)."""
+    return {a: bytes.fromhex(a.replace("-", "") * 2) for a in audit_ids}
+
+
+def test_remembered_ids_are_known_with_their_receipts(client: redis.Redis, tenant: str) -> None:
     registry = RedisIdempotencyRegistry(client, ttl_seconds=600)
     batch, others = ids(1000), ids(5)
-    assert registry.known(tenant, batch) == set()
-    registry.remember(tenant, batch)
-    assert registry.known(tenant, batch + others) == set(batch)
-    assert registry.known(tenant, []) == set()
-    registry.remember(tenant, [])  # nothing to do, no error
+    assert registry.known(tenant, batch) == {}
+    registry.remember(tenant, receipts(batch))
+    assert registry.known(tenant, batch + others) == receipts(batch)
+    assert registry.known(tenant, []) == {}
+    registry.remember(tenant, receipts([]))  # nothing to do, no error
     assert registry.failures == 0
 
 
 def test_keys_expire_after_the_ttl(client: redis.Redis, tenant: str) -> None:
     registry = RedisIdempotencyRegistry(client, ttl_seconds=321)
     (audit_id,) = ids(1)
-    registry.remember(tenant, [audit_id])
+    registry.remember(tenant, receipts([audit_id]))
     key = RedisIdempotencyRegistry.key(tenant, audit_id)
     assert key == f"idem:{{{tenant}}}:{audit_id}"
     assert 0 < client.ttl(key) <= 321
 
     short = RedisIdempotencyRegistry(client, ttl_seconds=1)
     (fleeting,) = ids(1)
-    short.remember(tenant, [fleeting])
-    assert short.known(tenant, [fleeting]) == {fleeting}
+    short.remember(tenant, receipts([fleeting]))
+    assert short.known(tenant, [fleeting]) == receipts([fleeting])
     deadline = time.monotonic() + 5
     while short.known(tenant, [fleeting]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert short.known(tenant, [fleeting]) == set()
+    assert short.known(tenant, [fleeting]) == {}
 
 
 def test_tenants_are_separate(client: redis.Redis, tenant: str) -> None:
     registry = RedisIdempotencyRegistry(client, ttl_seconds=600)
     shared = ids(3)
-    registry.remember(tenant, shared)
+    registry.remember(tenant, receipts(shared))
     other = f"{tenant}-other"
-    assert registry.known(other, shared) == set()
-    registry.remember(other, shared[:1])
-    assert registry.known(other, shared) == {shared[0]}
-    assert registry.known(tenant, shared) == set(shared)
+    assert registry.known(other, shared) == {}
+    registry.remember(other, receipts(shared[:1]))
+    assert registry.known(other, shared) == receipts(shared[:1])
+    assert registry.known(tenant, shared) == receipts(shared)
 
 
 def test_a_batch_of_a_thousand_is_one_round_trip_each_way(redis_server: Any, tenant: str) -> None:
@@ -93,10 +98,10 @@ def test_a_batch_of_a_thousand_is_one_round_trip_each_way(redis_server: Any, ten
         client.ping()  # connect (and its handshake) before counting
         batch = ids(1000)
         before = CountingConnection.writes
-        registry.remember(tenant, batch)
+        registry.remember(tenant, receipts(batch))
         assert CountingConnection.writes - before == 1
         before = CountingConnection.writes
-        assert registry.known(tenant, batch) == set(batch)
+        assert registry.known(tenant, batch) == receipts(batch)
         assert CountingConnection.writes - before == 1
     finally:
         client.close()
@@ -111,9 +116,9 @@ def test_redis_down_means_nothing_known_and_counted_failures(
     )
     caplog.set_level(logging.WARNING, logger="auditlog.backends.gcp.redis_registry")
     started = time.monotonic()
-    assert registry.known(tenant, ids(10)) == set()
-    registry.remember(tenant, ids(10))
-    assert registry.known(tenant, ids(1)) == set()
+    assert registry.known(tenant, ids(10)) == {}
+    registry.remember(tenant, receipts(ids(10)))
+    assert registry.known(tenant, ids(1)) == {}
     assert time.monotonic() - started < 3
     assert registry.failures == 3
     warnings = [r for r in caplog.records if r.name == "auditlog.backends.gcp.redis_registry"]
@@ -126,10 +131,10 @@ def test_after_a_failure_redis_is_left_alone_for_a_while(redis_server: Any, tena
     closed = RedisIdempotencyRegistry(
         redis_client(f"redis://127.0.0.1:{free_port()}/0"), ttl_seconds=60, retry_after_seconds=60
     )
-    assert closed.known(tenant, ids(1)) == set()
+    assert closed.known(tenant, ids(1)) == {}
     started = time.monotonic()
     for _ in range(100):
-        assert closed.known(tenant, ids(1)) == set()  # skipped: no connection attempt each time
+        assert closed.known(tenant, ids(1)) == {}  # skipped: no connection attempt each time
     assert time.monotonic() - started < 0.5
     assert closed.failures == 101
     closed.close()
@@ -139,7 +144,7 @@ def test_after_a_failure_redis_is_left_alone_for_a_while(redis_server: Any, tena
         redis_client(f"redis://{redis_server.host}/0"), ttl_seconds=60, retry_after_seconds=60
     )
     batch = ids(2)
-    working.remember(tenant, batch)
-    assert working.known(tenant, batch) == set(batch)
+    working.remember(tenant, receipts(batch))
+    assert working.known(tenant, batch) == receipts(batch)
     assert working.failures == 0
     working.close()

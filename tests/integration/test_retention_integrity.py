@@ -136,14 +136,14 @@ def test_reads_cached_before_a_retention_run_do_not_show_what_it_deleted(runtime
     wait_for(lambda: runtime.store.get(TENANT, expiring[1]["audit_id"]) is not None, timeout=10)
     now = now.replace(tzinfo=None)  # the service's clock is naive UTC
     for _ in range(2):  # the second read of each is served from the cache
-        event = orjson.loads(runtime.reader.get(TENANT, expiring[0]["audit_id"]))
+        event = orjson.loads(runtime.reader.get(WRITER, TENANT, expiring[0]["audit_id"]))
         assert event["user_id"] == "dave"
         page = orjson.loads(runtime.reader.page(WRITER, window, now).body)
         assert len(page["events"]) == 2
 
     assert runtime.retention.run((now + timedelta(days=120)).date(), dry_run=False)["deleted"] == 2
     with pytest.raises(NotFound):
-        runtime.reader.get(TENANT, expiring[0]["audit_id"])
+        runtime.reader.get(WRITER, TENANT, expiring[0]["audit_id"])
     assert orjson.loads(runtime.reader.page(WRITER, window, now).body)["events"] == []
 
 
@@ -158,28 +158,28 @@ def test_a_repeated_get_is_served_from_the_cache_and_not_found_is_not_cached(run
     missing = str(uuid.uuid4())
     asyncio.run(runtime.ingest.write_batch(WRITER, {"events": [event]}))
     wait_for(lambda: runtime.store.get(TENANT, event["audit_id"]) is not None, timeout=10)
-    first = runtime.reader.get(TENANT, event["audit_id"].upper())
+    first = runtime.reader.get(WRITER, TENANT, event["audit_id"].upper())
     before = hits()
-    assert runtime.reader.get(TENANT, event["audit_id"]) == first, "the id's case does not matter"
+    assert runtime.reader.get(WRITER, TENANT, event["audit_id"]) == first, "the id's case does not matter"
     assert hits() == before + 1
     assert orjson.loads(first)["audit_id"] == event["audit_id"]
 
     # "Not found" is not cached: the write that makes the id appear is found at once.
     for _ in range(2):
         with pytest.raises(NotFound):
-            runtime.reader.get(TENANT, missing)
+            runtime.reader.get(WRITER, TENANT, missing)
     assert hits() == before + 1
     late = {**_events("erin", 1, 90)[0], "audit_id": missing}
     asyncio.run(runtime.ingest.write_batch(WRITER, {"events": [late]}))
 
     def found() -> bool:
         try:
-            return bool(runtime.reader.get(TENANT, missing))
+            return bool(runtime.reader.get(WRITER, TENANT, missing))
         except NotFound:
             return False
 
     wait_for(found, timeout=10)
-    assert orjson.loads(runtime.reader.get(TENANT, missing))["user_id"] == "erin"
+    assert orjson.loads(runtime.reader.get(WRITER, TENANT, missing))["user_id"] == "erin"
 
 
 def test_a_hold_matches_a_hashed_field_by_its_clear_value(runtime: Runtime) -> None:

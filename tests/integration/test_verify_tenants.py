@@ -36,8 +36,11 @@ def _write(rt: Runtime, tenant: str, n: int, audit_ids: list[str] | None = None)
     ]
     status, _ = asyncio.run(rt.ingest.write_batch(writer, {"events": events}))
     assert status == 202
+    ids = [str(e["audit_id"]) for e in events]
     wait_for(lambda: rt.backends.integrity.state(tenant).frontier.size == n, timeout=10)
-    return [str(e["audit_id"]) for e in events]
+    # The writer stages leaves before it appends, so sequenced is not yet stored: wait for both.
+    wait_for(lambda: all(rt.store.get(tenant, i) is not None for i in ids), timeout=10)
+    return ids
 
 
 @pytest.mark.parametrize("group_leaves", [GROUP_LEAVES, 100, 1], ids=["one-group", "two-groups", "alone"])

@@ -13,7 +13,7 @@ import pytest
 from google.cloud import bigquery
 from google.cloud.bigquery.table import Row as BigQueryRow
 
-from auditlog.backends.gcp import bigquery_store
+from auditlog.backends.gcp import bigquery_rows, bigquery_store
 from auditlog.backends.gcp.bigquery_store import BigQueryEventStore, ensure_events_table
 from auditlog.errors import Unavailable
 from auditlog.model.event import COLUMNS, StoredEvent
@@ -203,7 +203,7 @@ def test_appended_rows_are_encoded_for_the_storage_write_api() -> None:
     assert store.append(WriteBatch([record] * 3, position=1)) == 3  # type: ignore[list-item]
     (request,) = writer.requests
     assert request.write_stream == "projects/p/datasets/auditlog/tables/events/streams/_default"
-    message = bigquery_store._RowMessage()
+    message = bigquery_rows._RowMessage()
     message.ParseFromString(request.proto_rows.rows.serialized_rows[0])
     assert message.timestamp == int(datetime(2026, 11, 26, 10, tzinfo=UTC).timestamp()) * 10**6 + 1
     assert message.created_at == 10**6

@@ -29,7 +29,7 @@ from auditlog.model.event import (
     to_stored,
 )
 from auditlog.model.policy import TenantPolicy
-from auditlog.ports.queue import EventQueue
+from auditlog.ports.queue import EventQueue, Outcome
 from auditlog.read.self_audit import RESERVED_PREFIX, SELF_AUDIT_SERVICE, is_self_audit_type
 
 MAX_CORRELATION_ID = 256  # as the event field allows
@@ -118,13 +118,16 @@ class IngestService:
             metrics.EVENTS.labels("rejected", "client").inc()
             raise InvalidInput("the event is not valid", exc.problems) from None
         leaf = event_leaf_hash(record)
-        (is_new,) = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, [record], [leaf]))
-        metrics.EVENTS.labels("accepted" if is_new else "duplicate", "client").inc()
+        chosen = [_sent_audit_id(raw) is not None]
+        (outcome,) = await asyncio.wrap_future(
+            self._queue.publish(principal.tenant_id, [record], [leaf], client_ids=chosen)
+        )
+        metrics.EVENTS.labels("accepted" if outcome.new else "duplicate", "client").inc()
         return {
             "audit_id": record["audit_id"],
-            "status": "accepted" if is_new else "duplicate",
-            # The receipt: the leaf this event is committed to (a duplicate keeps the first one's).
-            "leaf_hash": leaf.hex() if is_new else None,
+            "status": "accepted" if outcome.new else "duplicate",
+            # The receipt: the leaf this event is committed to (a duplicate's is the first copy's).
+            "leaf_hash": _receipt(leaf, outcome),
         }
 
     async def write_batch(
@@ -186,17 +189,20 @@ class IngestService:
             metrics.EVENTS.labels("rejected", "client").inc(len(results))
             details = [FieldProblem(**e) for r in results for e in r["errors"]]
             raise InvalidInput("no event in the batch is valid", details)
-        flags = await asyncio.wrap_future(self._queue.publish(principal.tenant_id, records, leaves))
-        for index, is_new in zip(slots, flags, strict=True):
-            if not is_new:
+        chosen = [_sent_audit_id(events[index]) is not None for index in slots]
+        outcomes = await asyncio.wrap_future(
+            self._queue.publish(principal.tenant_id, records, leaves, client_ids=chosen)
+        )
+        for index, leaf, outcome in zip(slots, leaves, outcomes, strict=True):
+            if not outcome.new:
                 results[index]["status"] = "duplicate"
-                results[index]["leaf_hash"] = None
+                results[index]["leaf_hash"] = _receipt(leaf, outcome)
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r["status"]] += 1
-        for outcome, n in counts.items():
+        for status, n in counts.items():
             if n:
-                metrics.EVENTS.labels(outcome, "client").inc(n)
+                metrics.EVENTS.labels(status, "client").inc(n)
         return 202, {
             "results": results,
             "accepted": counts["accepted"],
@@ -207,6 +213,14 @@ class IngestService:
 
 class _TenantMismatch(EventRejected):
     pass
+
+
+def _receipt(leaf: bytes, outcome: Outcome) -> str | None:
+    """The receipt to answer with: this event's leaf, or the first copy's for a duplicate (None
+    when the queue no longer knows it)."""
+    if outcome.new:
+        return leaf.hex()
+    return outcome.receipt.hex() if outcome.receipt else None
 
 
 def _sent_audit_id(raw: Any) -> str | None:

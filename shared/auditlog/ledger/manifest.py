@@ -44,14 +44,19 @@ def manifest_lines(
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         for records in chunks:
             located = log.locate_many(tenant, [r["audit_id"] for r in records])
+            covered = {a: i for a, i in located.items() if i < size}
+            paths = (
+                tree.inclusions(log, tenant, sorted(covered.values()), checkpoint)
+                if with_proofs and checkpoint is not None
+                else {}
+            )
             out = bytearray()
             entries = bytearray()
             for record in records:
-                index = located.get(record["audit_id"])
-                covered = index is not None and index < size and checkpoint is not None
-                entry: list[Any] = [index if covered else None, event_leaf_hash(record).hex()]
-                if with_proofs and covered and checkpoint is not None and index is not None:
-                    entry.append([h.hex() for h in tree.inclusion(log, tenant, index, checkpoint)])
+                index = covered.get(record["audit_id"])
+                entry: list[Any] = [index, event_leaf_hash(record).hex()]
+                if index is not None and index in paths:
+                    entry.append([h.hex() for h in paths[index]])
                 entries += (b"," if count else b"") + orjson.dumps(entry)
                 count += 1
                 out += orjson.dumps(record) + b"\n"

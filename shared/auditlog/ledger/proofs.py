@@ -19,6 +19,7 @@ from auditlog.ledger import tree
 from auditlog.ledger.checkpoints import Checkpoint, CheckpointSigner
 from auditlog.ledger.leaves import record_from_row
 from auditlog.ledger.manifest import manifest_lines
+from auditlog.ledger.sequencer import Sequencer
 from auditlog.model.event import COLUMNS
 from auditlog.model.proofs import (
     CheckpointOut,
@@ -29,6 +30,7 @@ from auditlog.model.proofs import (
 from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.store import EventStore
 from auditlog.read.self_audit import is_self_audit_type
+from auditlog.settings import missing_secret
 
 _TYPE = COLUMNS.index("event_type")
 
@@ -38,13 +40,28 @@ def checkpoint_out(checkpoint: Checkpoint) -> CheckpointOut:
 
 
 class IntegrityReader:
-    def __init__(self, log: IntegrityStore, store: EventStore, signer: CheckpointSigner) -> None:
+    """``sequencer``: signs a checkpoint on demand when a proof asks for a leaf that is in the
+    tree but in no checkpoint yet (on GCP the writer integrates but cannot sign)."""
+
+    def __init__(
+        self,
+        log: IntegrityStore,
+        store: EventStore,
+        signer: CheckpointSigner | None,
+        sequencer: Sequencer | None = None,
+    ) -> None:
         self._log = log
         self._store = store
         self._signer = signer
+        self._sequencer = sequencer
+
+    def _key(self) -> CheckpointSigner:
+        if self._signer is None:
+            raise missing_secret("AUDITLOG_SIGNING_KEY", "serves the log's public key")
+        return self._signer
 
     def public_keys(self) -> PublicKeysOut:
-        return PublicKeysOut.model_validate(self._signer.public_keys())
+        return PublicKeysOut.model_validate(self._key().public_keys())
 
     @staticmethod
     def tenant(principal: Principal, tenant_id: str | None) -> str:
@@ -100,6 +117,8 @@ class IntegrityReader:
                 "stored yet)"
             )
         checkpoint = self._latest(tenant) if tree_size is None else self._at(tenant, tree_size)
+        if index >= checkpoint.tree_size and tree_size is None and self._sequencer is not None:
+            checkpoint = self._sequencer.checkpoint(tenant) or checkpoint  # due: sign it now
         if index >= checkpoint.tree_size:
             if tree_size is not None:
                 raise InvalidInput(
@@ -128,7 +147,7 @@ class IntegrityReader:
         self, tenant: str, records: Iterator[list[dict[str, Any]]], *, with_proofs: bool
     ) -> Iterator[bytes]:
         """An export of ``records`` with its manifest line (``manifest.py``)."""
-        return manifest_lines(self._log, self._signer, tenant, records, with_proofs=with_proofs)
+        return manifest_lines(self._log, self._key(), tenant, records, with_proofs=with_proofs)
 
     def consistency(self, tenant: str, first: int, second: int | None) -> ConsistencyProofOut:
         if second is None:

@@ -4,9 +4,11 @@ The writer *stages* each batch's leaves (idempotent per batch, before the batch 
 the event store, so a crash in between only repeats a no-op); the ``Sequencer`` *integrates*
 staged batches into the tenant's tree in staging order (gap-free indices, one compare-and-swap on
 the tree per round, however many batches and writer instances there are) and signs checkpoints.
-Locally a thread runs it every ``integrate_interval_seconds``; on GCP each writer instance runs a
-round after its own append and Cloud Scheduler runs ``/api/v1/audit/integrity/run`` every minute
-for idle checkpoints and anything a crashed instance left staged.
+Locally a thread runs it every ``integrate_interval_seconds``. On GCP each writer instance
+integrates its own batches after the append (it holds no signing key); the query function signs a
+checkpoint when a proof asks for a leaf that is integrated but not yet in one, and Cloud Scheduler
+runs ``/api/v1/audit/integrity/run`` every minute for idle checkpoints and anything a crashed
+instance left staged.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Sequencer:
     def __init__(
         self,
         store: IntegrityStore,
-        signer: CheckpointSigner,
+        signer: CheckpointSigner | None,
         *,
         checkpoint_min_seconds: float = 1.0,
         idle_checkpoint_seconds: float = 60.0,
@@ -96,9 +98,18 @@ class Sequencer:
                 else:  # another instance integrated first: read again and retry
                     time.sleep(0.01)
 
+    @property
+    def can_sign(self) -> bool:
+        """Whether this process holds the signing key (the writer function does not: it
+        integrates, and the query and retention functions sign)."""
+        return self._signer is not None
+
     def checkpoint(self, tenant_id: str, *, force: bool = False) -> Checkpoint | None:
         """Sign the tree if it grew (at most every ``checkpoint_min_seconds``) or if the newest
-        checkpoint is older than ``idle_checkpoint_seconds``; the new checkpoint or None."""
+        checkpoint is older than ``idle_checkpoint_seconds``; the new checkpoint or None (also
+        when this process has no signing key)."""
+        if self._signer is None:
+            return None
         now = self._clock()
         latest = self._store.latest_checkpoint(tenant_id)
         state = self._store.state(tenant_id)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import orjson
 
-from auditlog.errors import FieldProblem, InvalidInput
+from auditlog.errors import ConfigurationError, FieldProblem, InvalidInput
 
 _VERSION = 1
 _EPOCH = datetime(1970, 1, 1)
@@ -43,10 +43,17 @@ class PageCursor:
 
 
 class CursorCodec:
-    def __init__(self, key: bytes) -> None:
+    """``key``: the HMAC key, None in a function that serves no pages (then using it is a
+    ``ConfigurationError``: see ``Settings._no_placeholder_secrets_in_production``)."""
+
+    def __init__(self, key: bytes | None) -> None:
         self._key = key
 
     def _sign(self, body: bytes) -> bytes:
+        if self._key is None:
+            raise ConfigurationError(
+                "AUDITLOG_CURSOR_SECRET is not set for this function, which pages through events"
+            )
         return hmac.new(self._key, body, hashlib.sha256).digest()[:16]
 
     def encode(self, cursor: PageCursor) -> str:

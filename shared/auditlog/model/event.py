@@ -279,7 +279,8 @@ class IngestResult(BaseModel):
     )
     leaf_hash: str | None = Field(
         description="The receipt: hex SHA-256 leaf hash this event is committed to in the tenant's "
-        "integrity log (docs/INTEGRITY.md); null for a duplicate."
+        "integrity log (docs/INTEGRITY.md). For a duplicate, the first copy's receipt (its version "
+        "is the one stored); null when it is no longer known."
     )
 
 

@@ -1,15 +1,16 @@
 """The event queue: ingest publishes accepted events to it; the writer drains it into the store.
 
 A publish resolves only once the events are durable (a committed journal locally, a confirmed
-Pub/Sub publish on GCP). The queue also owns the idempotency registry, so that the answer to a
-publish can say which events were duplicates of ones already accepted for the tenant.
+Pub/Sub publish on GCP). The queue also decides which events are duplicates of ones already
+accepted for the tenant, and answers a duplicate with the receipt its first copy was given: one
+committed version of every event, however often a client retries.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from auditlog.model.event import StoredEvent
 
@@ -26,12 +27,29 @@ class QueuedBatch:
     leaves: list[bytes] | None = None
 
 
+class Outcome(NamedTuple):
+    """What a publish did with one event: enqueued it (``new``), or found it a duplicate of an
+    event accepted before, whose receipt (leaf hash) ``receipt`` is, when the queue knows it."""
+
+    new: bool
+    receipt: bytes | None = None
+
+
+NEW = Outcome(True)
+
+
 class EventQueue(Protocol):
     def publish(
-        self, tenant_id: str, events: list[StoredEvent], leaves: list[bytes] | None = None
-    ) -> Future[list[bool]]:
-        """Durably enqueue; the future gives, per event, True if new and False if a duplicate.
-        ``leaves``: the events' leaf hashes, which a queue may hand to its writer."""
+        self,
+        tenant_id: str,
+        events: list[StoredEvent],
+        leaves: list[bytes] | None = None,
+        *,
+        client_ids: list[bool] | None = None,
+    ) -> Future[list[Outcome]]:
+        """Durably enqueue; the future gives each event's ``Outcome``. ``leaves``: the events'
+        leaf hashes (the receipts); ``client_ids``: which events carry an id their client chose
+        (only those can be retried, so only those need an exact duplicate check)."""
         ...
 
     def depth(self) -> int:
@@ -54,12 +72,13 @@ class PulledQueue(EventQueue, Protocol):
 
 
 class IdempotencyRegistry(Protocol):
-    """Which (tenant, audit_id) pairs were already accepted; used by queues that cannot record
-    ids atomically with the publish (Pub/Sub). The store's own de-duplication stays the
-    guarantee; the registry makes the ``duplicate`` answer exact within its retention."""
+    """A cache of the ids a tenant already had accepted, with their receipts (Redis). It may
+    forget anything at any time (a flush, a failover, an expiry): the claims are the authority."""
 
-    def known(self, tenant_id: str, audit_ids: list[str]) -> set[str]: ...
+    def known(self, tenant_id: str, audit_ids: list[str]) -> dict[str, bytes]:
+        """The receipts of those of ``audit_ids`` it remembers."""
+        ...
 
-    def remember(self, tenant_id: str, audit_ids: list[str]) -> None: ...
+    def remember(self, tenant_id: str, receipts: dict[str, bytes]) -> None: ...
 
     def close(self) -> None: ...

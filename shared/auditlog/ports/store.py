@@ -112,9 +112,21 @@ class EventStore(Protocol):
         or every row of a store that does not render). No header."""
         ...
 
-    def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
+    def expired(
+        self,
+        today: date,
+        *,
+        delete: bool,
+        holds: tuple[HoldScope, ...] = (),
+        partitions: tuple[date, date] | None = None,
+    ) -> dict[str, int]:
         """Per tenant, events whose partition_date + retention_period_days is before ``today``
-        and that no hold covers; deleted when ``delete``."""
+        and that no hold covers, within ``partitions`` (first and last partition_date) when
+        given; deleted when ``delete``."""
+        ...
+
+    def oldest_partition(self) -> date | None:
+        """The oldest partition_date that holds events (None when empty)."""
         ...
 
     def leaf_digests(self, tenant_ids: list[str]) -> Iterator[LeafDigests]:

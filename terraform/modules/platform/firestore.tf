@@ -80,3 +80,16 @@ resource "google_firestore_index" "checkpoints_by_size" {
     order      = "DESCENDING"
   }
 }
+
+# Claims of client-chosen audit_ids (backends/gcp/firestore_claims.py) expire by themselves after
+# the idempotency window: Firestore's TTL deletes a claim once its expire_at has passed (within
+# about a day), so their storage does not grow with the log.
+resource "google_firestore_field" "claims_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.state.name
+  collection = "auditlog_claims"
+  field      = "expire_at"
+  ttl_config {}
+  # A TTL field needs no index: leaving the single-field indexes off saves a write per claim.
+  index_config {}
+}

@@ -371,9 +371,23 @@ class DuckDBEventStore:
         finally:
             cur.close()
 
-    def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
+    def oldest_partition(self) -> date | None:
+        row = self._cursor().execute("SELECT min(partition_date) FROM events").fetchone()
+        return row[0] if row else None
+
+    def expired(
+        self,
+        today: date,
+        *,
+        delete: bool,
+        holds: tuple[HoldScope, ...] = (),
+        partitions: tuple[date, date] | None = None,
+    ) -> dict[str, int]:
         condition = "partition_date + CAST(retention_period_days AS INTEGER) < ?"
         params: list[Any] = [today]
+        if partitions is not None:
+            condition += " AND partition_date BETWEEN ? AND ?"
+            params += list(partitions)
         for hold in holds:
             parts = ["tenant_id = ?"]
             params.append(hold.tenant_id)

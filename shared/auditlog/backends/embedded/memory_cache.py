@@ -65,6 +65,9 @@ class MemoryQueryCache:
             for tenant in tenant_ids:
                 self._generations[tenant] = self._generations.get(tenant, 0) + 1
 
+    def ping(self) -> None:
+        pass  # in the process: always reachable
+
     def close(self) -> None:
         with self._mutex:
             self._entries.clear()

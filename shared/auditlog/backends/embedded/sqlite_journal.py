@@ -27,7 +27,7 @@ import orjson
 
 from auditlog.backends.embedded.sqlite_file import open_durable
 from auditlog.model.event import StoredEvent
-from auditlog.ports.queue import QueuedBatch
+from auditlog.ports.queue import NEW, Outcome, QueuedBatch
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -39,11 +39,12 @@ CREATE TABLE IF NOT EXISTS journal (
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant_id TEXT NOT NULL,
     audit_id BLOB NOT NULL,
+    leaf BLOB,
     PRIMARY KEY (tenant_id, audit_id)
 ) WITHOUT ROWID;
 """
 
-_Pending = tuple[str, list[StoredEvent], list[bytes] | None, "Future[list[bool]]"]
+_Pending = tuple[str, list[StoredEvent], list[bytes] | None, "Future[list[Outcome]]"]
 T = TypeVar("T")
 MAX_MEMORY_EVENTS = 200_000  # committed events kept in memory for the writer
 
@@ -57,6 +58,9 @@ class SqliteJournalQueue:
         self._max_group_events = max_group_events
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
+        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(idempotency)")}
+        if "leaf" not in columns:  # a journal made before receipts were kept
+            self._writer.execute("ALTER TABLE idempotency ADD COLUMN leaf BLOB")
         self._reader = self._connect()
         self._reader_lock = threading.Lock()
         self._pending: list[_Pending] = []
@@ -81,9 +85,15 @@ class SqliteJournalQueue:
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(
-        self, tenant_id: str, events: list[StoredEvent], leaves: list[bytes] | None = None
-    ) -> Future[list[bool]]:
-        future: Future[list[bool]] = Future()
+        self,
+        tenant_id: str,
+        events: list[StoredEvent],
+        leaves: list[bytes] | None = None,
+        *,
+        client_ids: list[bool] | None = None,
+    ) -> Future[list[Outcome]]:
+        # Every id is checked: the registry and the journal commit together, so it is exact.
+        future: Future[list[Outcome]] = Future()
         with self._cond:
             if self._closed:
                 raise RuntimeError("queue is closed")
@@ -120,9 +130,9 @@ class SqliteJournalQueue:
                 with contextlib.suppress(InvalidStateError):
                     future.set_result(answer)
 
-    def _commit(self, group: list[_Pending]) -> list[list[bool]]:
+    def _commit(self, group: list[_Pending]) -> list[list[Outcome]]:
         conn = self._writer
-        answers: list[list[bool]] = []
+        answers: list[list[Outcome]] = []
         committed: list[QueuedBatch] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -130,22 +140,24 @@ class SqliteJournalQueue:
             for tenant_id, events, leaves, _ in group:
                 keys = [uuid.UUID(e["audit_id"]).bytes for e in events]
                 seen = self._known(conn, tenant_id, keys)
-                flags: list[bool] = []
+                outcomes: list[Outcome] = []
                 fresh: list[StoredEvent] = []
                 fresh_leaves: list[bytes] = []
-                fresh_keys: list[tuple[str, bytes]] = []
+                fresh_keys: list[tuple[str, bytes, bytes | None]] = []
                 for i, (key, event) in enumerate(zip(keys, events, strict=True)):
-                    is_new = key not in seen
-                    seen.add(key)  # a second copy within the same publish is a duplicate too
-                    flags.append(is_new)
-                    if is_new:
-                        fresh.append(event)
-                        fresh_keys.append((tenant_id, key))
-                        if leaves is not None:
-                            fresh_leaves.append(leaves[i])
+                    if key in seen:  # a second copy within the same publish is a duplicate too
+                        outcomes.append(Outcome(False, seen[key]))
+                        continue
+                    leaf = leaves[i] if leaves is not None else None
+                    seen[key] = leaf
+                    outcomes.append(NEW)
+                    fresh.append(event)
+                    fresh_keys.append((tenant_id, key, leaf))
+                    if leaf is not None:
+                        fresh_leaves.append(leaf)
                 if fresh:
                     conn.executemany(
-                        "INSERT INTO idempotency (tenant_id, audit_id) VALUES (?, ?)", fresh_keys
+                        "INSERT INTO idempotency (tenant_id, audit_id, leaf) VALUES (?, ?, ?)", fresh_keys
                     )
                     payload = orjson.dumps(fresh)
                     cur = conn.execute(
@@ -156,7 +168,7 @@ class SqliteJournalQueue:
                     committed.append(
                         QueuedBatch(last, tenant_id, fresh, fresh_leaves if leaves is not None else None)
                     )
-                answers.append(flags)
+                answers.append(outcomes)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -178,16 +190,17 @@ class SqliteJournalQueue:
             self._memory_from = dropped.position
 
     @staticmethod
-    def _known(conn: sqlite3.Connection, tenant_id: str, keys: list[bytes]) -> set[bytes]:
-        known: set[bytes] = set()
+    def _known(conn: sqlite3.Connection, tenant_id: str, keys: list[bytes]) -> dict[bytes, bytes | None]:
+        """The ids already accepted, with their receipts (None for entries older than receipts)."""
+        known: dict[bytes, bytes | None] = {}
         for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
             chunk = keys[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             rows = conn.execute(
-                f"SELECT audit_id FROM idempotency WHERE tenant_id = ? AND audit_id IN ({marks})",
+                f"SELECT audit_id, leaf FROM idempotency WHERE tenant_id = ? AND audit_id IN ({marks})",
                 (tenant_id, *chunk),
             )
-            known.update(row[0] for row in rows)
+            known.update((row[0], row[1]) for row in rows)
         return known
 
     # -- consuming ----------------------------------------------------------------------------

@@ -49,22 +49,18 @@ All values are query parameters; the only text spliced into SQL is column names 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
 from google.cloud.bigquery_storage_v1 import types as write_types
-from google.protobuf import (
-    descriptor_pb2,
-    descriptor_pool,
-    message_factory,
-)
 
+from auditlog.backends.gcp.bigquery_rows import ROW_DESCRIPTOR, encode
 from auditlog.errors import Unavailable
-from auditlog.model.event import COLUMNS, JSON_COLUMNS, MAX_RETENTION_DAYS, StoredEvent
+from auditlog.model.event import COLUMNS, JSON_COLUMNS, MAX_RETENTION_DAYS
 from auditlog.ports.store import (
     FILTER_COLUMNS,
     SELF_AUDIT_PREFIX,
@@ -99,7 +95,12 @@ _SELECT = ", ".join(
     f"IF(`{c}` IS NULL, NULL, TO_JSON_STRING(`{c}`)) AS `{c}`" if c in JSON_COLUMNS else f"`{c}`"
     for c in COLUMNS
 )
-_ORDER = "ORDER BY `timestamp` DESC, audit_id DESC"
+# Copies of one event sort together, the first accepted first: that is the version the claims and
+# the integrity log kept (a copy stored before claims existed, with a later created_at, is a
+# retry's second version, and reads never show it).
+_ORDER = "ORDER BY `timestamp` DESC, audit_id DESC, created_at ASC"
+# A filter on the partition column that admits every partition (require_partition_filter).
+_ALL_DAYS = "partition_date IS NOT NULL"
 _EXPIRED = "partition_date < @today AND DATE_ADD(partition_date, INTERVAL retention_period_days DAY) < @today"
 
 
@@ -164,7 +165,7 @@ class BigQueryEventStore:
     def append(self, batch: WriteBatch) -> int:
         if not batch.events:
             return 0
-        requests = self._append_requests([_encode(e) for e in batch.events])
+        requests = self._append_requests([encode(e) for e in batch.events])
         writer = self._writer()
         try:
             responses = list(
@@ -199,7 +200,7 @@ class BigQueryEventStore:
         for i, group in enumerate(groups):
             data = write_types.AppendRowsRequest.ProtoData(rows=write_types.ProtoRows(serialized_rows=group))
             if i == 0:
-                data.writer_schema = write_types.ProtoSchema(proto_descriptor=_ROW_DESCRIPTOR)
+                data.writer_schema = write_types.ProtoSchema(proto_descriptor=ROW_DESCRIPTOR)
             # Every request names the stream: the service allows it, and the emulator needs it.
             requests.append(write_types.AppendRowsRequest(write_stream=self._stream, proto_rows=data))
         return requests
@@ -256,7 +257,8 @@ class BigQueryEventStore:
             bigquery.ScalarQueryParameter("date_lo", "DATE", days[0]),
             bigquery.ScalarQueryParameter("date_hi", "DATE", days[0]),
         ]
-        for r in self._run(f"SELECT {_SELECT} FROM {self._table} WHERE {where} LIMIT 1", [*day, *who]):
+        sql = f"SELECT {_SELECT} FROM {self._table} WHERE {where} ORDER BY created_at LIMIT 1"
+        for r in self._run(sql, [*day, *who]):
             return _row(r)
         return None
 
@@ -313,9 +315,31 @@ class BigQueryEventStore:
                 [event_leaf_hash(record_from_row(r, recanonicalise=True)) for r in rows],
             )
 
-    def expired(self, today: date, *, delete: bool, holds: tuple[HoldScope, ...] = ()) -> dict[str, int]:
+    def oldest_partition(self) -> date | None:
+        # Scans the partition column only (4 bytes a row); the retention sweep asks once a sweep.
+        sql = f"SELECT MIN(partition_date) AS oldest FROM {self._table} WHERE {_ALL_DAYS}"
+        for row in self._run(sql, []):
+            oldest: date | None = row["oldest"]
+            return oldest
+        return None
+
+    def expired(
+        self,
+        today: date,
+        *,
+        delete: bool,
+        holds: tuple[HoldScope, ...] = (),
+        partitions: tuple[date, date] | None = None,
+    ) -> dict[str, int]:
         params: list[Any] = [bigquery.ScalarQueryParameter("today", "DATE", today)]
         condition = _EXPIRED
+        if partitions is not None:
+            # One range of partitions per step: the statement reads only those (pruned).
+            condition += " AND partition_date BETWEEN @first_day AND @last_day"
+            params += [
+                bigquery.ScalarQueryParameter("first_day", "DATE", partitions[0]),
+                bigquery.ScalarQueryParameter("last_day", "DATE", partitions[1]),
+            ]
         for i, hold in enumerate(holds):
             parts = [f"tenant_id = @hold_{i}"]
             params.append(bigquery.ScalarQueryParameter(f"hold_{i}", "STRING", hold.tenant_id))
@@ -427,8 +451,8 @@ def _row(values: Any) -> Row:
 
 
 def _without_copies(rows: Iterable[Row]) -> Iterator[Row]:
-    """Drop redelivered copies from rows ordered by timestamp: copies share the timestamp, so
-    only the keys seen at the current one are remembered."""
+    """Drop copies from rows in ``_ORDER``: copies share the timestamp, so only the keys seen at
+    the current one are remembered, and the first of each (the earliest accepted) is kept."""
     current: datetime | None = None
     seen: set[tuple[str, str]] = set()
     for row in rows:
@@ -439,58 +463,3 @@ def _without_copies(rows: Iterable[Row]) -> Iterator[Row]:
         if key not in seen:
             seen.add(key)
             yield row
-
-
-# -- Storage Write API rows ----------------------------------------------------------------------
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-_MICROSECOND = timedelta(microseconds=1)
-_FIELD = descriptor_pb2.FieldDescriptorProto
-# https://cloud.google.com/bigquery/docs/write-api#data_type_conversions
-_PROTO_TYPES = {
-    "STRING": _FIELD.TYPE_STRING,
-    "JSON": _FIELD.TYPE_STRING,
-    "INT64": _FIELD.TYPE_INT64,
-    "TIMESTAMP": _FIELD.TYPE_INT64,  # microseconds since the epoch
-    "DATE": _FIELD.TYPE_INT32,  # days since the epoch
-}
-
-
-def _micros(text: str) -> int:
-    return (datetime.fromisoformat(text) - _EPOCH) // _MICROSECOND
-
-
-def _days(text: str) -> int:
-    return date.fromisoformat(text).toordinal() - _EPOCH_DAY
-
-
-def _row_message() -> tuple[descriptor_pb2.DescriptorProto, Any]:
-    types = {f["name"]: f["type"] for f in load_events_schema()}
-    descriptor = descriptor_pb2.DescriptorProto(name="AuditEventRow")
-    for number, name in enumerate(COLUMNS, start=1):
-        descriptor.field.add(
-            name=name, number=number, type=_PROTO_TYPES[types[name]], label=_FIELD.LABEL_OPTIONAL
-        )
-    file = descriptor_pb2.FileDescriptorProto(name="auditlog_event_row.proto", syntax="proto2")
-    file.message_type.add().CopyFrom(descriptor)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    return descriptor, message_factory.GetMessageClass(pool.FindMessageTypeByName("AuditEventRow"))
-
-
-_ROW_DESCRIPTOR, _RowMessage = _row_message()
-_CONVERSIONS = {
-    name: _micros if kind == "TIMESTAMP" else _days if kind == "DATE" else None
-    for name, kind in ((f["name"], f["type"]) for f in load_events_schema())
-}
-
-
-def _encode(event: StoredEvent) -> bytes:
-    record = cast(Mapping[str, Any], event)
-    values: dict[str, Any] = {}
-    for name, convert in _CONVERSIONS.items():
-        value = record[name]
-        if value is not None:
-            values[name] = convert(value) if convert else value
-    return cast(bytes, _RowMessage(**values).SerializeToString())

@@ -1,17 +1,24 @@
-"""Pub/Sub queue: ingest publishes one message per accepted request; the writer subscription
-(push, with a dead-letter policy) delivers it to the writer function.
+"""Pub/Sub queue: ingest publishes the new events of each accepted request; the writer
+subscription (push, with a dead-letter policy) delivers them to the writer function.
 
-A publish resolves once Pub/Sub has confirmed the message (it is then durable in the topic). Pub/Sub
-cannot record the audit_ids atomically with the message, so the answer ``duplicate`` comes from an
-``IdempotencyRegistry`` consulted before the publish and told about the ids only after the publish
-is confirmed: a failed publish that the client retries is answered ``accepted`` again, never
-``duplicate``. Two requests racing with the same new audit_id may both be answered ``accepted``;
-the store's de-duplication by (tenant_id, audit_id) keeps one copy, as it does for every
-redelivery.
+A publish resolves once Pub/Sub has confirmed every message (they are then durable in the topic).
+One committed version of every event, even when Redis forgets (issue 26):
+1. The registry (Redis, ``redis_registry.py``) is a cache: an id it remembers is a duplicate,
+   answered with the receipt it keeps.
+2. The claims (Firestore, ``firestore_claims.py``) are the authority, for ids a client chose
+   (server-assigned ids cannot be sent twice): each is claimed, with its version, *before* its
+   message is published, so a crash between the two cannot leave it unknown. An id claimed
+   before is a duplicate, answered with the first version's receipt; no second version is ever
+   published.
+3. A duplicate the registry had forgotten may be one whose message never went out (a crash, or
+   a failed publish, after the claim): its message is published again, exactly as it was claimed
+   (same events, same order), so the writer stages it under the same key (``batch_key``) and the
+   store receives identical copies, which reads drop. Nothing is lost, nothing is committed twice.
 
-Message: ``data`` is ``orjson.dumps(list_of_fresh_events)``; attributes ``tenant_id``,
-``schema_version`` ("1") and ``count`` (the number of events). No ``position``: Pub/Sub has no
-global order; the BigQuery store de-duplicates by (tenant_id, audit_id) instead.
+Client-chosen and server-assigned events of one request go in separate messages, so the claimed
+ones can be published again alone. Message: ``data`` is ``orjson.dumps(events)``; attributes
+``tenant_id``, ``schema_version`` ("1"), ``count`` and, for claimed events, ``message`` (the claim
+group's key). No ``position``: Pub/Sub has no global order.
 """
 
 from __future__ import annotations
@@ -23,25 +30,17 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError, wait
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Generic, TypeVar, cast
 
 import orjson
 from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import Retry, if_exception_type
 from google.cloud.pubsub_v1 import PublisherClient, types  # type: ignore[import-untyped]
-from google.pubsub_v1 import (
-    DeadLetterPolicy,
-    ExpirationPolicy,
-    PushConfig,
-    RetryPolicy,
-    Subscription,
-)
-from google.pubsub_v1 import PublisherClient as TopicAdminClient
-from google.pubsub_v1 import SubscriberClient as SubscriptionAdminClient
 
+from auditlog.ledger.leaves import LeafEntry, batch_key, event_leaf_hash
 from auditlog.model.event import StoredEvent
-from auditlog.ports.queue import IdempotencyRegistry
+from auditlog.ports.claims import Claim, ClaimStore
+from auditlog.ports.queue import NEW, IdempotencyRegistry, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +105,18 @@ def publisher_for_throughput() -> PublisherClient:
 class _Request:
     tenant_id: str
     events: list[StoredEvent]
-    result: Future[list[bool]]
+    leaves: list[bytes]
+    client_ids: list[bool]
+    result: Future[list[Outcome]]
 
 
 @dataclass(slots=True)
 class _Published:
     tenant_id: str
-    fresh_ids: list[str]
-    flags: list[bool]
-    result: Future[list[bool]]
-    confirmation: Future[str]
+    receipts: dict[str, bytes]  # what the registry learns once every message is confirmed
+    outcomes: list[Outcome]
+    result: Future[list[Outcome]]
+    confirmations: list[Future[str]]
 
 
 _Item = TypeVar("_Item")
@@ -174,15 +175,17 @@ class _GroupWorker(Generic[_Item]):
         self._thread.join(timeout)
 
 
-def _settle(result: Future[list[bool]], flags: list[bool] | None, error: BaseException | None) -> None:
+def _settle(
+    result: Future[list[Outcome]], outcomes: list[Outcome] | None, error: BaseException | None
+) -> None:
     with contextlib.suppress(InvalidStateError):  # cancelled by the caller, or failed by close()
         if error is not None:
             result.set_exception(error)
         else:
-            result.set_result(cast("list[bool]", flags))
+            result.set_result(cast("list[Outcome]", outcomes))
 
 
-def _begin(result: Future[list[bool]]) -> bool:
+def _begin(result: Future[list[Outcome]]) -> bool:
     """Mark the answer as being worked on (the caller can no longer cancel it); False if the
     caller cancelled it already, or close() failed it."""
     try:
@@ -191,14 +194,77 @@ def _begin(result: Future[list[bool]]) -> bool:
         return False
 
 
+class _Plan:
+    """What one request publishes: per event its outcome; the new events in at most two messages
+    (claimed under ``key``, and server-assigned); the claimed messages to publish again."""
+
+    def __init__(self, request: _Request, key: str) -> None:
+        self.request = request
+        self.key = key
+        self.outcomes: list[Outcome] = [NEW] * len(request.events)
+        self.claimed: list[int] = []  # indexes of new events with client-chosen ids
+        self.unclaimed: list[int] = []
+        self.messages: list[tuple[str | None, list[StoredEvent]]] = []
+        self.republish: set[str] = set()
+        self.receipts: dict[str, bytes] = {}
+        self.copies: dict[int, int] = {}  # a second copy of an id in the request -> the first
+
+    @classmethod
+    def of(cls, request: _Request, known: dict[str, bytes]) -> _Plan:
+        events = request.events
+        first: dict[str, int] = {}
+        for i, event in enumerate(events):
+            first.setdefault(event["audit_id"], i)
+        claimed = [
+            i
+            for i, e in enumerate(events)
+            if request.client_ids[i] and first[e["audit_id"]] == i and e["audit_id"] not in known
+        ]
+        plan = cls(request, batch_key([LeafEntry(events[i]["audit_id"], b"", "") for i in claimed]))
+        plan.claimed = claimed
+        for i, event in enumerate(events):
+            audit_id = event["audit_id"]
+            if audit_id in known:
+                plan.outcomes[i] = Outcome(False, known[audit_id] or None)
+            elif first[audit_id] != i:  # a second copy within the same publish
+                plan.copies[i] = first[audit_id]
+            elif not request.client_ids[i]:
+                plan.unclaimed.append(i)
+        return plan
+
+    def claimed_events(self) -> list[tuple[StoredEvent, bytes]]:
+        return [(self.request.events[i], self.request.leaves[i]) for i in self.claimed]
+
+    def apply_claims(self, existing: dict[str, Claim]) -> None:
+        events, leaves = self.request.events, self.request.leaves
+        winners = []
+        for i in self.claimed:
+            claim = existing.get(events[i]["audit_id"])
+            if claim is None:
+                winners.append(i)
+            else:  # claimed before: that version stands; its message may never have gone out
+                self.outcomes[i] = Outcome(False, claim.receipt)
+                self.republish.add(claim.message)
+                self.receipts[claim.audit_id] = claim.receipt
+        if winners:
+            self.messages.append((self.key, [events[i] for i in winners]))
+        if self.unclaimed:
+            self.messages.append((None, [events[i] for i in self.unclaimed]))
+        for i in winners:
+            self.receipts[events[i]["audit_id"]] = leaves[i]
+        for i, first in self.copies.items():
+            outcome = self.outcomes[first]
+            self.outcomes[i] = Outcome(False, leaves[first] if outcome.new else outcome.receipt)
+
+
 class PubSubEventQueue:
     """``EventQueue`` on a Pub/Sub topic; owns the publisher and the registry (closes both).
 
     ``publish`` never blocks its caller. A lookup thread asks the registry about everything queued
-    at that moment (one ``known`` per tenant) and hands the new events to the publisher; when the
-    publisher confirms, a remember thread tells the registry (one ``remember`` per tenant for all
-    confirmations at that moment) and then answers. Publishes are never coalesced: one message per
-    call.
+    at that moment (one ``known`` per tenant), claims the client-chosen ids among the rest (one
+    ``claim`` per tenant), and hands the new events to the publisher; when the publisher confirms
+    a request's messages, a remember thread tells the registry (one ``remember`` per tenant for
+    all confirmations at that moment) and then answers.
     """
 
     def __init__(
@@ -206,6 +272,7 @@ class PubSubEventQueue:
         publisher: PublisherClient,
         topic_path: str,
         registry: IdempotencyRegistry,
+        claims: ClaimStore,
         *,
         max_group_ids: int = 1000,
         close_timeout: float = PUBLISH_DEADLINE_SECONDS,
@@ -213,9 +280,10 @@ class PubSubEventQueue:
         self._publisher = publisher
         self._topic = topic_path
         self._registry = registry
+        self._claims = claims
         self._close_timeout = close_timeout
         self._lock = threading.Lock()
-        self._in_flight: set[Future[list[bool]]] = set()
+        self._in_flight: set[Future[list[Outcome]]] = set()
         self._closed = False
         # A group holds at most max_group_ids audit_ids (or one larger publish): one registry
         # command of a few thousand keys keeps Redis responsive for everyone else.
@@ -223,97 +291,121 @@ class PubSubEventQueue:
             "pubsub-queue-lookup", self._look_up, lambda r: len(r.events), max_group_ids
         )
         self._remembers = _GroupWorker[_Published](
-            "pubsub-queue-remember", self._remember, lambda p: len(p.fresh_ids), max_group_ids
+            "pubsub-queue-remember", self._remember, lambda p: len(p.receipts), max_group_ids
         )
 
     def publish(
-        self, tenant_id: str, events: list[StoredEvent], leaves: list[bytes] | None = None
-    ) -> Future[list[bool]]:
-        # ``leaves`` stay here: the writer function computes them from the message it gets.
-        result: Future[list[bool]] = Future()
+        self,
+        tenant_id: str,
+        events: list[StoredEvent],
+        leaves: list[bytes] | None = None,
+        *,
+        client_ids: list[bool] | None = None,
+    ) -> Future[list[Outcome]]:
+        result: Future[list[Outcome]] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("queue is closed")
             self._in_flight.add(result)
         result.add_done_callback(self._forget)
-        self._lookups.put(_Request(tenant_id, events, result))
+        receipts = leaves if leaves is not None else [event_leaf_hash(e) for e in events]
+        chosen = client_ids if client_ids is not None else [False] * len(events)
+        self._lookups.put(_Request(tenant_id, events, receipts, chosen, result))
         return result
 
-    def _forget(self, result: Future[list[bool]]) -> None:
+    def _forget(self, result: Future[list[Outcome]]) -> None:
         with self._lock:
             self._in_flight.discard(result)
 
     def _look_up(self, group: list[_Request]) -> None:
-        """Lookup thread: which events are new, then one message per publish for the new ones."""
+        """Lookup thread: the registry, then the claims, then the messages."""
         by_tenant: dict[str, list[_Request]] = defaultdict(list)
         for request in group:
             if _begin(request.result):
                 by_tenant[request.tenant_id].append(request)
         for tenant_id, requests in by_tenant.items():
-            ids = [e["audit_id"] for r in requests for e in r.events]
             try:
-                known = self._registry.known(tenant_id, ids) if ids else set()
+                plans = self._plan(tenant_id, requests)
             except BaseException as exc:  # the caller must hear about every failure
                 for request in requests:
                     _settle(request.result, None, exc)
                 continue
-            for request in requests:
-                self._publish_new(request, known)
+            for plan in plans:
+                self._send(plan)
 
-    def _publish_new(self, request: _Request, known: set[str]) -> None:
-        # Only the registry and this call decide: two concurrent calls with the same new id are
-        # both "accepted" (one of them may yet fail); the store keeps one copy.
-        seen: set[str] = set()
-        flags: list[bool] = []
-        fresh: list[StoredEvent] = []
-        for event in request.events:
-            audit_id = event["audit_id"]
-            is_new = audit_id not in known and audit_id not in seen
-            seen.add(audit_id)  # a second copy within the same publish is a duplicate
-            flags.append(is_new)
-            if is_new:
-                fresh.append(event)
-        if not fresh:
-            _settle(request.result, flags, None)
+    def _plan(self, tenant_id: str, requests: list[_Request]) -> list[_Plan]:
+        # Only client-chosen ids can come back; server-assigned ones cost neither Redis nor claims.
+        ids = [
+            event["audit_id"]
+            for r in requests
+            for event, chosen in zip(r.events, r.client_ids, strict=True)
+            if chosen
+        ]
+        known = self._registry.known(tenant_id, ids) if ids else {}
+        plans = [_Plan.of(r, known) for r in requests]
+        claiming = [p for p in plans if p.claimed]
+        beaten = self._claims.claim(tenant_id, [(p.key, p.claimed_events()) for p in claiming])
+        for plan, found in zip(claiming, beaten, strict=True):
+            plan.apply_claims(found)
+        for plan in plans:
+            if not plan.claimed:
+                plan.apply_claims({})
+        return plans
+
+    def _send(self, plan: _Plan) -> None:
+        request = plan.request
+        if not plan.messages and not plan.republish:  # nothing new, nothing to make sure of
+            _settle(request.result, plan.outcomes, None)
             return
         try:
-            confirmation = cast(
-                "Future[str]",
-                self._publisher.publish(
-                    self._topic,
-                    orjson.dumps(fresh),
-                    tenant_id=request.tenant_id,
-                    schema_version=SCHEMA_VERSION,
-                    count=str(len(fresh)),
-                ),
-            )
+            confirmations = [
+                self._publish_message(request.tenant_id, events, key) for key, events in plan.messages
+            ]
+            for message in plan.republish:
+                events = self._claims.message_events(request.tenant_id, message)
+                confirmations.append(self._publish_message(request.tenant_id, events, message))
         except BaseException as exc:
             _settle(request.result, None, exc)
             return
-        published = _Published(
-            request.tenant_id, [e["audit_id"] for e in fresh], flags, request.result, confirmation
-        )
-        # The callback runs on the publisher's commit thread, which must not wait on the registry.
-        confirmation.add_done_callback(lambda _: self._remembers.put(published))
+        published = _Published(request.tenant_id, plan.receipts, plan.outcomes, request.result, confirmations)
+        pending = [len(confirmations)]
+        pending_lock = threading.Lock()
+
+        def confirmed(_: Future[str]) -> None:
+            # Runs on the publisher's commit thread, which must not wait on the registry.
+            with pending_lock:
+                pending[0] -= 1
+                last = pending[0] == 0
+            if last:
+                self._remembers.put(published)
+
+        for confirmation in confirmations:
+            confirmation.add_done_callback(confirmed)
+
+    def _publish_message(self, tenant_id: str, events: list[StoredEvent], message: str | None) -> Future[str]:
+        attributes = {"tenant_id": tenant_id, "schema_version": SCHEMA_VERSION, "count": str(len(events))}
+        if message is not None:
+            attributes["message"] = message
+        return cast("Future[str]", self._publisher.publish(self._topic, orjson.dumps(events), **attributes))
 
     def _remember(self, group: list[_Published]) -> None:
-        """Remember thread: the registry learns the ids only once their message is durable."""
+        """Remember thread: the registry learns the receipts only once their messages are durable."""
         by_tenant: dict[str, list[_Published]] = defaultdict(list)
         for item in group:
-            error = item.confirmation.exception()
-            if error is not None:
-                _settle(item.result, None, error)
+            errors = [c.exception() for c in item.confirmations if c.exception() is not None]
+            if errors:
+                _settle(item.result, None, errors[0])
             else:
                 by_tenant[item.tenant_id].append(item)
         for tenant_id, items in by_tenant.items():
+            receipts = {a: r for item in items for a, r in item.receipts.items()}
             try:
-                self._registry.remember(tenant_id, [a for item in items for a in item.fresh_ids])
+                self._registry.remember(tenant_id, receipts)
             except Exception:
-                # The events are durable; a retry may be answered "accepted" rather than
-                # "duplicate", and the store keeps one copy. Not worth failing the request.
+                # The events are durable and claimed; the registry only saves a claim lookup.
                 log.warning("idempotency registry could not remember ids", exc_info=True)
             for item in items:
-                _settle(item.result, item.flags, None)
+                _settle(item.result, item.outcomes, None)
 
     def depth(self) -> int:
         """Publishes accepted by ``publish`` and not yet answered (the subscription's backlog is
@@ -337,65 +429,3 @@ class PubSubEventQueue:
         for result in pending:
             _settle(result, None, closed)
         self._registry.close()
-
-
-# -- topology ------------------------------------------------------------------------------------
-
-
-def ensure_topology(
-    project: str,
-    topic: str,
-    dead_letter_topic: str,
-    writer_subscription: str,
-    push_endpoint: str | None,
-    max_delivery_attempts: int,
-    *,
-    minimum_backoff_seconds: float | None = 10.0,
-    maximum_backoff_seconds: float = 600.0,
-    ack_deadline_seconds: int = 60,
-) -> None:
-    """Create the topic, the dead-letter topic with a pull subscription ``<dead_letter_topic>-sub``,
-    and the writer subscription (push to ``push_endpoint`` when given, else pull) with a
-    dead-letter policy and a retry policy. Idempotent: what exists is left as it is (not updated).
-    Neither subscription expires when idle (the default deletes one after 31 idle days: a quiet
-    dead-letter subscription, and what it holds, would vanish).
-
-    ``minimum_backoff_seconds=None`` leaves out the retry policy (immediate redelivery), which
-    tests use: the emulator honours a retry policy, and its backoff makes dead-lettering slow.
-    On GCP the Pub/Sub service agent also needs ``roles/pubsub.publisher`` on the dead-letter topic
-    and ``roles/pubsub.subscriber`` on the writer subscription (Terraform's job, not this one's).
-    """
-    topic_path = TopicAdminClient.topic_path(project, topic)
-    dead_letter_path = TopicAdminClient.topic_path(project, dead_letter_topic)
-    with TopicAdminClient() as topics, SubscriptionAdminClient() as subscriptions:
-        _exists_ok(lambda: topics.create_topic(name=topic_path))
-        _exists_ok(lambda: topics.create_topic(name=dead_letter_path))
-        dead_letter_sub = Subscription(
-            name=SubscriptionAdminClient.subscription_path(project, f"{dead_letter_topic}-sub"),
-            topic=dead_letter_path,
-            ack_deadline_seconds=ack_deadline_seconds,
-            expiration_policy=ExpirationPolicy(),  # no ttl: never deleted for being idle
-        )
-        _exists_ok(lambda: subscriptions.create_subscription(request=dead_letter_sub))
-        writer = Subscription(
-            name=SubscriptionAdminClient.subscription_path(project, writer_subscription),
-            topic=topic_path,
-            ack_deadline_seconds=ack_deadline_seconds,
-            expiration_policy=ExpirationPolicy(),
-            dead_letter_policy=DeadLetterPolicy(
-                dead_letter_topic=dead_letter_path, max_delivery_attempts=max_delivery_attempts
-            ),
-        )
-        if push_endpoint is not None:
-            writer.push_config = PushConfig(push_endpoint=push_endpoint)
-        if minimum_backoff_seconds is not None:
-            writer.retry_policy = RetryPolicy(
-                minimum_backoff=timedelta(seconds=minimum_backoff_seconds),
-                maximum_backoff=timedelta(seconds=maximum_backoff_seconds),
-            )
-        _exists_ok(lambda: subscriptions.create_subscription(request=writer))
-
-
-def _exists_ok(create: Callable[[], object]) -> None:
-    with contextlib.suppress(api_exceptions.AlreadyExists):
-        create()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -87,7 +88,14 @@ async def put_policy(call: Call) -> Response:
 async def run_retention(call: Call) -> Response:
     now = utc_now()
     dry_run: bool = call.args["dry_run"]
-    report: dict[str, Any] = await run_in_threadpool(call.runtime.retention.run, now.date(), dry_run=dry_run)
+    retention = call.runtime.retention
+    # A real run is one bounded step of the sweep; a dry run counts everything at once.
+    work = (
+        functools.partial(retention.run, now.date(), dry_run=True)
+        if dry_run
+        else functools.partial(retention.sweep, now.date())
+    )
+    report: dict[str, Any] = await run_in_threadpool(work)
     per_tenant: dict[str, int] = report["per_tenant"]
     counted = "would_delete" if dry_run else "deleted"
     call.audit.tenants = tuple(sorted(per_tenant)) or (call.caller.tenant_id,)

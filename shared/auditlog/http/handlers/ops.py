@@ -27,9 +27,16 @@ async def healthz(call: Call) -> Response:
     return json_response({"status": "ok"})
 
 
+# Without these the service still answers correctly, only slower or with less protection: the
+# cache (Redis) fails open, and the claims stand in for the registry. Down, they make the service
+# "degraded" (200, so a load balancer keeps routing to it; an alert reads the body or the
+# auditlog_dependency_up metric); any other dependency down makes it "unavailable" (503).
+OPTIONAL = frozenset({"cache"})
+
+
 async def readyz(call: Call) -> Response:
     checks: dict[str, Any] = {}
-    ok = True
+    down: set[str] = set()
     probes = call.runtime.probes()
     needed = set(probes) if call.serves is None else set().union(*(USES[f] for f in call.serves))
     for name, probe in probes.items():
@@ -40,9 +47,12 @@ async def readyz(call: Call) -> Response:
             await run_in_threadpool(probe)
             checks[name] = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
         except Exception as exc:  # a readiness probe reports, it does not raise
-            ok = False
-            checks[name] = {"ok": False, "error": type(exc).__name__}
-    return json_response({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+            down.add(name)
+            checks[name] = {"ok": False, "error": type(exc).__name__, "required": name not in OPTIONAL}
+        metrics.DEPENDENCY_UP.labels(name).set(0 if name in down else 1)
+    if down - OPTIONAL:
+        return json_response({"status": "unavailable", "checks": checks}, 503)
+    return json_response({"status": "degraded" if down else "ok", "checks": checks})
 
 
 async def openapi_document(call: Call) -> Response:
