@@ -9,28 +9,41 @@ import type { ApiHolder, ApiRef } from '@backstage/core-plugin-api';
 import { Container, PluginHeader, Text } from '@backstage/ui';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { BrowserRouter, Link, Navigate, Route, Routes, useParams } from 'react-router-dom';
+import {
+  BrowserRouter,
+  Link,
+  Navigate,
+  Route,
+  Routes,
+  useParams,
+} from 'react-router-dom';
 import { auditLogApiRef } from '../src/api/AuditLogApi';
 import { AuditLogClient } from '../src/api/AuditLogClient';
-import { AuditLogRoutes } from '../src/components/AuditLogPage';
+import { AuditLogPageContent } from '../src/components/AuditLogPage';
 import { EntityAuditLogView } from '../src/components/EntityAuditLogView';
 import { AUDIT_LOG_SERVICE_ANNOTATION } from '../src/components/entityAnnotation';
 
 const client = new AuditLogClient({
   discoveryApi: {
-    getBaseUrl: async (pluginId: string) => `${window.location.origin}/api/${pluginId}`,
+    getBaseUrl: async (pluginId: string) =>
+      `${window.location.origin}/api/${pluginId}`,
   },
   fetchApi: { fetch: (input, init) => window.fetch(input, init) },
 });
 const apis = new Map<string, unknown>([[auditLogApiRef.id, client]]);
-const apiHolder: ApiHolder = { get: <T,>(ref: ApiRef<T>) => apis.get(ref.id) as T | undefined };
+const apiHolder: ApiHolder = {
+  get: <T,>(ref: ApiRef<T>) => apis.get(ref.id) as T | undefined,
+};
 
 function EntityTab() {
   const { service = '' } = useParams();
   const entity = {
     apiVersion: 'backstage.io/v1alpha1',
     kind: 'Component',
-    metadata: { name: service, annotations: { [AUDIT_LOG_SERVICE_ANNOTATION]: service } },
+    metadata: {
+      name: service,
+      annotations: { [AUDIT_LOG_SERVICE_ANNOTATION]: service },
+    },
   };
   return (
     <>
@@ -46,14 +59,22 @@ function Shell() {
   return (
     <>
       <PluginHeader title="Audit log" />
-      <Container>
-        <Routes>
-          <Route path="/" element={<Navigate to="/audit-log" replace />} />
-          <Route path="/audit-log/*" element={<AuditLogRoutes />} />
-          <Route path="/entity/:service/*" element={<EntityTab />} />
-          <Route path="*" element={<Link to="/audit-log">Open the audit log</Link>} />
-        </Routes>
-      </Container>
+      <Routes>
+        <Route path="/" element={<Navigate to="/audit-log" replace />} />
+        <Route path="/audit-log/*" element={<AuditLogPageContent />} />
+        <Route
+          path="/entity/:service/*"
+          element={
+            <Container>
+              <EntityTab />
+            </Container>
+          }
+        />
+        <Route
+          path="*"
+          element={<Link to="/audit-log">Open the audit log</Link>}
+        />
+      </Routes>
     </>
   );
 }

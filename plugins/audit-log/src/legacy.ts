@@ -17,7 +17,8 @@ export const auditLogPlugin = createPlugin({
     createApiFactory({
       api: auditLogApiRef,
       deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
-      factory: ({ discoveryApi, fetchApi }) => new AuditLogClient({ discoveryApi, fetchApi }),
+      factory: ({ discoveryApi, fetchApi }) =>
+        new AuditLogClient({ discoveryApi, fetchApi }),
     }),
   ],
   routes: { root: legacyRootRouteRef },
@@ -27,7 +28,8 @@ export const auditLogPlugin = createPlugin({
 export const AuditLogPage = auditLogPlugin.provide(
   createRoutableExtension({
     name: 'AuditLogPage',
-    component: () => import('./components/AuditLogPage').then(m => m.AuditLogPage),
+    component: () =>
+      import('./components/AuditLogPage').then(m => m.AuditLogPage),
     mountPoint: legacyRootRouteRef,
   }),
 );
@@ -37,7 +39,10 @@ export const EntityAuditLogContent = auditLogPlugin.provide(
   createComponentExtension({
     name: 'EntityAuditLogContent',
     component: {
-      lazy: () => import('./components/EntityAuditLogContent').then(m => m.EntityAuditLogContent),
+      lazy: () =>
+        import('./components/EntityAuditLogContent').then(
+          m => m.EntityAuditLogContent,
+        ),
     },
   }),
 );

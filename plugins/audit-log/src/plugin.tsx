@@ -5,6 +5,8 @@ import {
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
+  type ExtensionDefinition,
+  type OverridableFrontendPlugin,
 } from '@backstage/frontend-plugin-api';
 import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
 import { auditLogApiRef } from './api/AuditLogApi';
@@ -17,7 +19,8 @@ export const auditLogApi = ApiBlueprint.make({
     defineParams({
       api: auditLogApiRef,
       deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
-      factory: ({ discoveryApi, fetchApi }) => new AuditLogClient({ discoveryApi, fetchApi }),
+      factory: ({ discoveryApi, fetchApi }) =>
+        new AuditLogClient({ discoveryApi, fetchApi }),
     }),
 });
 
@@ -26,23 +29,34 @@ export const auditLogPage = PageBlueprint.make({
     path: '/audit-log',
     title: 'Audit log',
     routeRef: rootRouteRef,
-    loader: () => import('./components/AuditLogPage').then(m => <m.AuditLogPageContent />),
-  },
-});
-
-export const auditLogEntityContent = EntityContentBlueprint.make({
-  params: {
-    path: 'audit-log',
-    title: 'Audit log',
-    filter: entity => Boolean(entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim()),
     loader: () =>
-      import('./components/EntityAuditLogContent').then(m => <m.EntityAuditLogContent />),
+      import('./components/AuditLogPage').then(m => <m.AuditLogPageContent />),
   },
 });
 
-export default createFrontendPlugin({
+// Declared types, not inferred ones: an app's `tsc` emits declarations, and the inferred types
+// name packages (@backstage/filter-predicates) that an app may hold in several versions.
+export const auditLogEntityContent: ExtensionDefinition =
+  EntityContentBlueprint.make({
+    params: {
+      path: 'audit-log',
+      title: 'Audit log',
+      filter: entity =>
+        Boolean(
+          entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim(),
+        ),
+      loader: () =>
+        import('./components/EntityAuditLogContent').then(m => (
+          <m.EntityAuditLogContent />
+        )),
+    },
+  });
+
+const auditLogPlugin: OverridableFrontendPlugin = createFrontendPlugin({
   pluginId: 'audit-log',
   title: 'Audit log',
   routes: { root: rootRouteRef },
   extensions: [auditLogApi, auditLogPage, auditLogEntityContent],
 });
+
+export default auditLogPlugin;

@@ -11,12 +11,20 @@ import {
   type Checkpoint,
   type EventPage,
   type ExportFormat,
+  type Erasure,
   type InclusionProof,
+  type LegalHold,
+  type LegalHoldRequest,
+  type LogStream,
+  type PortalIdentity,
   type PublicKey,
   type QueryPairs,
 } from '../api/types';
 
-export function makeEvent(i: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+export function makeEvent(
+  i: number,
+  overrides: Partial<AuditEvent> = {},
+): AuditEvent {
   const ts = new Date(Date.UTC(2026, 10, 26, 12, 0, 0) - i * 60_000)
     .toISOString()
     .replace('Z', '000Z');
@@ -52,18 +60,43 @@ export class FakeAuditLogApi implements AuditLogApi {
   checkpoint: Checkpoint | null = null;
   keys: PublicKey[] = [];
   proofs = new Map<string, InclusionProof>();
+  /** What getIdentity answers: null is the proxy mode (no backend plugin). */
+  identity: PortalIdentity | null = {
+    userEntityRef: 'user:default/alice',
+    tenants: [{ tenant: 'acme', roles: ['audit_reader', 'system_admin'] }],
+    allowed: { read: true, export: true, admin: true },
+  };
+  /** The entity ref each search was scoped to (the entity tab sends its entity). */
+  readonly scopes: Array<string | undefined> = [];
+  holds: LegalHold[] = [];
+  erasures: Erasure[] = [];
+  streams: LogStream[] | null = null;
+  retention: Record<string, unknown> = {
+    dry_run: true,
+    tenants: { acme: 3 },
+  };
 
   constructor(readonly events: AuditEvent[]) {}
 
   private matching(query: QueryPairs): AuditEvent[] {
     const wanted = new Map<string, string[]>();
-    for (const [name, value] of query) wanted.set(name, [...(wanted.get(name) ?? []), value]);
+    for (const [name, value] of query)
+      wanted.set(name, [...(wanted.get(name) ?? []), value]);
     return this.events
       .filter(event =>
         [...wanted].every(([name, values]) => {
-          if (name === 'start_time') return Date.parse(event.timestamp) >= Date.parse(values[0]);
-          if (name === 'end_time') return Date.parse(event.timestamp) < Date.parse(values[0]);
-          if (['page_size', 'page_token', 'include_self_audit', 'format'].includes(name))
+          if (name === 'start_time')
+            return Date.parse(event.timestamp) >= Date.parse(values[0]);
+          if (name === 'end_time')
+            return Date.parse(event.timestamp) < Date.parse(values[0]);
+          if (
+            [
+              'page_size',
+              'page_token',
+              'include_self_audit',
+              'format',
+            ].includes(name)
+          )
             return true;
           if (name.startsWith('metadata.')) {
             const value = event.metadata?.[name.slice('metadata.'.length)];
@@ -73,14 +106,26 @@ export class FakeAuditLogApi implements AuditLogApi {
         }),
       )
       .sort(
-        (a, b) => b.timestamp.localeCompare(a.timestamp) || b.audit_id.localeCompare(a.audit_id),
+        (a, b) =>
+          b.timestamp.localeCompare(a.timestamp) ||
+          b.audit_id.localeCompare(a.audit_id),
       );
   }
 
-  async searchEvents(query: QueryPairs, options: { pageToken?: string } = {}): Promise<EventPage> {
+  async getIdentity(): Promise<PortalIdentity | null> {
+    return this.identity;
+  }
+
+  async searchEvents(
+    query: QueryPairs,
+    options: { pageToken?: string; scope?: { entityRef?: string } } = {},
+  ): Promise<EventPage> {
+    this.scopes.push(options.scope?.entityRef);
     this.searches.push([
       ...query,
-      ...(options.pageToken ? [['page_token', options.pageToken] as const] : []),
+      ...(options.pageToken
+        ? [['page_token', options.pageToken] as const]
+        : []),
     ]);
     if (this.searchError) throw this.searchError;
     const size = Number(query.find(([k]) => k === 'page_size')?.[1] ?? 100);
@@ -89,7 +134,8 @@ export class FakeAuditLogApi implements AuditLogApi {
     const events = all.slice(offset, offset + size);
     return {
       events,
-      next_page_token: offset + size < all.length ? String(offset + size) : null,
+      next_page_token:
+        offset + size < all.length ? String(offset + size) : null,
     };
   }
 
@@ -106,14 +152,17 @@ export class FakeAuditLogApi implements AuditLogApi {
       format === 'csv'
         ? [
             EVENT_FIELDS.join(','),
-            ...events.map(e => EVENT_FIELDS.map(f => JSON.stringify(e[f] ?? '')).join(',')),
+            ...events.map(e =>
+              EVENT_FIELDS.map(f => JSON.stringify(e[f] ?? '')).join(','),
+            ),
           ].join('\n')
         : events.map(e => JSON.stringify(e)).join('\n');
     return new Blob([text]);
   }
 
   async getLatestCheckpoint(): Promise<Checkpoint> {
-    if (!this.checkpoint) throw new AuditLogApiError(404, 'not_found', 'no route');
+    if (!this.checkpoint)
+      throw new AuditLogApiError(404, 'not_found', 'no route');
     return this.checkpoint;
   }
 
@@ -125,5 +174,63 @@ export class FakeAuditLogApi implements AuditLogApi {
     const proof = this.proofs.get(auditId);
     if (!proof) throw new AuditLogApiError(404, 'not_found', 'no proof');
     return proof;
+  }
+
+  async listLegalHolds(): Promise<LegalHold[]> {
+    return this.holds;
+  }
+
+  async placeLegalHold(hold: LegalHoldRequest): Promise<LegalHold> {
+    const placed: LegalHold = {
+      ...hold,
+      hold_id: `hold-${this.holds.length + 1}`,
+      tenant_id: 'acme',
+      created_at: '2026-11-26T12:00:00Z',
+      created_by: this.identity?.userEntityRef ?? 'proxy',
+      released_at: null,
+      released_by: null,
+    };
+    this.holds = [...this.holds, placed];
+    return placed;
+  }
+
+  async releaseLegalHold(holdId: string): Promise<LegalHold> {
+    const hold = this.holds.find(h => h.hold_id === holdId);
+    if (!hold) throw new AuditLogApiError(404, 'not_found', 'no such hold');
+    const released = {
+      ...hold,
+      released_at: '2026-11-26T13:00:00Z',
+      released_by: this.identity?.userEntityRef ?? 'proxy',
+    };
+    this.holds = this.holds.map(h => (h.hold_id === holdId ? released : h));
+    return released;
+  }
+
+  async listErasures(): Promise<Erasure[]> {
+    return this.erasures;
+  }
+
+  async eraseSubject(userId: string): Promise<Erasure> {
+    const erasure: Erasure = {
+      erasure_id: `erasure-${this.erasures.length + 1}`,
+      tenant_id: 'acme',
+      subject_id: `subject-of-${userId}`,
+      status: 'done',
+      received_at: '2026-11-26T12:00:00Z',
+      completed_at: '2026-11-26T12:00:01Z',
+      requested_by: this.identity?.userEntityRef ?? 'proxy',
+      key_destroyed: true,
+      caches_clear_within_seconds: 30,
+    };
+    this.erasures = [...this.erasures, erasure];
+    return erasure;
+  }
+
+  async retentionDryRun(): Promise<Record<string, unknown>> {
+    return this.retention;
+  }
+
+  async listStreams(): Promise<LogStream[] | null> {
+    return this.streams;
   }
 }

@@ -2,40 +2,87 @@ import { createApiRef } from '@backstage/core-plugin-api';
 import type {
   AuditEvent,
   Checkpoint,
+  Erasure,
   ErrorDetail,
   EventPage,
   ExportFormat,
   InclusionProof,
+  LegalHold,
+  LegalHoldRequest,
+  LogStream,
+  PortalIdentity,
   PublicKey,
   QueryPairs,
 } from './types';
 
+/**
+ * Who a request is for, beyond the signed-in user: the catalog entity whose tab is open (the
+ * backend plugin then reads only that entity's service, under the entity permission) and, for a
+ * user given several tenants, which one.
+ */
+export interface RequestScope {
+  entityRef?: string;
+  tenant?: string;
+}
+
+interface Options {
+  signal?: AbortSignal;
+  scope?: RequestScope;
+}
+
 /** What the plugin needs from the audit log service; each method names its OpenAPI operation. */
 export interface AuditLogApi {
+  /**
+   * The signed-in user as the backend plugin sees them: tenants, roles and what the permission
+   * policy allows. Null when the client talks to the API through the proxy (no backend plugin).
+   */
+  getIdentity(options?: Options): Promise<PortalIdentity | null>;
   /** `searchEvents`: one page, newest first. Pass `pageToken` back with the same `query`. */
   searchEvents(
     query: QueryPairs,
-    options?: { pageToken?: string; signal?: AbortSignal },
+    options?: Options & { pageToken?: string },
   ): Promise<EventPage>;
   /** `getEvent`: one event of the caller's tenant (or `tenantId`, for cross-tenant roles). */
   getEvent(
     auditId: string,
-    options?: { tenantId?: string; signal?: AbortSignal },
+    options?: Options & { tenantId?: string },
   ): Promise<AuditEvent>;
   /** `exportEvents`: every event the filters match, as CSV or NDJSON. */
-  exportEvents(query: QueryPairs, format: ExportFormat): Promise<Blob>;
+  exportEvents(
+    query: QueryPairs,
+    format: ExportFormat,
+    options?: Options,
+  ): Promise<Blob>;
   /** `getLatestCheckpoint`: the newest signed checkpoint of the caller's tenant. */
-  getLatestCheckpoint(options?: { tenantId?: string; signal?: AbortSignal }): Promise<Checkpoint>;
+  getLatestCheckpoint(
+    options?: Options & { tenantId?: string },
+  ): Promise<Checkpoint>;
   /** `getPublicKey`: the keys checkpoints are signed with. */
-  getPublicKeys(options?: { signal?: AbortSignal }): Promise<PublicKey[]>;
+  getPublicKeys(options?: Options): Promise<PublicKey[]>;
   /** `getEventProof`: an inclusion proof of one event against the latest (or a given) checkpoint. */
   getEventProof(
     auditId: string,
-    options?: { treeSize?: number; tenantId?: string; signal?: AbortSignal },
+    options?: Options & { treeSize?: number; tenantId?: string },
   ): Promise<InclusionProof>;
+  /** `listLegalHolds`: the tenant's holds, released ones included. */
+  listLegalHolds(options?: Options): Promise<LegalHold[]>;
+  /** `placeLegalHold`. */
+  placeLegalHold(hold: LegalHoldRequest, options?: Options): Promise<LegalHold>;
+  /** `releaseLegalHold`. */
+  releaseLegalHold(holdId: string, options?: Options): Promise<LegalHold>;
+  /** `listErasures`: erasure requests and their status. */
+  listErasures(options?: Options): Promise<Erasure[]>;
+  /** `eraseSubject`: crypto-shred a data subject's encrypted fields. */
+  eraseSubject(userId: string, options?: Options): Promise<Erasure>;
+  /** `runRetention` with `dry_run=true`: what a retention run would delete, per tenant. */
+  retentionDryRun(options?: Options): Promise<Record<string, unknown>>;
+  /** Log streams with their state and lag; null while the API has none (404). */
+  listStreams(options?: Options): Promise<LogStream[] | null>;
 }
 
-export const auditLogApiRef = createApiRef<AuditLogApi>({ id: 'plugin.audit-log.service' });
+export const auditLogApiRef = createApiRef<AuditLogApi>({
+  id: 'plugin.audit-log.service',
+});
 
 /** An error answer of the service (`{"error": {code, message, details, request_id}}`). */
 export class AuditLogApiError extends Error {

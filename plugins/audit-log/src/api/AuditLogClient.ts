@@ -1,12 +1,21 @@
 import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
-import { AuditLogApiError, type AuditLogApi } from './AuditLogApi';
+import {
+  AuditLogApiError,
+  type AuditLogApi,
+  type RequestScope,
+} from './AuditLogApi';
 import type {
   AuditEvent,
   Checkpoint,
+  Erasure,
   ErrorDetail,
   EventPage,
   ExportFormat,
   InclusionProof,
+  LegalHold,
+  LegalHoldRequest,
+  LogStream,
+  PortalIdentity,
   PublicKey,
   QueryPairs,
 } from './types';
@@ -15,98 +24,263 @@ export interface AuditLogClientOptions {
   discoveryApi: Pick<DiscoveryApi, 'getBaseUrl'>;
   fetchApi: Pick<FetchApi, 'fetch'>;
   /**
-   * The proxy endpoint under Backstage's proxy plugin (`proxy.endpoints./audit-log` in
-   * app-config.yaml). The proxy adds the service's bearer token and forwards to API Gateway.
+   * Talk to the API through Backstage's proxy plugin at this endpoint (e.g. `/audit-log`)
+   * instead of the audit log backend plugin. Every user then reads as the proxy's one token,
+   * and the admin tab is not offered; only for apps without the backend plugin.
    */
   proxyPath?: string;
 }
 
-/** The read API through Backstage's discovery and proxy: `/api/proxy/audit-log/api/v1/audit/...`. */
+interface CallOptions {
+  method?: 'GET' | 'POST' | 'DELETE';
+  body?: unknown;
+  signal?: AbortSignal;
+  scope?: RequestScope;
+}
+
+/**
+ * The audit log API as the frontend reaches it: through the audit log backend plugin
+ * (`/api/audit-log/api/v1/...`, which calls the API as the signed-in user), or through a proxy
+ * endpoint when `proxyPath` is set. Each method names the OpenAPI operation it ends in.
+ */
 export class AuditLogClient implements AuditLogApi {
   private readonly discoveryApi: AuditLogClientOptions['discoveryApi'];
   private readonly fetchApi: AuditLogClientOptions['fetchApi'];
-  private readonly proxyPath: string;
+  private readonly proxyPath?: string;
 
   constructor(options: AuditLogClientOptions) {
     this.discoveryApi = options.discoveryApi;
     this.fetchApi = options.fetchApi;
-    this.proxyPath = (options.proxyPath ?? '/audit-log').replace(/\/+$/, '');
+    this.proxyPath =
+      options.proxyPath === undefined
+        ? undefined
+        : options.proxyPath.replace(/\/+$/, '');
+  }
+
+  async getIdentity(
+    options: { signal?: AbortSignal; scope?: RequestScope } = {},
+  ): Promise<PortalIdentity | null> {
+    if (this.proxyPath !== undefined) return null;
+    const base = await this.discoveryApi.getBaseUrl('audit-log');
+    const response = await this.send(`${base.replace(/\/+$/, '')}/me`, options);
+    return (await response.json()) as PortalIdentity;
   }
 
   async searchEvents(
     query: QueryPairs,
-    options: { pageToken?: string; signal?: AbortSignal } = {},
+    options: {
+      pageToken?: string;
+      signal?: AbortSignal;
+      scope?: RequestScope;
+    } = {},
   ): Promise<EventPage> {
     const pairs = [...query];
     if (options.pageToken) pairs.push(['page_token', options.pageToken]);
-    return this.json<EventPage>('/api/v1/audit/events', pairs, options.signal);
+    return this.json<EventPage>('/api/v1/audit/events', pairs, options);
   }
 
   async getEvent(
     auditId: string,
-    options: { tenantId?: string; signal?: AbortSignal } = {},
+    options: {
+      tenantId?: string;
+      signal?: AbortSignal;
+      scope?: RequestScope;
+    } = {},
   ): Promise<AuditEvent> {
     return this.json<AuditEvent>(
       `/api/v1/audit/events/${encodeURIComponent(auditId)}`,
       tenantPairs(options.tenantId),
-      options.signal,
+      options,
     );
   }
 
-  async exportEvents(query: QueryPairs, format: ExportFormat): Promise<Blob> {
-    const pairs = [...query.filter(([name]) => name !== 'page_size'), ['format', format] as const];
-    const response = await this.request('/api/v1/audit/events/export', pairs);
+  async exportEvents(
+    query: QueryPairs,
+    format: ExportFormat,
+    options: { signal?: AbortSignal; scope?: RequestScope } = {},
+  ): Promise<Blob> {
+    const pairs = [
+      ...query.filter(([name]) => name !== 'page_size'),
+      ['format', format] as const,
+    ];
+    const response = await this.request(
+      '/api/v1/audit/events/export',
+      pairs,
+      options,
+    );
     return response.blob();
   }
 
   async getLatestCheckpoint(
-    options: { tenantId?: string; signal?: AbortSignal } = {},
+    options: {
+      tenantId?: string;
+      signal?: AbortSignal;
+      scope?: RequestScope;
+    } = {},
   ): Promise<Checkpoint> {
     return this.json<Checkpoint>(
       '/api/v1/audit/checkpoints/latest',
       tenantPairs(options.tenantId),
-      options.signal,
+      options,
     );
   }
 
-  async getPublicKeys(options: { signal?: AbortSignal } = {}): Promise<PublicKey[]> {
+  async getPublicKeys(
+    options: { signal?: AbortSignal; scope?: RequestScope } = {},
+  ): Promise<PublicKey[]> {
     const body = await this.json<{ keys: PublicKey[] }>(
       '/api/v1/audit/public-key',
       [],
-      options.signal,
+      options,
     );
     return body.keys;
   }
 
   async getEventProof(
     auditId: string,
-    options: { treeSize?: number; tenantId?: string; signal?: AbortSignal } = {},
+    options: {
+      treeSize?: number;
+      tenantId?: string;
+      signal?: AbortSignal;
+      scope?: RequestScope;
+    } = {},
   ): Promise<InclusionProof> {
     const pairs: [string, string][] = tenantPairs(options.tenantId);
-    if (options.treeSize !== undefined) pairs.push(['tree_size', String(options.treeSize)]);
+    if (options.treeSize !== undefined)
+      pairs.push(['tree_size', String(options.treeSize)]);
     return this.json<InclusionProof>(
       `/api/v1/audit/events/${encodeURIComponent(auditId)}/proof`,
       pairs,
-      options.signal,
+      options,
     );
   }
 
-  /** The URL a path and query reach through the proxy. */
-  async url(path: string, query: QueryPairs = []): Promise<string> {
-    const base = (await this.discoveryApi.getBaseUrl('proxy')).replace(/\/+$/, '');
-    const search = new URLSearchParams(query.map(([k, v]) => [k, v])).toString();
-    return `${base}${this.proxyPath}${path}${search ? `?${search}` : ''}`;
+  async listLegalHolds(options: CallOptions = {}): Promise<LegalHold[]> {
+    const body = await this.json<{ holds: LegalHold[] }>(
+      '/api/v1/admin/legal-holds',
+      [],
+      options,
+    );
+    return body.holds;
   }
 
-  private async json<T>(path: string, query: QueryPairs, signal?: AbortSignal): Promise<T> {
-    const response = await this.request(path, query, signal);
+  async placeLegalHold(
+    hold: LegalHoldRequest,
+    options: CallOptions = {},
+  ): Promise<LegalHold> {
+    return this.json<LegalHold>('/api/v1/admin/legal-holds', [], {
+      ...options,
+      method: 'POST',
+      body: hold,
+    });
+  }
+
+  async releaseLegalHold(
+    holdId: string,
+    options: CallOptions = {},
+  ): Promise<LegalHold> {
+    return this.json<LegalHold>(
+      `/api/v1/admin/legal-holds/${encodeURIComponent(holdId)}`,
+      [],
+      { ...options, method: 'DELETE' },
+    );
+  }
+
+  async listErasures(options: CallOptions = {}): Promise<Erasure[]> {
+    const body = await this.json<{ erasures: Erasure[] }>(
+      '/api/v1/admin/erasures',
+      [],
+      options,
+    );
+    return body.erasures;
+  }
+
+  async eraseSubject(
+    userId: string,
+    options: CallOptions = {},
+  ): Promise<Erasure> {
+    return this.json<Erasure>('/api/v1/admin/erasures', [], {
+      ...options,
+      method: 'POST',
+      body: { user_id: userId },
+    });
+  }
+
+  async retentionDryRun(
+    options: CallOptions = {},
+  ): Promise<Record<string, unknown>> {
+    return this.json<Record<string, unknown>>(
+      '/api/v1/audit/retention/run',
+      [['dry_run', 'true']],
+      { ...options, method: 'POST' },
+    );
+  }
+
+  async listStreams(options: CallOptions = {}): Promise<LogStream[] | null> {
+    try {
+      const body = await this.json<{ streams: LogStream[] }>(
+        '/api/v1/admin/streams',
+        [],
+        options,
+      );
+      return body.streams;
+    } catch (error) {
+      if (error instanceof AuditLogApiError && error.status === 404)
+        return null;
+      throw error;
+    }
+  }
+
+  /** The URL a path and query reach: the backend plugin's, or the proxy endpoint's. */
+  async url(path: string, query: QueryPairs = []): Promise<string> {
+    const base =
+      this.proxyPath === undefined
+        ? (await this.discoveryApi.getBaseUrl('audit-log')).replace(/\/+$/, '')
+        : `${(await this.discoveryApi.getBaseUrl('proxy')).replace(
+            /\/+$/,
+            '',
+          )}${this.proxyPath}`;
+    const search = new URLSearchParams(
+      query.map(([k, v]) => [k, v]),
+    ).toString();
+    return `${base}${path}${search ? `?${search}` : ''}`;
+  }
+
+  private async json<T>(
+    path: string,
+    query: QueryPairs,
+    options: CallOptions,
+  ): Promise<T> {
+    const response = await this.request(path, query, options);
     return (await response.json()) as T;
   }
 
-  private async request(path: string, query: QueryPairs, signal?: AbortSignal): Promise<Response> {
-    const response = await this.fetchApi.fetch(await this.url(path, query), {
-      headers: { Accept: 'application/json, text/csv, application/x-ndjson' },
-      signal,
+  private async request(
+    path: string,
+    query: QueryPairs,
+    options: CallOptions,
+  ): Promise<Response> {
+    return this.send(await this.url(path, query), options);
+  }
+
+  private async send(url: string, options: CallOptions): Promise<Response> {
+    const headers: Record<string, string> = {
+      Accept: 'application/json, text/csv, application/x-ndjson',
+    };
+    if (options.body !== undefined)
+      headers['Content-Type'] = 'application/json';
+    if (this.proxyPath === undefined) {
+      if (options.scope?.entityRef)
+        headers['X-Audit-Log-Entity'] = options.scope.entityRef;
+      if (options.scope?.tenant)
+        headers['X-Audit-Log-Tenant'] = options.scope.tenant;
+    }
+    const response = await this.fetchApi.fetch(url, {
+      method: options.method ?? 'GET',
+      headers,
+      body:
+        options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
     });
     if (!response.ok) throw await toError(response);
     return response;
@@ -119,11 +293,18 @@ function tenantPairs(tenantId: string | undefined): [string, string][] {
 
 async function toError(response: Response): Promise<AuditLogApiError> {
   const retryAfter = Number(response.headers.get('Retry-After'));
-  const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined;
+  const retryAfterSeconds =
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined;
   const text = await response.text();
   try {
     const body = JSON.parse(text) as {
-      error?: { code?: string; message?: string; details?: ErrorDetail[]; request_id?: string };
+      error?: {
+        code?: string;
+        name?: string;
+        message?: string;
+        details?: ErrorDetail[];
+        request_id?: string;
+      };
     };
     if (body.error?.code) {
       return new AuditLogApiError(
@@ -131,7 +312,18 @@ async function toError(response: Response): Promise<AuditLogApiError> {
         body.error.code,
         body.error.message ?? `${response.status} ${response.statusText}`,
         body.error.details ?? [],
-        body.error.request_id,
+        body.error.request_id ?? undefined,
+        retryAfterSeconds,
+      );
+    }
+    if (body.error?.name && body.error.message) {
+      // Backstage's own error shape (e.g. 401 from the backend's auth middleware).
+      return new AuditLogApiError(
+        response.status,
+        body.error.name,
+        body.error.message,
+        [],
+        undefined,
         retryAfterSeconds,
       );
     }

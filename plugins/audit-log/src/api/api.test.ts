@@ -1,3 +1,4 @@
+import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { AuditLogApiError } from './AuditLogApi';
 import { AuditLogClient } from './AuditLogClient';
@@ -32,7 +33,9 @@ describe('the view in the URL', () => {
 
   it('keeps defaults out of the URL and ignores what it does not know', () => {
     expect(viewToParams(EMPTY_VIEW).toString()).toBe('');
-    const view = parseView(new URLSearchParams('range=5y&page_size=0&sort=audit_id:up&user_id='));
+    const view = parseView(
+      new URLSearchParams('range=5y&page_size=0&sort=audit_id:up&user_id='),
+    );
     expect(view).toEqual(EMPTY_VIEW);
   });
 
@@ -52,7 +55,9 @@ describe('the view in the URL', () => {
 
   it('passes an absolute range as given', () => {
     const view = parseView(
-      new URLSearchParams('start_time=2026-11-01T00:00:00Z&end_time=2026-11-02T00:00:00Z'),
+      new URLSearchParams(
+        'start_time=2026-11-01T00:00:00Z&end_time=2026-11-02T00:00:00Z',
+      ),
     );
     expect(toApiQuery(view, new Date()).slice(0, 2)).toEqual([
       ['start_time', '2026-11-01T00:00:00Z'],
@@ -78,11 +83,14 @@ async function rejection(promise: Promise<unknown>): Promise<AuditLogApiError> {
 /** A fetchApi that answers from a list and records what it was asked (URL building only). */
 function recordingFetch(answers: Response[]) {
   const urls: string[] = [];
+  const requests: RequestInit[] = [];
   return {
     urls,
+    requests,
     fetchApi: {
-      fetch: async (input: RequestInfo | URL) => {
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
         urls.push(String(input));
+        requests.push(init ?? {});
         return answers.shift()!;
       },
     },
@@ -94,7 +102,7 @@ describe('AuditLogClient request building', () => {
     getBaseUrl: async (id: string) => `https://backstage.example.com/api/${id}`,
   };
 
-  it('goes through the proxy endpoint with repeated parameters and the cursor', async () => {
+  it('goes through the backend plugin with repeated parameters and the cursor', async () => {
     const { urls, fetchApi } = recordingFetch([
       new Response(JSON.stringify({ events: [], next_page_token: null })),
     ]);
@@ -108,14 +116,89 @@ describe('AuditLogClient request building', () => {
       { pageToken: 'tok/1+' },
     );
     expect(urls).toEqual([
-      'https://backstage.example.com/api/proxy/audit-log/api/v1/audit/events' +
+      'https://backstage.example.com/api/audit-log/api/v1/audit/events' +
         '?user_id=alice&user_id=bob+%26+co&metadata.region=eu&page_token=tok%2F1%2B',
     ]);
   });
 
+  it('sends the entity and tenant scope as headers to the backend plugin only', async () => {
+    const answers = () => [
+      new Response(JSON.stringify({ events: [], next_page_token: null })),
+    ];
+    const backend = recordingFetch(answers());
+    await new AuditLogClient({
+      discoveryApi,
+      fetchApi: backend.fetchApi,
+    }).searchEvents([], {
+      scope: { entityRef: 'component:default/billing', tenant: 'acme' },
+    });
+    expect(backend.requests[0].headers).toMatchObject({
+      'X-Audit-Log-Entity': 'component:default/billing',
+      'X-Audit-Log-Tenant': 'acme',
+    });
+    const proxy = recordingFetch(answers());
+    await new AuditLogClient({
+      discoveryApi,
+      fetchApi: proxy.fetchApi,
+      proxyPath: '/audit-log',
+    }).searchEvents([], { scope: { entityRef: 'component:default/billing' } });
+    expect(proxy.requests[0].headers).not.toHaveProperty('X-Audit-Log-Entity');
+  });
+
+  it('asks the backend plugin who the user is; through a proxy there is no one to ask', async () => {
+    const me = {
+      userEntityRef: 'user:default/alice',
+      tenants: [{ tenant: 'acme', roles: ['audit_reader'] }],
+      allowed: { read: true, export: false, admin: false },
+    };
+    const backend = recordingFetch([new Response(JSON.stringify(me))]);
+    const client = new AuditLogClient({
+      discoveryApi,
+      fetchApi: backend.fetchApi,
+    });
+    expect(await client.getIdentity()).toEqual(me);
+    expect(backend.urls).toEqual([
+      'https://backstage.example.com/api/audit-log/me',
+    ]);
+    const proxy = recordingFetch([]);
+    const viaProxy = new AuditLogClient({
+      discoveryApi,
+      fetchApi: proxy.fetchApi,
+      proxyPath: '/audit-log',
+    });
+    expect(await viaProxy.getIdentity()).toBeNull();
+    expect(proxy.urls).toEqual([]);
+  });
+
+  it('posts admin actions as JSON and keeps the retention run a dry run', async () => {
+    const { urls, requests, fetchApi } = recordingFetch([
+      new Response(JSON.stringify({ hold_id: 'h1' }), { status: 201 }),
+      new Response(JSON.stringify({ dry_run: true })),
+      new Response('{"error":{"code":"not_found","message":"no route"}}', {
+        status: 404,
+      }),
+    ]);
+    const client = new AuditLogClient({ discoveryApi, fetchApi });
+    await client.placeLegalHold({ reason: 'case 7', user_id: 'carol' });
+    expect(requests[0].method).toBe('POST');
+    expect(JSON.parse(String(requests[0].body))).toEqual({
+      reason: 'case 7',
+      user_id: 'carol',
+    });
+    await client.retentionDryRun();
+    expect(urls[1]).toBe(
+      'https://backstage.example.com/api/audit-log/api/v1/audit/retention/run?dry_run=true',
+    );
+    expect(await client.listStreams()).toBeNull();
+  });
+
   it('names the format on export and drops the page size', async () => {
     const { urls, fetchApi } = recordingFetch([new Response('a,b\n')]);
-    const client = new AuditLogClient({ discoveryApi, fetchApi, proxyPath: '/audit/' });
+    const client = new AuditLogClient({
+      discoveryApi,
+      fetchApi,
+      proxyPath: '/audit/',
+    });
     await client.exportEvents(
       [
         ['status', 'failure'],
@@ -133,14 +216,24 @@ describe('AuditLogClient request building', () => {
       error: {
         code: 'invalid_input',
         message: 'page_size is out of range',
-        details: [{ field: 'page_size', problem: 'must be an integer from 1 to 1000' }],
+        details: [
+          { field: 'page_size', problem: 'must be an integer from 1 to 1000' },
+        ],
         request_id: 'r-1',
       },
     };
-    const { fetchApi } = recordingFetch([new Response(JSON.stringify(body), { status: 400 })]);
-    const error = await rejection(new AuditLogClient({ discoveryApi, fetchApi }).getEvent('x'));
+    const { fetchApi } = recordingFetch([
+      new Response(JSON.stringify(body), { status: 400 }),
+    ]);
+    const error = await rejection(
+      new AuditLogClient({ discoveryApi, fetchApi }).getEvent('x'),
+    );
     expect(error).toBeInstanceOf(AuditLogApiError);
-    expect([error.status, error.code, error.requestId]).toEqual([400, 'invalid_input', 'r-1']);
+    expect([error.status, error.code, error.requestId]).toEqual([
+      400,
+      'invalid_input',
+      'r-1',
+    ]);
     expect(error.details[0].field).toBe('page_size');
   });
 
@@ -155,7 +248,11 @@ describe('AuditLogClient request building', () => {
     const error = await rejection(
       new AuditLogClient({ discoveryApi, fetchApi }).getLatestCheckpoint(),
     );
-    expect([error.status, error.code, error.retryAfterSeconds]).toEqual([502, 'http_error', 3]);
+    expect([error.status, error.code, error.retryAfterSeconds]).toEqual([
+      502,
+      'http_error',
+      3,
+    ]);
     expect(error.message).toContain('Bad Gateway');
   });
 });
@@ -164,14 +261,19 @@ describe('AuditLogClient request building', () => {
 // server's URL, a token and the manifest of what it ingested.
 const live = process.env.AUDITLOG_API_URL && process.env.AUDITLOG_E2E_MANIFEST;
 describe.skipIf(!live)('AuditLogClient against the real server', () => {
-  const manifest = live ? JSON.parse(readFileSync(process.env.AUDITLOG_E2E_MANIFEST!, 'utf8')) : {};
+  const manifest = live
+    ? JSON.parse(readFileSync(process.env.AUDITLOG_E2E_MANIFEST!, 'utf8'))
+    : {};
   const client = new AuditLogClient({
     discoveryApi: { getBaseUrl: async () => process.env.AUDITLOG_API_URL! },
     fetchApi: {
       fetch: (input, init) =>
         fetch(input, {
           ...init,
-          headers: { ...init?.headers, Authorization: `Bearer ${process.env.AUDITLOG_TOKEN}` },
+          headers: {
+            ...init?.headers,
+            Authorization: `Bearer ${process.env.AUDITLOG_TOKEN}`,
+          },
         }),
     },
     proxyPath: '',
@@ -195,20 +297,30 @@ describe.skipIf(!live)('AuditLogClient against the real server', () => {
       ['status', 'failure'],
       ['status', 'denied'],
     ]);
-    expect(page.events.map(e => e.audit_id)).toEqual(manifest.failed_in_service.ids);
-    const region = await client.searchEvents([['metadata.region', manifest.metadata.value]]);
+    expect(page.events.map(e => e.audit_id)).toEqual(
+      manifest.failed_in_service.ids,
+    );
+    const region = await client.searchEvents([
+      ['metadata.region', manifest.metadata.value],
+    ]);
     expect(region.events.map(e => e.audit_id)).toEqual(manifest.metadata.ids);
   });
 
   it('gets one event with every field', async () => {
     const event = await client.getEvent(manifest.correlation.detail_id);
     expect(Object.keys(event).sort()).toEqual([...EVENT_FIELDS].sort());
-    expect(event).toEqual(manifest.events_by_id[manifest.correlation.detail_id]);
+    expect(event).toEqual(
+      manifest.events_by_id[manifest.correlation.detail_id],
+    );
   });
 
   it('exports CSV and NDJSON', async () => {
-    const csv = await (await client.exportEvents([['user_id', manifest.user.value]], 'csv')).text();
-    expect(csv.trim().split(/\r?\n/)).toHaveLength(manifest.user.ids.length + 1);
+    const csv = await (
+      await client.exportEvents([['user_id', manifest.user.value]], 'csv')
+    ).text();
+    expect(csv.trim().split(/\r?\n/)).toHaveLength(
+      manifest.user.ids.length + 1,
+    );
     const ndjson = await (
       await client.exportEvents([['user_id', manifest.user.value]], 'json')
     ).text();
@@ -221,7 +333,9 @@ describe.skipIf(!live)('AuditLogClient against the real server', () => {
   });
 
   it('raises the service errors with their codes', async () => {
-    const missing = await rejection(client.getEvent('00000000-0000-4000-8000-000000000000'));
+    const missing = await rejection(
+      client.getEvent('00000000-0000-4000-8000-000000000000'),
+    );
     expect([missing.status, missing.code]).toEqual([404, 'not_found']);
     const bad = await rejection(client.searchEvents([['page_size', '0']]));
     expect(bad).toBeInstanceOf(AuditLogApiError);

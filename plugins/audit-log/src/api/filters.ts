@@ -49,7 +49,8 @@ export type RangePreset = (typeof RANGE_PRESETS)[number]['id'];
 export const DEFAULT_RANGE: RangePreset = '30d';
 
 export type TimeRange =
-  { kind: 'preset'; preset: RangePreset } | { kind: 'absolute'; start?: string; end?: string };
+  | { kind: 'preset'; preset: RangePreset }
+  | { kind: 'absolute'; start?: string; end?: string };
 
 export const PAGE_SIZES = [25, 50, 100, 250, 500, 1000] as const;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -100,7 +101,11 @@ export function parseView(params: URLSearchParams): ExplorerView {
   }
   const metadata: Array<[string, string]> = [];
   params.forEach((value, name) => {
-    if (name.startsWith('metadata.') && name.length > 'metadata.'.length && value !== '') {
+    if (
+      name.startsWith('metadata.') &&
+      name.length > 'metadata.'.length &&
+      value !== ''
+    ) {
       metadata.push([name.slice('metadata.'.length), value]);
     }
   });
@@ -112,7 +117,10 @@ export function parseView(params: URLSearchParams): ExplorerView {
       ? { kind: 'absolute', start, end }
       : { kind: 'preset', preset: isPreset(preset) ? preset : DEFAULT_RANGE };
   const size = Number(params.get('page_size'));
-  const pageSize = Number.isInteger(size) && size >= 1 && size <= 1000 ? size : DEFAULT_PAGE_SIZE;
+  const pageSize =
+    Number.isInteger(size) && size >= 1 && size <= 1000
+      ? size
+      : DEFAULT_PAGE_SIZE;
   const [column, direction] = (params.get('sort') ?? '').split(':');
   const sort: Sort | null =
     (SORTABLE_COLUMNS as readonly string[]).includes(column) &&
@@ -134,16 +142,20 @@ export function viewToParams(view: ExplorerView): URLSearchParams {
   for (const name of LIST_FILTERS) {
     for (const value of view.filters[name] ?? []) params.append(name, value);
   }
-  for (const [key, value] of view.metadata) params.append(`metadata.${key}`, value);
+  for (const [key, value] of view.metadata)
+    params.append(`metadata.${key}`, value);
   if (view.range.kind === 'preset') {
-    if (view.range.preset !== DEFAULT_RANGE) params.set('range', view.range.preset);
+    if (view.range.preset !== DEFAULT_RANGE)
+      params.set('range', view.range.preset);
   } else {
     if (view.range.start) params.set('start_time', view.range.start);
     if (view.range.end) params.set('end_time', view.range.end);
   }
   if (view.includeSelfAudit) params.set('include_self_audit', 'true');
-  if (view.pageSize !== DEFAULT_PAGE_SIZE) params.set('page_size', String(view.pageSize));
-  if (view.sort) params.set('sort', `${view.sort.column}:${view.sort.direction}`);
+  if (view.pageSize !== DEFAULT_PAGE_SIZE)
+    params.set('page_size', String(view.pageSize));
+  if (view.sort)
+    params.set('sort', `${view.sort.column}:${view.sort.direction}`);
   return params;
 }
 
@@ -154,7 +166,10 @@ export function toApiQuery(view: ExplorerView, now: Date): QueryPairs {
     const preset = RANGE_PRESETS.find(
       p => p.id === (view.range as { preset: RangePreset }).preset,
     )!;
-    pairs.push(['start_time', new Date(now.getTime() - preset.ms).toISOString()]);
+    pairs.push([
+      'start_time',
+      new Date(now.getTime() - preset.ms).toISOString(),
+    ]);
   } else {
     if (view.range.start) pairs.push(['start_time', view.range.start]);
     if (view.range.end) pairs.push(['end_time', view.range.end]);
@@ -162,7 +177,8 @@ export function toApiQuery(view: ExplorerView, now: Date): QueryPairs {
   for (const name of LIST_FILTERS) {
     for (const value of view.filters[name] ?? []) pairs.push([name, value]);
   }
-  for (const [key, value] of view.metadata) pairs.push([`metadata.${key}`, value]);
+  for (const [key, value] of view.metadata)
+    pairs.push([`metadata.${key}`, value]);
   if (view.includeSelfAudit) pairs.push(['include_self_audit', 'true']);
   pairs.push(['page_size', String(view.pageSize)]);
   return pairs;
@@ -179,7 +195,11 @@ export function splitValues(text: string): string[] {
 }
 
 /** A view with one filter value (or metadata pair) added; the explorer's links use it. */
-export function withFilter(view: ExplorerView, name: ListFilter, value: string): ExplorerView {
+export function withFilter(
+  view: ExplorerView,
+  name: ListFilter,
+  value: string,
+): ExplorerView {
   const current = view.filters[name] ?? [];
   return current.includes(value)
     ? view

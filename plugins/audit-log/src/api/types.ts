@@ -94,3 +94,51 @@ export interface ErrorDetail {
   field: string;
   problem: string;
 }
+
+/** The signed-in user as the backend plugin maps them (`GET /api/audit-log/me`). */
+export interface PortalIdentity {
+  userEntityRef: string;
+  tenants: Array<{ tenant: string; roles: string[] }>;
+  allowed: { read: boolean; export: boolean; admin: boolean };
+}
+
+/** `LegalHoldIn` without the tenant (the backend plugin sets the user's). */
+export interface LegalHoldRequest {
+  reason: string;
+  user_id?: string | null;
+  resource_type?: string | null;
+  resource_id?: string | null;
+  filters?: Record<string, string[]>;
+  expires_at?: string | null;
+}
+
+/** `LegalHold`. */
+export interface LegalHold extends LegalHoldRequest {
+  hold_id: string;
+  tenant_id: string;
+  created_at: string;
+  created_by: string;
+  released_at?: string | null;
+  released_by?: string | null;
+}
+
+/** `Erasure`: a tracked erasure; the raw user_id is not kept, only its subject id. */
+export interface Erasure {
+  erasure_id: string;
+  tenant_id: string;
+  subject_id: string;
+  status: 'received' | 'done';
+  received_at: string;
+  completed_at?: string | null;
+  requested_by: string;
+  key_destroyed?: boolean;
+  caches_clear_within_seconds: number;
+}
+
+/** A log stream as the admin API lists it (the fields shown; others are kept as they come). */
+export interface LogStream {
+  stream_id: string;
+  state?: string;
+  lag_seconds?: number | null;
+  [field: string]: unknown;
+}

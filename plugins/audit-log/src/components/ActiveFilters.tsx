@@ -1,4 +1,9 @@
-import { FILTER_LABELS, LIST_FILTERS, type ExplorerView, type ListFilter } from '../api/filters';
+import {
+  FILTER_LABELS,
+  LIST_FILTERS,
+  type ExplorerView,
+  type ListFilter,
+} from '../api/filters';
 
 /** The applied filters as chips; the × removes one value. Locked filters have no ×. */
 export function ActiveFilters({
@@ -13,7 +18,10 @@ export function ActiveFilters({
   const chips: Array<{ key: string; label: string; remove?: () => void }> = [];
   for (const name of LIST_FILTERS) {
     for (const value of locked[name] ?? []) {
-      chips.push({ key: `locked-${name}-${value}`, label: `${FILTER_LABELS[name]}: ${value}` });
+      chips.push({
+        key: `locked-${name}-${value}`,
+        label: `${FILTER_LABELS[name]}: ${value}`,
+      });
     }
     if (locked[name]) continue;
     for (const value of view.filters[name] ?? []) {
@@ -33,7 +41,11 @@ export function ActiveFilters({
     chips.push({
       key: `metadata-${index}`,
       label: `metadata.${key}: ${value}`,
-      remove: () => onChange({ ...view, metadata: view.metadata.filter((_, i) => i !== index) }),
+      remove: () =>
+        onChange({
+          ...view,
+          metadata: view.metadata.filter((_, i) => i !== index),
+        }),
     }),
   );
   if (!chips.length) return null;
@@ -43,7 +55,11 @@ export function ActiveFilters({
         <span className="al-chip" role="listitem" key={chip.key}>
           {chip.label}
           {chip.remove && (
-            <button type="button" aria-label={`Remove ${chip.label}`} onClick={chip.remove}>
+            <button
+              type="button"
+              aria-label={`Remove ${chip.label}`}
+              onClick={chip.remove}
+            >
               ×
             </button>
           )}

@@ -1,24 +1,34 @@
-import { Container, PluginHeader } from '@backstage/ui';
-import { NavLink, Route, Routes } from 'react-router-dom';
+import { Container, Header, PluginHeader } from '@backstage/ui';
+import { NavLink, Route, Routes, useLocation } from 'react-router-dom';
 import type { ListFilter } from '../api/filters';
-import { AuditLogQueryProvider, BasePathProvider, useBasePath } from './AuditLogProvider';
+import { AdminPanel } from './AdminPanel';
+import {
+  AuditLogQueryProvider,
+  BasePathProvider,
+  useBasePath,
+  useIdentity,
+} from './AuditLogProvider';
 import { EventDetail } from './EventDetail';
 import { EventExplorer } from './EventExplorer';
 import { IntegrityPanel } from './IntegrityPanel';
 
-function Nav() {
+function Nav({ admin }: { admin: boolean }) {
   const base = useBasePath();
+  const identity = useIdentity();
   return (
     <nav className="al-nav" aria-label="Audit log views">
       <NavLink to={base || '/'} end>
         Events
       </NavLink>
       <NavLink to={`${base}/integrity`}>Integrity</NavLink>
+      {admin && identity.data?.allowed.admin && (
+        <NavLink to={`${base}/admin`}>Admin</NavLink>
+      )}
     </nav>
   );
 }
 
-/** The plugin's views under one mount point: explorer, event detail, integrity. */
+/** The plugin's views under one mount point: explorer, event detail, integrity, admin. */
 export function AuditLogRoutes({
   lockedFilters,
 }: {
@@ -28,11 +38,16 @@ export function AuditLogRoutes({
     <AuditLogQueryProvider>
       <BasePathProvider>
         <div className="al-root" style={{ paddingTop: 0 }}>
-          <Nav />
+          {/* The admin tab belongs to the page, not to an entity's tab. */}
+          <Nav admin={!lockedFilters} />
           <Routes>
-            <Route index element={<EventExplorer lockedFilters={lockedFilters} />} />
+            <Route
+              index
+              element={<EventExplorer lockedFilters={lockedFilters} />}
+            />
             <Route path="events/:auditId" element={<EventDetail />} />
             <Route path="integrity" element={<IntegrityPanel />} />
+            {!lockedFilters && <Route path="admin" element={<AdminPanel />} />}
           </Routes>
         </div>
       </BasePathProvider>
@@ -40,19 +55,37 @@ export function AuditLogRoutes({
   );
 }
 
-/** The page's content; the new frontend system's PageBlueprint draws the header around it. */
-export function AuditLogPageContent() {
-  return <AuditLogRoutes />;
+/** The section's name for the page header, from the path below the mount point. */
+function sectionTitle(pathname: string): string {
+  if (/\/events\/[^/]+\/?$/.test(pathname)) return 'Event';
+  if (/\/integrity\/?$/.test(pathname)) return 'Integrity';
+  if (/\/admin\/?$/.test(pathname)) return 'Admin';
+  return 'Events';
 }
 
-/** The legacy page (routes in App.tsx): BUI's plugin header above the same views. */
+/**
+ * The page's content, laid out as the core pages are (the catalog's, for one): BUI's page
+ * header, then the views in BUI's Container, which gives the gutter and the maximum width. The
+ * new frontend system's PageBlueprint draws the plugin header above it.
+ */
+export function AuditLogPageContent() {
+  const { pathname } = useLocation();
+  return (
+    <>
+      <Header title={sectionTitle(pathname)} />
+      <Container>
+        <AuditLogRoutes />
+      </Container>
+    </>
+  );
+}
+
+/** The legacy page (routes in App.tsx): BUI's plugin header above the same layout. */
 export function AuditLogPage() {
   return (
     <>
       <PluginHeader title="Audit log" />
-      <Container>
-        <AuditLogRoutes />
-      </Container>
+      <AuditLogPageContent />
     </>
   );
 }

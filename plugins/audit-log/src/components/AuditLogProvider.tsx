@@ -1,12 +1,33 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createContext, useContext, useState, type ReactNode } from 'react';
+import { useApi } from '@backstage/core-plugin-api';
+import {
+  QueryClient,
+  QueryClientProvider,
+  useQuery,
+} from '@tanstack/react-query';
+import {
+  createContext,
+  useContext,
+  useMemo,
+  useState,
+  type ReactNode,
+} from 'react';
 import { useResolvedPath } from 'react-router-dom';
-import { AuditLogApiError } from '../api/AuditLogApi';
+import {
+  AuditLogApiError,
+  auditLogApiRef,
+  type AuditLogApi,
+  type RequestScope,
+} from '../api/AuditLogApi';
 import './auditLog.css';
 
 /** Retry once on network and 5xx trouble; a 4xx will answer the same again. */
 function retry(failures: number, error: Error): boolean {
-  if (error instanceof AuditLogApiError && error.status < 500 && error.status !== 429) return false;
+  if (
+    error instanceof AuditLogApiError &&
+    error.status < 500 &&
+    error.status !== 429
+  )
+    return false;
   return failures < 1;
 }
 
@@ -38,4 +59,56 @@ export function BasePathProvider({ children }: { children: ReactNode }) {
       {children}
     </BasePathContext.Provider>
   );
+}
+
+const ScopeContext = createContext<RequestScope>({});
+
+/** Scopes every call below it, e.g. an entity tab's reads to its entity. */
+export function AuditLogScopeProvider({
+  scope,
+  children,
+}: {
+  scope: RequestScope;
+  children: ReactNode;
+}) {
+  return (
+    <ScopeContext.Provider value={scope}>{children}</ScopeContext.Provider>
+  );
+}
+
+/** The API client with the current scope applied to every call. */
+export function useAuditLogApi(): AuditLogApi {
+  const api = useApi(auditLogApiRef);
+  const scope = useContext(ScopeContext);
+  return useMemo(() => scoped(api, scope), [api, scope]);
+}
+
+function scoped(api: AuditLogApi, scope: RequestScope): AuditLogApi {
+  if (!scope.entityRef && !scope.tenant) return api;
+  return {
+    getIdentity: (o = {}) => api.getIdentity({ ...o, scope }),
+    searchEvents: (q, o = {}) => api.searchEvents(q, { ...o, scope }),
+    getEvent: (id, o = {}) => api.getEvent(id, { ...o, scope }),
+    exportEvents: (q, f, o = {}) => api.exportEvents(q, f, { ...o, scope }),
+    getLatestCheckpoint: (o = {}) => api.getLatestCheckpoint({ ...o, scope }),
+    getPublicKeys: (o = {}) => api.getPublicKeys({ ...o, scope }),
+    getEventProof: (id, o = {}) => api.getEventProof(id, { ...o, scope }),
+    listLegalHolds: (o = {}) => api.listLegalHolds({ ...o, scope }),
+    placeLegalHold: (h, o = {}) => api.placeLegalHold(h, { ...o, scope }),
+    releaseLegalHold: (id, o = {}) => api.releaseLegalHold(id, { ...o, scope }),
+    listErasures: (o = {}) => api.listErasures({ ...o, scope }),
+    eraseSubject: (u, o = {}) => api.eraseSubject(u, { ...o, scope }),
+    retentionDryRun: (o = {}) => api.retentionDryRun({ ...o, scope }),
+    listStreams: (o = {}) => api.listStreams({ ...o, scope }),
+  };
+}
+
+/** The signed-in user as the backend plugin sees them (null through a proxy). */
+export function useIdentity() {
+  const api = useAuditLogApi();
+  return useQuery({
+    queryKey: ['audit-log', 'identity'],
+    queryFn: ({ signal }) => api.getIdentity({ signal }),
+    staleTime: 60_000,
+  });
 }

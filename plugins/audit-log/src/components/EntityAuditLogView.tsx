@@ -1,13 +1,15 @@
 import { Alert, Text } from '@backstage/ui';
-import type { Entity } from '@backstage/catalog-model';
+import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
 import { AuditLogRoutes } from './AuditLogPage';
+import { AuditLogScopeProvider } from './AuditLogProvider';
 
 import { AUDIT_LOG_SERVICE_ANNOTATION } from './entityAnnotation';
 
 export { AUDIT_LOG_SERVICE_ANNOTATION };
 
 export function auditLogServiceName(entity: Entity): string | undefined {
-  const value = entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim();
+  const value =
+    entity.metadata.annotations?.[AUDIT_LOG_SERVICE_ANNOTATION]?.trim();
   return value ? value : undefined;
 }
 
@@ -25,9 +27,11 @@ export function MissingAnnotation() {
       title={`Add the ${AUDIT_LOG_SERVICE_ANNOTATION} annotation`}
       description={
         <Text as="span">
-          This entity does not say which service_name its audit events carry. In catalog-info.yaml:{' '}
+          This entity does not say which service_name its audit events carry. In
+          catalog-info.yaml:{' '}
           <code>
-            metadata.annotations: {'{'} {AUDIT_LOG_SERVICE_ANNOTATION}: my-service {'}'}
+            metadata.annotations: {'{'} {AUDIT_LOG_SERVICE_ANNOTATION}:
+            my-service {'}'}
           </code>
         </Text>
       }
@@ -39,5 +43,11 @@ export function MissingAnnotation() {
 export function EntityAuditLogView({ entity }: { entity: Entity }) {
   const service = auditLogServiceName(entity);
   if (!service) return <MissingAnnotation />;
-  return <AuditLogRoutes lockedFilters={{ service_name: [service] }} />;
+  // The backend plugin reads this entity's service only, under the entity read permission.
+  const scope = { entityRef: stringifyEntityRef(entity) };
+  return (
+    <AuditLogScopeProvider scope={scope}>
+      <AuditLogRoutes lockedFilters={{ service_name: [service] }} />
+    </AuditLogScopeProvider>
+  );
 }

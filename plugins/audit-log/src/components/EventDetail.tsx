@@ -1,11 +1,14 @@
 import { Card, CardBody, CardHeader, Text } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router-dom';
-import { auditLogApiRef } from '../api/AuditLogApi';
-import { EMPTY_VIEW, viewToParams, withFilter, type ListFilter } from '../api/filters';
+import {
+  EMPTY_VIEW,
+  viewToParams,
+  withFilter,
+  type ListFilter,
+} from '../api/filters';
 import { EVENT_FIELDS, type AuditEvent } from '../api/types';
-import { useBasePath } from './AuditLogProvider';
+import { useBasePath, useAuditLogApi } from './AuditLogProvider';
 import { ErrorAlert } from './ErrorAlert';
 import { formatTime } from './format';
 import { StatusChip } from './StatusChip';
@@ -15,7 +18,12 @@ const JSON_FIELDS = ['request_data', 'response_data', 'metadata'] as const;
 const DAY = 86_400_000;
 
 /** A link to the explorer filtered on one value, within a day either side of the event. */
-function relatedHref(basePath: string, event: AuditEvent, name: ListFilter, value: string): string {
+function relatedHref(
+  basePath: string,
+  event: AuditEvent,
+  name: ListFilter,
+  value: string,
+): string {
   const at = Date.parse(event.timestamp);
   const params = viewToParams({
     ...withFilter(EMPTY_VIEW, name, value),
@@ -28,24 +36,33 @@ function relatedHref(basePath: string, event: AuditEvent, name: ListFilter, valu
   return `${basePath}?${params.toString()}`;
 }
 
-function FieldValue({ event, field }: { event: AuditEvent; field: keyof AuditEvent }) {
+function FieldValue({
+  event,
+  field,
+}: {
+  event: AuditEvent;
+  field: keyof AuditEvent;
+}) {
   const value = event[field];
-  if (value === null || value === undefined) return <span className="al-mono">null</span>;
+  if (value === null || value === undefined)
+    return <span className="al-mono">null</span>;
   if (field === 'status') return <StatusChip status={String(value)} />;
   if (field === 'timestamp' || field === 'created_at') {
     return (
       <span>
-        <span className="al-mono">{String(value)}</span> ({formatTime(String(value))})
+        <span className="al-mono">{String(value)}</span> (
+        {formatTime(String(value))})
       </span>
     );
   }
-  if (typeof value === 'object') return <span className="al-mono">see below</span>;
+  if (typeof value === 'object')
+    return <span className="al-mono">see below</span>;
   return <span className="al-mono">{String(value)}</span>;
 }
 
 export function EventDetail() {
   const { auditId = '' } = useParams();
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const basePath = useBasePath();
   const query = useQuery({
     queryKey: ['audit-log', 'event', auditId],
@@ -59,7 +76,11 @@ export function EventDetail() {
     { name: 'resource_id', label: 'resource' },
   ];
   return (
-    <section className="al-root" aria-label="Event detail" data-testid="event-detail">
+    <section
+      className="al-root"
+      aria-label="Event detail"
+      data-testid="event-detail"
+    >
       <Text as="p">
         <Link className="al-link" to={basePath || '/'}>
           ← All events
@@ -71,7 +92,8 @@ export function EventDetail() {
         <>
           <Text as="h2" variant="title-small">
             {event.event_type} · {event.action} {event.resource_type}
-            {event.resource_id ? ` ${event.resource_id}` : ''} <StatusChip status={event.status} />
+            {event.resource_id ? ` ${event.resource_id}` : ''}{' '}
+            <StatusChip status={event.status} />
           </Text>
           <div className="al-grid-2">
             <Card>
@@ -82,16 +104,16 @@ export function EventDetail() {
               </CardHeader>
               <CardBody>
                 <dl className="al-fields" data-testid="event-fields">
-                  {EVENT_FIELDS.filter(f => !(JSON_FIELDS as readonly string[]).includes(f)).map(
-                    field => (
-                      <div key={field} style={{ display: 'contents' }}>
-                        <dt>{field}</dt>
-                        <dd>
-                          <FieldValue event={event} field={field} />
-                        </dd>
-                      </div>
-                    ),
-                  )}
+                  {EVENT_FIELDS.filter(
+                    f => !(JSON_FIELDS as readonly string[]).includes(f),
+                  ).map(field => (
+                    <div key={field} style={{ display: 'contents' }}>
+                      <dt>{field}</dt>
+                      <dd>
+                        <FieldValue event={event} field={field} />
+                      </dd>
+                    </div>
+                  ))}
                 </dl>
               </CardBody>
             </Card>
@@ -107,7 +129,10 @@ export function EventDetail() {
                     const value = event[name as keyof AuditEvent];
                     return typeof value === 'string' && value ? (
                       <li key={name}>
-                        <Link className="al-link" to={relatedHref(basePath, event, name, value)}>
+                        <Link
+                          className="al-link"
+                          to={relatedHref(basePath, event, name, value)}
+                        >
                           Events with the same {label}
                         </Link>{' '}
                         <span className="al-mono">{value}</span>
@@ -137,7 +162,9 @@ export function EventDetail() {
               </CardHeader>
               <CardBody>
                 <pre className="al-json" data-testid={`json-${field}`}>
-                  {event[field] === null ? 'null' : JSON.stringify(event[field], null, 2)}
+                  {event[field] === null
+                    ? 'null'
+                    : JSON.stringify(event[field], null, 2)}
                 </pre>
               </CardBody>
             </Card>

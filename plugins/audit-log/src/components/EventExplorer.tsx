@@ -1,9 +1,7 @@
 import { Button, Text } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import { auditLogApiRef } from '../api/AuditLogApi';
 import {
   parseView,
   toApiQuery,
@@ -12,7 +10,7 @@ import {
   type ListFilter,
 } from '../api/filters';
 import { ActiveFilters } from './ActiveFilters';
-import { useBasePath } from './AuditLogProvider';
+import { useAuditLogApi, useBasePath, useIdentity } from './AuditLogProvider';
 import { ErrorAlert } from './ErrorAlert';
 import { EventTable } from './EventTable';
 import { ExportButtons } from './ExportButtons';
@@ -28,8 +26,9 @@ export interface EventExplorerProps {
  * lives in the URL; pages are a stack of cursors (the API pages forwards only, newest first).
  */
 export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const basePath = useBasePath();
+  const identity = useIdentity();
   const [params, setParams] = useSearchParams();
   const search = params.toString();
   // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -45,10 +44,16 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
   const queryIdentity = JSON.stringify({ ...effective, sort: null });
   const [refreshed, setRefreshed] = useState(0);
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const apiQuery = useMemo(() => toApiQuery(effective, new Date()), [queryIdentity, refreshed]);
+  const apiQuery = useMemo(
+    () => toApiQuery(effective, new Date()),
+    [queryIdentity, refreshed],
+  );
   const apiQueryKey = JSON.stringify(apiQuery);
 
-  const [paging, setPaging] = useState<{ key: string; cursors: Array<string | undefined> }>({
+  const [paging, setPaging] = useState<{
+    key: string;
+    cursors: Array<string | undefined>;
+  }>({
     key: apiQueryKey,
     cursors: [undefined],
   });
@@ -57,7 +62,8 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
 
   const page = useQuery({
     queryKey: ['audit-log', 'events', apiQueryKey, cursor ?? null],
-    queryFn: ({ signal }) => api.searchEvents(apiQuery, { pageToken: cursor, signal }),
+    queryFn: ({ signal }) =>
+      api.searchEvents(apiQuery, { pageToken: cursor, signal }),
     placeholderData: keepPreviousData,
   });
   const [exportError, setExportError] = useState<Error | null>(null);
@@ -66,7 +72,8 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
     const token = page.data?.next_page_token;
     if (token) setPaging({ key: apiQueryKey, cursors: [...cursors, token] });
   };
-  const newer = () => setPaging({ key: apiQueryKey, cursors: cursors.slice(0, -1) });
+  const newer = () =>
+    setPaging({ key: apiQueryKey, cursors: cursors.slice(0, -1) });
   const refresh = () => {
     setPaging({ key: '', cursors: [undefined] });
     setRefreshed(n => n + 1);
@@ -77,14 +84,30 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
   const first = (pageNumber - 1) * view.pageSize + 1;
 
   return (
-    <section className="al-root" aria-label="Event explorer" data-testid="event-explorer">
-      <FilterBar view={view} locked={lockedFilters} onApply={setView} />
+    <section
+      className="al-root"
+      aria-label="Event explorer"
+      data-testid="event-explorer"
+    >
+      <FilterBar
+        view={view}
+        locked={lockedFilters}
+        // Through the backend plugin the tenant is the one mapped to the user, not a filter.
+        hidden={identity.data ? ['tenant_id'] : []}
+        onApply={setView}
+      />
       <ActiveFilters view={view} locked={lockedFilters} onChange={setView} />
       <div className="al-toolbar">
-        <Text variant="body-medium" color="secondary" data-testid="page-summary">
+        <Text
+          variant="body-medium"
+          color="secondary"
+          data-testid="page-summary"
+        >
           {events
             ? events.length
-              ? `Events ${first}–${first + events.length - 1}${page.data?.next_page_token ? ', more older' : ''}`
+              ? `Events ${first}–${first + events.length - 1}${
+                  page.data?.next_page_token ? ', more older' : ''
+                }`
               : 'No events'
             : 'Loading…'}
           {view.sort ? ' · sorted within this page' : ' · newest first'}
@@ -108,7 +131,11 @@ export function EventExplorer({ lockedFilters = {} }: EventExplorerProps) {
         <Text variant="body-small" color="secondary">
           Page {pageNumber}
         </Text>
-        <Button variant="secondary" isDisabled={pageNumber === 1} onPress={newer}>
+        <Button
+          variant="secondary"
+          isDisabled={pageNumber === 1}
+          onPress={newer}
+        >
           Newer
         </Button>
         <Button

@@ -1,4 +1,10 @@
-import { Cell, CellText, Table, type ColumnConfig, type SortDescriptor } from '@backstage/ui';
+import {
+  Cell,
+  CellText,
+  Table,
+  type ColumnConfig,
+  type SortDescriptor,
+} from '@backstage/ui';
 import { useMemo } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import type { Sort, SortColumn } from '../api/filters';
@@ -10,18 +16,25 @@ import { StatusChip } from './StatusChip';
 type Row = AuditEvent & { id: string };
 
 /** The loaded page in the chosen order; ties keep the service's order (newest first). */
-export function sortEvents(events: AuditEvent[], sort: Sort | null): AuditEvent[] {
+export function sortEvents(
+  events: AuditEvent[],
+  sort: Sort | null,
+): AuditEvent[] {
   if (!sort) return events;
   const sign = sort.direction === 'ascending' ? 1 : -1;
   const key = (e: AuditEvent) =>
-    sort.column === 'timestamp' ? Date.parse(e.timestamp) : (e[sort.column] ?? '');
+    sort.column === 'timestamp'
+      ? Date.parse(e.timestamp)
+      : e[sort.column] ?? '';
   return events
     .map((event, index) => ({ event, index }))
     .sort((a, b) => {
       const x = key(a.event);
       const y = key(b.event);
       const order =
-        typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+        typeof x === 'number' && typeof y === 'number'
+          ? x - y
+          : String(x).localeCompare(String(y));
       return order !== 0 ? sign * order : a.index - b.index;
     })
     .map(({ event }) => event);
@@ -43,7 +56,8 @@ export function EventTable({
   error?: Error;
 }) {
   const navigate = useNavigate();
-  const detailPath = (id: string) => `${basePath}/events/${encodeURIComponent(id)}`;
+  const detailPath = (id: string) =>
+    `${basePath}/events/${encodeURIComponent(id)}`;
   const columns = useMemo<ColumnConfig<Row>[]>(
     () => [
       {
@@ -71,14 +85,29 @@ export function EventTable({
         isSortable: true,
         cell: e => <CellText title={e.event_type} />,
       },
-      { id: 'user_id', label: 'User', isSortable: true, cell: e => <CellText title={e.user_id} /> },
+      {
+        id: 'user_id',
+        label: 'User',
+        isSortable: true,
+        cell: e => <CellText title={e.user_id} />,
+      },
       {
         id: 'resource_type',
         label: 'Resource',
         isSortable: true,
-        cell: e => <CellText title={e.resource_type} description={e.resource_id ?? undefined} />,
+        cell: e => (
+          <CellText
+            title={e.resource_type}
+            description={e.resource_id ?? undefined}
+          />
+        ),
       },
-      { id: 'action', label: 'Action', isSortable: true, cell: e => <CellText title={e.action} /> },
+      {
+        id: 'action',
+        label: 'Action',
+        isSortable: true,
+        cell: e => <CellText title={e.action} />,
+      },
       {
         id: 'status',
         label: 'Status',
@@ -111,7 +140,10 @@ export function EventTable({
     [basePath],
   );
   const rows = useMemo(
-    () => (events ? sortEvents(events, sort).map(e => ({ ...e, id: e.audit_id })) : undefined),
+    () =>
+      events
+        ? sortEvents(events, sort).map(e => ({ ...e, id: e.audit_id }))
+        : undefined,
     [events, sort],
   );
   const descriptor: SortDescriptor | null = sort
@@ -135,7 +167,9 @@ export function EventTable({
       }}
       rowConfig={{ onClick: e => navigate(detailPath(e.audit_id)) }}
       emptyState={
-        <div style={{ padding: 24 }}>No events match these filters in this time range.</div>
+        <div style={{ padding: 24 }}>
+          No events match these filters in this time range.
+        </div>
       }
     />
   );

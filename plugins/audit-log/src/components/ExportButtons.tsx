@@ -1,8 +1,7 @@
 import { Button } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { useState } from 'react';
-import { auditLogApiRef } from '../api/AuditLogApi';
 import type { ExportFormat, QueryPairs } from '../api/types';
+import { useAuditLogApi } from './AuditLogProvider';
 
 const EXTENSIONS: Record<ExportFormat, string> = { csv: 'csv', json: 'ndjson' };
 
@@ -25,7 +24,7 @@ export function ExportButtons({
   query: QueryPairs;
   onError: (error: Error | null) => void;
 }) {
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const [busy, setBusy] = useState<ExportFormat | null>(null);
   const run = async (format: ExportFormat) => {
     setBusy(format);
@@ -42,10 +41,18 @@ export function ExportButtons({
   };
   return (
     <>
-      <Button variant="secondary" isPending={busy === 'csv'} onPress={() => run('csv')}>
+      <Button
+        variant="secondary"
+        isPending={busy === 'csv'}
+        onPress={() => run('csv')}
+      >
         Export CSV
       </Button>
-      <Button variant="secondary" isPending={busy === 'json'} onPress={() => run('json')}>
+      <Button
+        variant="secondary"
+        isPending={busy === 'json'}
+        onPress={() => run('json')}
+      >
         Export JSON
       </Button>
     </>

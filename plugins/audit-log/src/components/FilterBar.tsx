@@ -22,12 +22,19 @@ interface Draft {
 
 function draftOf(view: ExplorerView): Draft {
   const fields: Draft['fields'] = {};
-  for (const name of LIST_FILTERS) fields[name] = (view.filters[name] ?? []).join(', ');
-  return { fields, metadata: view.metadata.map(([k, v]) => `${k}=${v}`).join(', ') };
+  for (const name of LIST_FILTERS)
+    fields[name] = (view.filters[name] ?? []).join(', ');
+  return {
+    fields,
+    metadata: view.metadata.map(([k, v]) => `${k}=${v}`).join(', '),
+  };
 }
 
 /** `region=eu, geo.country=DE` into pairs; an entry without `=` is reported, not dropped. */
-export function parseMetadata(text: string): { pairs: Array<[string, string]>; invalid: string[] } {
+export function parseMetadata(text: string): {
+  pairs: Array<[string, string]>;
+  invalid: string[];
+} {
   const pairs: Array<[string, string]> = [];
   const invalid: string[] = [];
   for (const entry of splitValues(text)) {
@@ -48,10 +55,13 @@ export function parseMetadata(text: string): { pairs: Array<[string, string]>; i
 export function FilterBar({
   view,
   locked = {},
+  hidden = [],
   onApply,
 }: {
   view: ExplorerView;
   locked?: Partial<Record<ListFilter, string[]>>;
+  /** Filters not offered (the tenant, when the backend plugin decides it). */
+  hidden?: ListFilter[];
   onApply: (view: ExplorerView) => void;
 }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(view));
@@ -81,16 +91,26 @@ export function FilterBar({
   };
 
   return (
-    <form onSubmit={apply} aria-label="Event filters" className="al-root" style={{ padding: 0 }}>
+    <form
+      onSubmit={apply}
+      aria-label="Event filters"
+      className="al-root"
+      style={{ padding: 0 }}
+    >
       <div className="al-toolbar">
-        <TimeRangePicker value={view.range} onChange={range => onApply({ ...view, range })} />
+        <TimeRangePicker
+          value={view.range}
+          onChange={range => onApply({ ...view, range })}
+        />
         <div style={{ width: 120 }}>
           <Select
             label="Page size"
             aria-label="Page size"
             options={PAGE_SIZES.map(n => ({ id: String(n), label: String(n) }))}
             value={String(view.pageSize)}
-            onChange={key => key !== null && onApply({ ...view, pageSize: Number(key) })}
+            onChange={key =>
+              key !== null && onApply({ ...view, pageSize: Number(key) })
+            }
           />
         </div>
         <Checkbox
@@ -101,15 +121,19 @@ export function FilterBar({
         </Checkbox>
       </div>
       <div className="al-filters">
-        {LIST_FILTERS.map(name => (
+        {LIST_FILTERS.filter(name => !hidden.includes(name)).map(name => (
           <TextField
             key={name}
             name={name}
             label={FILTER_LABELS[name]}
             placeholder={HINTS[name] ?? 'any'}
             isDisabled={Boolean(locked[name])}
-            value={locked[name] ? locked[name]!.join(', ') : (draft.fields[name] ?? '')}
-            onChange={text => setDraft(d => ({ ...d, fields: { ...d.fields, [name]: text } }))}
+            value={
+              locked[name] ? locked[name]!.join(', ') : draft.fields[name] ?? ''
+            }
+            onChange={text =>
+              setDraft(d => ({ ...d, fields: { ...d.fields, [name]: text } }))
+            }
           />
         ))}
         <TextField

@@ -1,18 +1,18 @@
 import { Card, CardBody, CardHeader, Text } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { useQuery } from '@tanstack/react-query';
-import { AuditLogApiError, auditLogApiRef } from '../api/AuditLogApi';
+import { AuditLogApiError } from '../api/AuditLogApi';
 import { overall, verifyCheckpoint } from '../integrity/verify';
 import { ErrorAlert } from './ErrorAlert';
 import { formatAge, formatTime } from './format';
 import { CheckList, InclusionCheck, VerdictBadge } from './Verification';
+import { useAuditLogApi } from './AuditLogProvider';
 
 /**
  * The tenant's latest signed checkpoint, its signature checked here with Web Crypto, and an
  * inclusion check for any event. See docs/INTEGRITY.md for what is verified.
  */
 export function IntegrityPanel() {
-  const api = useApi(auditLogApiRef);
+  const api = useAuditLogApi();
   const latest = useQuery({
     queryKey: ['audit-log', 'checkpoint', 'latest'],
     queryFn: async ({ signal }) => {
@@ -25,9 +25,14 @@ export function IntegrityPanel() {
     },
     retry: false,
   });
-  const missing = latest.error instanceof AuditLogApiError && latest.error.status === 404;
+  const missing =
+    latest.error instanceof AuditLogApiError && latest.error.status === 404;
   return (
-    <section className="al-root" aria-label="Integrity" data-testid="integrity-panel">
+    <section
+      className="al-root"
+      aria-label="Integrity"
+      data-testid="integrity-panel"
+    >
       <Card>
         <CardHeader>
           <Text as="h2" variant="title-x-small">
@@ -38,8 +43,8 @@ export function IntegrityPanel() {
           {latest.isPending && <VerdictBadge verdict="pending" />}
           {missing && (
             <Text as="p" color="secondary">
-              This server publishes no checkpoints (its integrity endpoints are missing or no event
-              has been sequenced yet).
+              This server publishes no checkpoints (its integrity endpoints are
+              missing or no event has been sequenced yet).
             </Text>
           )}
           {latest.error && !missing && <ErrorAlert error={latest.error} />}
@@ -57,10 +62,12 @@ export function IntegrityPanel() {
                 <dd className="al-mono">{latest.data.checkpoint.root_hash}</dd>
                 <dt>timestamp</dt>
                 <dd>
-                  <span className="al-mono">{latest.data.checkpoint.timestamp}</span> (
-                  {formatTime(latest.data.checkpoint.timestamp)},{' '}
-                  {formatAge(latest.data.checkpoint.timestamp)}; an old checkpoint means the log
-                  stopped growing or its tail was cut)
+                  <span className="al-mono">
+                    {latest.data.checkpoint.timestamp}
+                  </span>{' '}
+                  ({formatTime(latest.data.checkpoint.timestamp)},{' '}
+                  {formatAge(latest.data.checkpoint.timestamp)}; an old
+                  checkpoint means the log stopped growing or its tail was cut)
                 </dd>
                 <dt>key_id</dt>
                 <dd className="al-mono">{latest.data.checkpoint.key_id}</dd>

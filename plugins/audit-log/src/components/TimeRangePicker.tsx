@@ -1,6 +1,13 @@
 import { DateRangePicker, Select } from '@backstage/ui';
-import { parseAbsoluteToLocal, type ZonedDateTime } from '@internationalized/date';
-import { RANGE_PRESETS, type RangePreset, type TimeRange } from '../api/filters';
+import {
+  parseAbsoluteToLocal,
+  type ZonedDateTime,
+} from '@internationalized/date';
+import {
+  RANGE_PRESETS,
+  type RangePreset,
+  type TimeRange,
+} from '../api/filters';
 
 const CUSTOM = 'custom';
 

@@ -1,11 +1,11 @@
 import { Button, Text, TextField } from '@backstage/ui';
-import { useApi } from '@backstage/core-plugin-api';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
-import { AuditLogApiError, auditLogApiRef } from '../api/AuditLogApi';
+import { AuditLogApiError } from '../api/AuditLogApi';
 import type { Check, Verdict, VerificationResult } from '../integrity/verify';
 import { verifyInclusion } from '../integrity/verify';
 import { ErrorAlert } from './ErrorAlert';
+import { useAuditLogApi } from './AuditLogProvider';
 
 const LABELS: Record<Verdict | 'pending', string> = {
   verified: '✓ Verified',
@@ -16,7 +16,11 @@ const LABELS: Record<Verdict | 'pending', string> = {
 
 export function VerdictBadge({ verdict }: { verdict: Verdict | 'pending' }) {
   return (
-    <span className={`al-verdict al-verdict--${verdict}`} data-verdict={verdict} role="status">
+    <span
+      className={`al-verdict al-verdict--${verdict}`}
+      data-verdict={verdict}
+      role="status"
+    >
       {LABELS[verdict]}
     </span>
   );
@@ -27,7 +31,8 @@ export function CheckList({ checks }: { checks: Check[] }) {
     <ul className="al-checks">
       {checks.map(check => (
         <li key={check.name}>
-          <VerdictBadge verdict={check.verdict} /> <strong>{check.name}</strong>: {check.detail}
+          <VerdictBadge verdict={check.verdict} /> <strong>{check.name}</strong>
+          : {check.detail}
         </li>
       ))}
     </ul>
@@ -35,8 +40,14 @@ export function CheckList({ checks }: { checks: Check[] }) {
 }
 
 /** Fetches an event's inclusion proof and the public keys, and verifies both in the browser. */
-export function InclusionCheck({ auditId, tenantId }: { auditId?: string; tenantId?: string }) {
-  const api = useApi(auditLogApiRef);
+export function InclusionCheck({
+  auditId,
+  tenantId,
+}: {
+  auditId?: string;
+  tenantId?: string;
+}) {
+  const api = useAuditLogApi();
   const [typed, setTyped] = useState('');
   const check = useMutation<VerificationResult, Error, string>({
     mutationFn: async id => {
@@ -68,7 +79,8 @@ export function InclusionCheck({ auditId, tenantId }: { auditId?: string; tenant
           Verify inclusion proof
         </Button>
       </div>
-      {check.error instanceof AuditLogApiError && check.error.code === 'not_sequenced' ? (
+      {check.error instanceof AuditLogApiError &&
+      check.error.code === 'not_sequenced' ? (
         <Text as="p" color="secondary" role="status">
           Not in the log yet: the event is waiting to be sequenced
           {check.error.retryAfterSeconds

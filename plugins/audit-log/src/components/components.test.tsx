@@ -1,3 +1,4 @@
+import { describe, it, expect } from 'vitest';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
 import { screen, waitFor, within } from '@testing-library/react';
@@ -12,7 +13,11 @@ import { EntityAuditLogContent } from './EntityAuditLogContent';
 
 const EVENTS = Array.from({ length: 12 }, (_, i) => makeEvent(i));
 
-async function render(element: ReactElement, path: string, api: FakeAuditLogApi) {
+async function render(
+  element: ReactElement,
+  path: string,
+  api: FakeAuditLogApi,
+) {
   return renderInTestApp(
     <TestApiProvider apis={[[auditLogApiRef, api]]}>{element}</TestApiProvider>,
     { routeEntries: [path] },
@@ -21,8 +26,8 @@ async function render(element: ReactElement, path: string, api: FakeAuditLogApi)
 
 /** Audit ids of the table rows, top to bottom. */
 function rowIds(): string[] {
-  return [...document.querySelectorAll('[data-audit-id]')].map(a =>
-    a.getAttribute('data-audit-id')!,
+  return [...document.querySelectorAll('[data-audit-id]')].map(
+    a => a.getAttribute('data-audit-id')!,
   );
 }
 
@@ -35,9 +40,16 @@ const param = (api: FakeAuditLogApi, name: string, index = -1) =>
 describe('event explorer', () => {
   it('sends the URL filters to the API and lists the answer newest first', async () => {
     const api = new FakeAuditLogApi(EVENTS);
-    await render(<AuditLogRoutes />, '/?user_id=alice&status=success&metadata.region=us', api);
+    await render(
+      <AuditLogRoutes />,
+      '/?user_id=alice&status=success&metadata.region=us',
+      api,
+    );
     const expected = EVENTS.filter(
-      e => e.user_id === 'alice' && e.status === 'success' && e.metadata?.region === 'us',
+      e =>
+        e.user_id === 'alice' &&
+        e.status === 'success' &&
+        e.metadata?.region === 'us',
     ).map(e => e.audit_id);
     expect(expected.length).toBeGreaterThan(1);
     await waitFor(() => expect(rowIds()).toEqual(expected));
@@ -53,9 +65,17 @@ describe('event explorer', () => {
     const user = userEvent.setup();
     await render(<AuditLogRoutes />, '/', api);
     await waitFor(() => expect(rowIds()).toHaveLength(12));
-    await user.type(screen.getByRole('textbox', { name: 'User' }), 'alice, bob');
-    await user.type(screen.getByRole('textbox', { name: 'Metadata' }), 'region=eu{Enter}');
-    await waitFor(() => expect(param(api, 'user_id')).toEqual(['alice', 'bob']));
+    await user.type(
+      screen.getByRole('textbox', { name: 'User' }),
+      'alice, bob',
+    );
+    await user.type(
+      screen.getByRole('textbox', { name: 'Metadata' }),
+      'region=eu{Enter}',
+    );
+    await waitFor(() =>
+      expect(param(api, 'user_id')).toEqual(['alice', 'bob']),
+    );
     expect(param(api, 'metadata.region')).toEqual(['eu']);
     await waitFor(() => expect(rowIds()).toHaveLength(4));
     await user.click(screen.getByRole('button', { name: 'Remove User: bob' }));
@@ -68,8 +88,13 @@ describe('event explorer', () => {
     await render(<AuditLogRoutes />, '/', api);
     await waitFor(() => expect(rowIds()).toHaveLength(12));
     const before = api.searches.length;
-    await user.type(screen.getByRole('textbox', { name: 'Metadata' }), 'region{Enter}');
-    expect(await screen.findByText(/Write key=value: region/)).toBeInTheDocument();
+    await user.type(
+      screen.getByRole('textbox', { name: 'Metadata' }),
+      'region{Enter}',
+    );
+    expect(
+      await screen.findByText(/Write key=value: region/),
+    ).toBeInTheDocument();
     expect(api.searches).toHaveLength(before);
   });
 
@@ -77,17 +102,25 @@ describe('event explorer', () => {
     const api = new FakeAuditLogApi(EVENTS);
     const user = userEvent.setup();
     await render(<AuditLogRoutes />, '/?page_size=5', api);
-    await waitFor(() => expect(rowIds()).toEqual(EVENTS.slice(0, 5).map(e => e.audit_id)));
+    await waitFor(() =>
+      expect(rowIds()).toEqual(EVENTS.slice(0, 5).map(e => e.audit_id)),
+    );
     await user.click(screen.getByRole('button', { name: 'Older' }));
-    await waitFor(() => expect(rowIds()).toEqual(EVENTS.slice(5, 10).map(e => e.audit_id)));
+    await waitFor(() =>
+      expect(rowIds()).toEqual(EVENTS.slice(5, 10).map(e => e.audit_id)),
+    );
     expect(param(api, 'page_token')).toEqual(['5']);
     // The cursor is bound to the exact query: the second page repeats the first's start_time.
     expect(param(api, 'start_time')).toEqual(param(api, 'start_time', 0));
     await user.click(screen.getByRole('button', { name: 'Older' }));
-    await waitFor(() => expect(rowIds()).toEqual(EVENTS.slice(10).map(e => e.audit_id)));
+    await waitFor(() =>
+      expect(rowIds()).toEqual(EVENTS.slice(10).map(e => e.audit_id)),
+    );
     expect(screen.getByRole('button', { name: 'Older' })).toBeDisabled();
     await user.click(screen.getByRole('button', { name: 'Newer' }));
-    await waitFor(() => expect(rowIds()).toEqual(EVENTS.slice(5, 10).map(e => e.audit_id)));
+    await waitFor(() =>
+      expect(rowIds()).toEqual(EVENTS.slice(5, 10).map(e => e.audit_id)),
+    );
   });
 
   it('sorts the loaded page by a column header', async () => {
@@ -97,7 +130,9 @@ describe('event explorer', () => {
     await waitFor(() => expect(rowIds()).toHaveLength(12));
     await user.click(screen.getByRole('columnheader', { name: /User/ }));
     await waitFor(() => {
-      const users = rowIds().map(id => EVENTS.find(e => e.audit_id === id)!.user_id);
+      const users = rowIds().map(
+        id => EVENTS.find(e => e.audit_id === id)!.user_id,
+      );
       expect(users).toEqual([...users].sort());
       expect(users[0]).toBe('alice');
     });
@@ -123,17 +158,29 @@ describe('event explorer', () => {
     await waitFor(() => expect(rowIds()).toHaveLength(6));
     await user.click(screen.getByRole('button', { name: 'Export CSV' }));
     await user.click(screen.getByRole('button', { name: 'Export JSON' }));
-    await waitFor(() => expect(api.exports.map(e => e.format)).toEqual(['csv', 'json']));
+    await waitFor(() =>
+      expect(api.exports.map(e => e.format)).toEqual(['csv', 'json']),
+    );
     expect(api.exports[0].query).toContainEqual(['service_name', 'billing']);
   });
 
   it('shows the service error with its field', async () => {
     const api = new FakeAuditLogApi(EVENTS);
-    api.searchError = new AuditLogApiError(400, 'invalid_input', 'the time window is too long', [
-      { field: 'start_time', problem: 'must be at most 400 days before end_time' },
-    ]);
+    api.searchError = new AuditLogApiError(
+      400,
+      'invalid_input',
+      'the time window is too long',
+      [
+        {
+          field: 'start_time',
+          problem: 'must be at most 400 days before end_time',
+        },
+      ],
+    );
     await render(<AuditLogRoutes />, '/', api);
-    expect(await screen.findByText(/start_time: must be at most 400 days/)).toBeInTheDocument();
+    expect(
+      await screen.findByText(/start_time: must be at most 400 days/),
+    ).toBeInTheDocument();
     expect(screen.getByText('400 invalid_input')).toBeInTheDocument();
   });
 });
@@ -158,7 +205,9 @@ describe('event detail', () => {
     expect(screen.getByTestId('json-request_data').textContent).toBe(
       JSON.stringify(event.request_data, null, 2),
     );
-    const link = screen.getByRole('link', { name: 'Events with the same correlation id' });
+    const link = screen.getByRole('link', {
+      name: 'Events with the same correlation id',
+    });
     const href = new URL(link.getAttribute('href')!, 'http://x');
     expect(href.searchParams.get('correlation_id')).toBe(event.correlation_id);
     expect(Date.parse(href.searchParams.get('start_time')!)).toBeLessThan(
@@ -167,11 +216,17 @@ describe('event detail', () => {
     expect(Date.parse(href.searchParams.get('end_time')!)).toBeGreaterThan(
       Date.parse(event.timestamp),
     );
-    expect(screen.getByRole('link', { name: 'Events with the same session' })).toBeInTheDocument();
+    expect(
+      screen.getByRole('link', { name: 'Events with the same session' }),
+    ).toBeInTheDocument();
   });
 
   it('says when the event does not exist', async () => {
-    await render(<AuditLogRoutes />, '/events/nope', new FakeAuditLogApi(EVENTS));
+    await render(
+      <AuditLogRoutes />,
+      '/events/nope',
+      new FakeAuditLogApi(EVENTS),
+    );
     expect(await screen.findByText('404 not_found')).toBeInTheDocument();
   });
 });
@@ -187,7 +242,9 @@ describe('integrity panel', () => {
     await render(<AuditLogRoutes />, '/integrity', api);
     const panel = await screen.findByTestId('integrity-panel');
     await waitFor(() =>
-      expect(within(panel).getAllByText('✓ Verified').length).toBeGreaterThanOrEqual(3),
+      expect(
+        within(panel).getAllByText('✓ Verified').length,
+      ).toBeGreaterThanOrEqual(3),
     );
     expect(within(panel).getByText(checkpoint.root_hash)).toBeInTheDocument();
   });
@@ -202,7 +259,9 @@ describe('integrity panel', () => {
 
   it('explains a server without checkpoints', async () => {
     await render(<AuditLogRoutes />, '/integrity', new FakeAuditLogApi(EVENTS));
-    expect(await screen.findByText(/publishes no checkpoints/)).toBeInTheDocument();
+    expect(
+      await screen.findByText(/publishes no checkpoints/),
+    ).toBeInTheDocument();
   });
 
   it("verifies an event's inclusion proof, and fails an altered one", async () => {
@@ -211,21 +270,31 @@ describe('integrity panel', () => {
     const proof = vectors.proofs[3] as InclusionProof;
     api.keys = [key];
     api.proofs.set(proof.audit_id, proof);
-    api.proofs.set('tampered', { ...proof, audit_id: 'tampered', leaf_index: 2 });
+    api.proofs.set('tampered', {
+      ...proof,
+      audit_id: 'tampered',
+      leaf_index: 2,
+    });
     await render(<AuditLogRoutes />, '/integrity', api);
     const check = await screen.findByTestId('inclusion-check');
     await user.type(within(check).getByRole('textbox'), proof.audit_id);
-    await user.click(within(check).getByRole('button', { name: 'Verify inclusion proof' }));
+    await user.click(
+      within(check).getByRole('button', { name: 'Verify inclusion proof' }),
+    );
     await waitFor(() =>
-      expect(check.querySelector('p [data-verdict]')?.getAttribute('data-verdict')).toBe(
-        'verified',
-      ),
+      expect(
+        check.querySelector('p [data-verdict]')?.getAttribute('data-verdict'),
+      ).toBe('verified'),
     );
     await user.clear(within(check).getByRole('textbox'));
     await user.type(within(check).getByRole('textbox'), 'tampered');
-    await user.click(within(check).getByRole('button', { name: 'Verify inclusion proof' }));
+    await user.click(
+      within(check).getByRole('button', { name: 'Verify inclusion proof' }),
+    );
     await waitFor(() =>
-      expect(check.querySelector('p [data-verdict]')?.getAttribute('data-verdict')).toBe('failed'),
+      expect(
+        check.querySelector('p [data-verdict]')?.getAttribute('data-verdict'),
+      ).toBe('failed'),
     );
   });
 });
@@ -234,12 +303,23 @@ describe('inclusion check before sequencing', () => {
   it('says the event is not in the log yet (409 not_sequenced), with the retry delay', async () => {
     const api = new FakeAuditLogApi(EVENTS);
     api.getEventProof = async () => {
-      throw new AuditLogApiError(409, 'not_sequenced', 'not sequenced yet', [], 'r', 2);
+      throw new AuditLogApiError(
+        409,
+        'not_sequenced',
+        'not sequenced yet',
+        [],
+        'r',
+        2,
+      );
     };
     const user = userEvent.setup();
     await render(<AuditLogRoutes />, `/events/${EVENTS[0].audit_id}`, api);
-    await user.click(await screen.findByRole('button', { name: 'Verify inclusion proof' }));
-    expect(await screen.findByText(/Not in the log yet.*try again in 2 s/)).toBeInTheDocument();
+    await user.click(
+      await screen.findByRole('button', { name: 'Verify inclusion proof' }),
+    );
+    expect(
+      await screen.findByText(/Not in the log yet.*try again in 2 s/),
+    ).toBeInTheDocument();
   });
 });
 
@@ -261,6 +341,8 @@ describe('entity tab', () => {
     );
     await waitFor(() => expect(rowIds()).toHaveLength(6));
     expect(param(api, 'service_name')).toEqual(['identity']);
+    // The backend plugin is told which entity, and checks the user may read it.
+    expect(api.scopes.at(-1)).toBe('component:default/billing-api');
     expect(screen.getByRole('textbox', { name: 'Service' })).toBeDisabled();
   });
 
@@ -277,5 +359,97 @@ describe('entity tab', () => {
       await screen.findByText('Add the audit-log/service-name annotation'),
     ).toBeInTheDocument();
     expect(api.searches).toHaveLength(0);
+  });
+});
+
+describe('admin tab', () => {
+  it('is offered with the admin permission: places and releases a hold, erases, dry-runs', async () => {
+    const api = new FakeAuditLogApi(EVENTS);
+    const user = userEvent.setup();
+    await render(<AuditLogRoutes />, '/admin', api);
+    expect(
+      await screen.findByRole('link', { name: 'Admin' }),
+    ).toBeInTheDocument();
+    const holds = await screen.findByTestId('admin-holds');
+    expect(
+      await within(holds).findByText('No legal holds'),
+    ).toBeInTheDocument();
+    await user.type(
+      within(holds).getByRole('textbox', { name: 'Reason' }),
+      'case 7',
+    );
+    await user.type(
+      within(holds).getByRole('textbox', { name: 'Hold user' }),
+      'carol',
+    );
+    await user.click(within(holds).getByRole('button', { name: 'Place hold' }));
+    expect(await within(holds).findByText('user carol')).toBeInTheDocument();
+    await user.click(
+      within(holds).getByRole('button', { name: 'Release hold-1' }),
+    );
+    await waitFor(() =>
+      expect(api.holds[0].released_by).toBe('user:default/alice'),
+    );
+    expect(
+      within(holds).queryByRole('button', { name: 'Release hold-1' }),
+    ).toBeNull();
+
+    const erasures = screen.getByTestId('admin-erasures');
+    const erase = within(erasures).getByRole('button', {
+      name: 'Erase subject',
+    });
+    await user.type(within(erasures).getByRole('textbox'), 'dave');
+    expect(erase).toBeDisabled();
+    await user.click(within(erasures).getByRole('checkbox'));
+    await user.click(erase);
+    expect(
+      await within(erasures).findByText('subject-of-dave'),
+    ).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Run a dry run' }));
+    expect(
+      (await screen.findByTestId('retention-result')).textContent,
+    ).toContain('"acme": 3');
+    expect(
+      screen.getByText('This audit log has no log streams yet.'),
+    ).toBeInTheDocument();
+  });
+
+  it('is neither linked nor usable without the admin permission', async () => {
+    const api = new FakeAuditLogApi(EVENTS);
+    api.identity = {
+      ...api.identity!,
+      allowed: { read: true, export: true, admin: false },
+    };
+    await render(<AuditLogRoutes />, '/admin', api);
+    expect(
+      await screen.findByText(/need the audit-log.admin permission/),
+    ).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Admin' })).toBeNull();
+  });
+});
+
+describe('admin tab on an entity', () => {
+  it('is not offered on an entity tab', async () => {
+    const api = new FakeAuditLogApi(EVENTS);
+    await render(
+      <EntityProvider
+        entity={{
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'Component',
+          metadata: {
+            name: 'billing-api',
+            annotations: { 'audit-log/service-name': 'billing' },
+          },
+        }}
+      >
+        <EntityAuditLogContent />
+      </EntityProvider>,
+      '/',
+      api,
+    );
+    await waitFor(() => expect(rowIds()).toHaveLength(6));
+    expect(screen.getByRole('link', { name: 'Integrity' })).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Admin' })).toBeNull();
   });
 });

@@ -26,7 +26,10 @@ export function formatAge(iso: string, now: Date = new Date()): string {
     ['minute', 60],
     ['second', 1],
   ];
-  const [unit, size] = units.find(([, n]) => Math.abs(seconds) >= n) ?? ['second', 1];
+  const [unit, size] = units.find(([, n]) => Math.abs(seconds) >= n) ?? [
+    'second',
+    1,
+  ];
   return new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }).format(
     -Math.round(seconds / size),
     unit,

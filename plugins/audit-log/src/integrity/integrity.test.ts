@@ -1,7 +1,18 @@
+import { describe, it, expect } from 'vitest';
 import vectors from './__fixtures__/vectors.json';
 import { canonicalize, type JsonValue } from './jcs';
-import { bytesToHex, leafHash, recordLeafHash, rootFromInclusionProof } from './merkle';
-import { checkpointMessage, keyId, verifyCheckpoint, verifyInclusion } from './verify';
+import {
+  bytesToHex,
+  leafHash,
+  recordLeafHash,
+  rootFromInclusionProof,
+} from './merkle';
+import {
+  checkpointMessage,
+  keyId,
+  verifyCheckpoint,
+  verifyInclusion,
+} from './verify';
 import type { Checkpoint, InclusionProof, PublicKey } from '../api/types';
 
 // The vectors come from scripts/make_integrity_vectors.py: Trail of Bits' rfc8785, pyca
@@ -30,16 +41,27 @@ describe('JCS (RFC 8785)', () => {
       '\u00f6': 'Latin Small Letter O With Diaeresis',
     };
     // Object.keys would put the integer-like key first; read the order off the text instead.
-    const keys = [...canonicalize(value).matchAll(/"((?:[^"\\]|\\.)*)":/g)].map(m =>
-      JSON.parse(`"${m[1]}"`),
+    const keys = [...canonicalize(value).matchAll(/"((?:[^"\\]|\\.)*)":/g)].map(
+      m => JSON.parse(`"${m[1]}"`),
     );
-    expect(keys).toEqual(['\r', '1', '\u0080', '\u00f6', '\u20ac', '\ud83d\ude00', '\ufb33']);
+    expect(keys).toEqual([
+      '\r',
+      '1',
+      '\u0080',
+      '\u00f6',
+      '\u20ac',
+      '\ud83d\ude00',
+      '\ufb33',
+    ]);
   });
 
   it('escapes as JSON.stringify does and keeps numbers in shortest form', () => {
-    expect(canonicalize({ b: 'a"\\\u0001\n\u2028', a: [1, 1e21, 0.1, -0, null, true] })).toBe(
-      '{"a":[1,1e+21,0.1,0,null,true],"b":"a\\"\\\\\\u0001\\n\u2028"}',
-    );
+    expect(
+      canonicalize({
+        b: 'a"\\\u0001\n\u2028',
+        a: [1, 1e21, 0.1, -0, null, true],
+      }),
+    ).toBe('{"a":[1,1e+21,0.1,0,null,true],"b":"a\\"\\\\\\u0001\\n\u2028"}');
   });
 
   it('refuses what I-JSON forbids', () => {
@@ -58,9 +80,9 @@ describe('Merkle hashing and inclusion proofs (RFC 9162)', () => {
 
   it('recomputes every record leaf hash', async () => {
     for (const vector of vectors.records) {
-      expect(await recordLeafHash(vector.record as Record<string, JsonValue>)).toBe(
-        vector.leaf_hash,
-      );
+      expect(
+        await recordLeafHash(vector.record as Record<string, JsonValue>),
+      ).toBe(vector.leaf_hash);
     }
   });
 
@@ -85,10 +107,18 @@ describe('Merkle hashing and inclusion proofs (RFC 9162)', () => {
     expect(await rootFromInclusionProof(index, 7, leaf, path)).toBe(tree.root);
     expect(await rootFromInclusionProof(4, 7, leaf, path)).not.toBe(tree.root);
     // Size 8 shares size 7's shape at index 5 (the same path is valid for both); 6 does not.
-    expect(await rootFromInclusionProof(index, 6, leaf, path)).not.toBe(tree.root);
-    expect(await rootFromInclusionProof(index, 7, leaf, path.slice(1))).toBeNull();
-    expect(await rootFromInclusionProof(index, 7, leaf, [...path, path[0]])).toBeNull();
-    expect(await rootFromInclusionProof(index, 7, leaf, [...path].reverse())).not.toBe(tree.root);
+    expect(await rootFromInclusionProof(index, 6, leaf, path)).not.toBe(
+      tree.root,
+    );
+    expect(
+      await rootFromInclusionProof(index, 7, leaf, path.slice(1)),
+    ).toBeNull();
+    expect(
+      await rootFromInclusionProof(index, 7, leaf, [...path, path[0]]),
+    ).toBeNull();
+    expect(
+      await rootFromInclusionProof(index, 7, leaf, [...path].reverse()),
+    ).not.toBe(tree.root);
     expect(await rootFromInclusionProof(7, 7, leaf, path)).toBeNull();
     expect(await rootFromInclusionProof(-1, 7, leaf, path)).toBeNull();
   });
@@ -121,7 +151,9 @@ describe('checkpoint signatures (Ed25519 through Web Crypto)', () => {
     ['signature', { signature: checkpoint.signature.replace(/^../, '00') }],
   ])('fails when %s is changed', async (_, change) => {
     const checks = await verifyCheckpoint({ ...checkpoint, ...change }, [key]);
-    expect(checks.find(c => c.name === 'checkpoint signature')?.verdict).toBe('failed');
+    expect(checks.find(c => c.name === 'checkpoint signature')?.verdict).toBe(
+      'failed',
+    );
   });
 
   it('fails for an unknown key or a key that does not match its id', async () => {
@@ -144,32 +176,46 @@ describe('verifyInclusion', () => {
   it('still verifies from the leaf hash once retention removed the record', async () => {
     const result = await verifyInclusion({ ...proofs[3], record: null }, [key]);
     expect(result.verdict).toBe('verified');
-    expect(result.checks.find(c => c.name === 'leaf hash')?.detail).toMatch(/retention/);
+    expect(result.checks.find(c => c.name === 'leaf hash')?.detail).toMatch(
+      /retention/,
+    );
   });
 
   it('fails when the record was altered, even by one character', async () => {
-    const record = { ...proofs[2].record!, user_agent: `${proofs[2].record!.user_agent} ` };
+    const record = {
+      ...proofs[2].record!,
+      user_agent: `${proofs[2].record!.user_agent} `,
+    };
     const result = await verifyInclusion({ ...proofs[2], record }, [key]);
     expect(result.verdict).toBe('failed');
-    expect(result.checks.find(c => c.name === 'leaf hash')?.verdict).toBe('failed');
+    expect(result.checks.find(c => c.name === 'leaf hash')?.verdict).toBe(
+      'failed',
+    );
   });
 
   it('fails when the path or the leaf hash was altered', async () => {
     const path = [...proofs[1].audit_path];
     path[0] = path[0].replace(/^./, c => (c === '0' ? '1' : '0'));
-    expect((await verifyInclusion({ ...proofs[1], audit_path: path }, [key])).verdict).toBe(
-      'failed',
-    );
+    expect(
+      (await verifyInclusion({ ...proofs[1], audit_path: path }, [key]))
+        .verdict,
+    ).toBe('failed');
     const leaf = proofs[0].leaf_hash;
     expect(
-      (await verifyInclusion({ ...proofs[1], record: null, leaf_hash: leaf }, [key])).verdict,
+      (
+        await verifyInclusion({ ...proofs[1], record: null, leaf_hash: leaf }, [
+          key,
+        ])
+      ).verdict,
     ).toBe('failed');
   });
 
   it("fails when the checkpoint is another tenant's", async () => {
     const record = { ...proofs[0].record!, tenant_id: 'globex' };
     const result = await verifyInclusion({ ...proofs[0], record }, [key]);
-    expect(result.checks.find(c => c.name === 'tenant')?.verdict).toBe('failed');
+    expect(result.checks.find(c => c.name === 'tenant')?.verdict).toBe(
+      'failed',
+    );
     expect(result.verdict).toBe('failed');
   });
 

@@ -6,13 +6,20 @@
  * units (section 3.2.3), which is what Array.prototype.sort does without a comparator.
  */
 export type JsonValue =
-  null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
 
 export function canonicalize(value: JsonValue): string {
   if (typeof value === 'string') return jcsString(value);
-  if (value === null || typeof value === 'boolean') return JSON.stringify(value);
+  if (value === null || typeof value === 'boolean')
+    return JSON.stringify(value);
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('JCS cannot represent NaN or Infinity');
+    if (!Number.isFinite(value))
+      throw new TypeError('JCS cannot represent NaN or Infinity');
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) {
@@ -20,7 +27,9 @@ export function canonicalize(value: JsonValue): string {
   }
   if (typeof value === 'object') {
     const keys = Object.keys(value).sort();
-    return `{${keys.map(k => `${jcsString(k)}:${canonicalize(value[k])}`).join(',')}}`;
+    return `{${keys
+      .map(k => `${jcsString(k)}:${canonicalize(value[k])}`)
+      .join(',')}}`;
   }
   throw new TypeError(`JCS cannot represent a ${typeof value}`);
 }
@@ -28,7 +37,8 @@ export function canonicalize(value: JsonValue): string {
 function jcsString(value: string): string {
   // I-JSON (which JCS requires) forbids lone surrogates; UTF-8 encoding would silently turn
   // them into U+FFFD and so change the hash.
-  if (/\p{Surrogate}/u.test(value)) throw new TypeError('JCS input holds a lone surrogate');
+  if (/\p{Surrogate}/u.test(value))
+    throw new TypeError('JCS input holds a lone surrogate');
   return JSON.stringify(value);
 }
 

@@ -5,9 +5,11 @@
 import { canonicalBytes, type JsonValue } from './jcs';
 
 export function hexToBytes(hex: string): Uint8Array {
-  if (!/^(?:[0-9a-f]{2})*$/.test(hex)) throw new TypeError('expected lowercase hex');
+  if (!/^(?:[0-9a-f]{2})*$/.test(hex))
+    throw new TypeError('expected lowercase hex');
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++)
+    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
 
@@ -35,12 +37,17 @@ export async function leafHash(leaf: Uint8Array): Promise<Uint8Array> {
 }
 
 /** SHA-256(0x01 || left || right). */
-export async function nodeHash(left: Uint8Array, right: Uint8Array): Promise<Uint8Array> {
+export async function nodeHash(
+  left: Uint8Array,
+  right: Uint8Array,
+): Promise<Uint8Array> {
   return sha256(NODE, left, right);
 }
 
 /** The leaf hash of a committed record: SHA-256(0x00 || JCS(record)), as hex. */
-export async function recordLeafHash(record: Record<string, JsonValue>): Promise<string> {
+export async function recordLeafHash(
+  record: Record<string, JsonValue>,
+): Promise<string> {
   return bytesToHex(await leafHash(canonicalBytes(record)));
 }
 
@@ -54,7 +61,8 @@ export async function rootFromInclusionProof(
   leafHashHex: string,
   auditPath: readonly string[],
 ): Promise<string | null> {
-  if (!Number.isSafeInteger(leafIndex) || !Number.isSafeInteger(treeSize)) return null;
+  if (!Number.isSafeInteger(leafIndex) || !Number.isSafeInteger(treeSize))
+    return null;
   if (leafIndex < 0 || leafIndex >= treeSize) return null;
   let fn = leafIndex;
   let sn = treeSize - 1;

@@ -5,8 +5,18 @@
  * Ed25519 comes from Web Crypto (Chromium 137+, Firefox 129+, Safari 17+, Node 20). Where a
  * browser lacks it the outcome is "unsupported", never "verified".
  */
-import type { Checkpoint, CommittedRecord, InclusionProof, PublicKey } from '../api/types';
-import { bytesToHex, hexToBytes, recordLeafHash, rootFromInclusionProof } from './merkle';
+import type {
+  Checkpoint,
+  CommittedRecord,
+  InclusionProof,
+  PublicKey,
+} from '../api/types';
+import {
+  bytesToHex,
+  hexToBytes,
+  recordLeafHash,
+  rootFromInclusionProof,
+} from './merkle';
 
 export type Verdict = 'verified' | 'failed' | 'unsupported';
 
@@ -36,7 +46,10 @@ export function checkpointMessage(checkpoint: Checkpoint): string {
 /** key_id: the first 8 bytes of SHA-256 of the raw public key, hex. */
 export async function keyId(publicKeyHex: string): Promise<string> {
   const digest = new Uint8Array(
-    await crypto.subtle.digest('SHA-256', hexToBytes(publicKeyHex) as BufferSource),
+    await crypto.subtle.digest(
+      'SHA-256',
+      hexToBytes(publicKeyHex) as BufferSource,
+    ),
   );
   return bytesToHex(digest.slice(0, 8));
 }
@@ -49,23 +62,41 @@ export async function verifyCheckpoint(
   const key = keys.find(k => k.key_id === checkpoint.key_id);
   if (!key) {
     return [
-      { name: 'signing key', verdict: 'failed', detail: `no published key ${checkpoint.key_id}` },
+      {
+        name: 'signing key',
+        verdict: 'failed',
+        detail: `no published key ${checkpoint.key_id}`,
+      },
     ];
   }
   if (key.algorithm !== 'Ed25519') {
     return [
-      { name: 'signing key', verdict: 'failed', detail: `unexpected algorithm ${key.algorithm}` },
+      {
+        name: 'signing key',
+        verdict: 'failed',
+        detail: `unexpected algorithm ${key.algorithm}`,
+      },
     ];
   }
   let derived: string;
   try {
     derived = await keyId(key.public_key);
   } catch {
-    return [{ name: 'signing key', verdict: 'failed', detail: 'the public key is not hex' }];
+    return [
+      {
+        name: 'signing key',
+        verdict: 'failed',
+        detail: 'the public key is not hex',
+      },
+    ];
   }
   checks.push(
     derived === key.key_id
-      ? { name: 'signing key', verdict: 'verified', detail: `key ${key.key_id} matches its id` }
+      ? {
+          name: 'signing key',
+          verdict: 'verified',
+          detail: `key ${key.key_id} matches its id`,
+        }
       : {
           name: 'signing key',
           verdict: 'failed',
@@ -76,7 +107,10 @@ export async function verifyCheckpoint(
   return checks;
 }
 
-async function verifySignature(checkpoint: Checkpoint, publicKeyHex: string): Promise<Check> {
+async function verifySignature(
+  checkpoint: Checkpoint,
+  publicKeyHex: string,
+): Promise<Check> {
   const name = 'checkpoint signature';
   let cryptoKey: CryptoKey;
   try {
@@ -89,9 +123,17 @@ async function verifySignature(checkpoint: Checkpoint, publicKeyHex: string): Pr
     );
   } catch (error) {
     if (error instanceof DOMException && error.name === 'NotSupportedError') {
-      return { name, verdict: 'unsupported', detail: 'this browser has no Ed25519 in Web Crypto' };
+      return {
+        name,
+        verdict: 'unsupported',
+        detail: 'this browser has no Ed25519 in Web Crypto',
+      };
     }
-    return { name, verdict: 'failed', detail: 'the public key is not a raw Ed25519 key' };
+    return {
+      name,
+      verdict: 'failed',
+      detail: 'the public key is not a raw Ed25519 key',
+    };
   }
   let signature: Uint8Array;
   try {
@@ -106,8 +148,16 @@ async function verifySignature(checkpoint: Checkpoint, publicKeyHex: string): Pr
     new TextEncoder().encode(checkpointMessage(checkpoint)) as BufferSource,
   );
   return ok
-    ? { name, verdict: 'verified', detail: `Ed25519 signature by ${checkpoint.key_id} is valid` }
-    : { name, verdict: 'failed', detail: 'the Ed25519 signature does not match the checkpoint' };
+    ? {
+        name,
+        verdict: 'verified',
+        detail: `Ed25519 signature by ${checkpoint.key_id} is valid`,
+      }
+    : {
+        name,
+        verdict: 'failed',
+        detail: 'the Ed25519 signature does not match the checkpoint',
+      };
 }
 
 export async function verifyInclusion(
@@ -122,14 +172,21 @@ export async function verifyInclusion(
       detail: `proof is for size ${proof.tree_size}, checkpoint for ${proof.checkpoint.tree_size}`,
     });
   }
-  if (proof.record !== null && proof.record.tenant_id !== proof.checkpoint.tenant_id) {
+  if (
+    proof.record !== null &&
+    proof.record.tenant_id !== proof.checkpoint.tenant_id
+  ) {
     checks.push({
       name: 'tenant',
       verdict: 'failed',
-      detail: `the event is of ${String(proof.record.tenant_id)}, the checkpoint of ${proof.checkpoint.tenant_id}`,
+      detail: `the event is of ${String(
+        proof.record.tenant_id,
+      )}, the checkpoint of ${proof.checkpoint.tenant_id}`,
     });
   }
-  checks.push(await verifyRecord(proof.record, proof.leaf_hash, proof.audit_id));
+  checks.push(
+    await verifyRecord(proof.record, proof.leaf_hash, proof.audit_id),
+  );
   let root: string | null = null;
   try {
     root = await rootFromInclusionProof(
@@ -170,7 +227,8 @@ async function verifyRecord(
     return {
       name,
       verdict: 'verified',
-      detail: 'payload deleted by retention; the proof rests on the leaf hash alone',
+      detail:
+        'payload deleted by retention; the proof rests on the leaf hash alone',
     };
   }
   if (record.audit_id !== auditId) {
@@ -184,10 +242,18 @@ async function verifyRecord(
   try {
     computed = await recordLeafHash(record);
   } catch (error) {
-    return { name, verdict: 'failed', detail: `record cannot be canonicalised: ${String(error)}` };
+    return {
+      name,
+      verdict: 'failed',
+      detail: `record cannot be canonicalised: ${String(error)}`,
+    };
   }
   return computed === leafHashHex
-    ? { name, verdict: 'verified', detail: 'SHA-256(0x00 || JCS(record)) matches' }
+    ? {
+        name,
+        verdict: 'verified',
+        detail: 'SHA-256(0x00 || JCS(record)) matches',
+      }
     : { name, verdict: 'failed', detail: `the record hashes to ${computed}` };
 }
 
