@@ -88,26 +88,14 @@ def test_backend_plugin_checks(backend_node: str) -> None:
 # -- the whole chain ----------------------------------------------------------------------
 
 
-@contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 @pytest.fixture(scope="module")
 def delegating_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     """A server of this module's own that accepts delegation from `backstage-backend`."""
-    svc = LocalService(tmp_path_factory.mktemp("delegation") / "data")
-    with _environ(AUDITLOG_DELEGATE_SUBJECTS=json.dumps([DELEGATE])):
-        svc.start()
+    svc = LocalService(
+        tmp_path_factory.mktemp("delegation") / "data",
+        env={"AUDITLOG_DELEGATE_SUBJECTS": json.dumps([DELEGATE])},
+    )
+    svc.start()
     yield svc
     svc.stop()
 

@@ -29,6 +29,7 @@ ALLOWED_OWN: dict[str, set[str]] = {
     "getEvent": READERS,
     "exportEvents": {"audit_export", "system_admin"},
     "runRetention": set(),  # platform jobs
+    "previewRetention": {"system_admin"},  # a dry run of their own tenant's counts
     "getTenantPolicy": {"system_admin"},  # tenant administration, own tenant
     "putTenantPolicy": {"system_admin"},
     "getEventProof": READERS,
@@ -58,6 +59,7 @@ PLATFORM_OTHER: dict[str, set[str]] = {
     "getEvent": {"audit_admin", "system_admin"},
     "exportEvents": {"system_admin"},
     "runRetention": {"system_admin"},
+    "previewRetention": {"system_admin"},
     "getTenantPolicy": {"system_admin"},
     "putTenantPolicy": {"system_admin"},
     "getEventProof": {"audit_admin", "system_admin"},
@@ -133,6 +135,8 @@ def _call(client: httpx.Client, operation: str, target: str, own: str, tenants: 
         return client.get("/api/v1/audit/events/export", params=scoped)
     if operation == "runRetention":
         return client.post("/api/v1/audit/retention/run", params={"dry_run": "true"})
+    if operation == "previewRetention":
+        return client.get("/api/v1/admin/retention/preview", params={"tenant_id": target})
     if operation == "getTenantPolicy":
         return client.get(f"/api/v1/admin/tenants/{target}/policy")
     if operation == "putTenantPolicy":

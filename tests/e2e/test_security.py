@@ -147,6 +147,10 @@ def test_a_tenant_admin_administers_its_own_tenant_but_not_its_rate_limits(servi
         other = admin.get(f"/api/v1/admin/tenants/{_tenant('x')}/policy")
         assert other.status_code == 403 and other.json()["error"]["details"][0]["field"] == "tenant_id"
         assert admin.post("/api/v1/audit/retention/run", params={"dry_run": "true"}).status_code == 403
+        preview = admin.get("/api/v1/admin/retention/preview")
+        assert preview.status_code == 200 and preview.json()["dry_run"] is True
+        assert set(preview.json()["per_tenant"]) <= {tenant}, "a tenant admin sees its own counts only"
+        assert admin.get("/api/v1/admin/retention/preview", params={"tenant_id": _tenant("x")}).status_code == 403
     with service.client(PLATFORM, ["system_admin"]) as platform:
         assert platform.put(f"/api/v1/admin/tenants/{tenant}/policy", json=policy).status_code == 200
 

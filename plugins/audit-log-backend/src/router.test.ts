@@ -79,11 +79,11 @@ beforeAll(async () => {
         );
         res.end(
           JSON.stringify(
-            path.endsWith('/retention/run')
+            path.endsWith('/retention/preview')
               ? {
                   dry_run: true,
-                  would_delete: 5,
-                  per_tenant: { acme: 2, globex: 3 },
+                  would_delete: 2,
+                  per_tenant: { acme: 2 },
                 }
               : { events: [], next_page_token: null },
           ),
@@ -320,7 +320,7 @@ describe('the audit log backend plugin', () => {
     expect(unannotated.status).toBe(404);
   });
 
-  it('passes admin actions with the tenant fixed, and the retention run as a dry run only', async () => {
+  it('passes admin actions with the tenant fixed, and retention as a preview only', async () => {
     const server = await backend();
     const hold = await request(server)
       .post('/api/audit-log/api/v1/admin/legal-holds')
@@ -333,16 +333,13 @@ describe('the audit log backend plugin', () => {
       user_id: 'carol',
     });
     expect(seen[0].headers['content-type']).toBe('application/json');
-    const dryRun = await request(server)
-      .post('/api/audit-log/api/v1/audit/retention/run?dry_run=false')
+    const preview = await request(server)
+      .get('/api/audit-log/api/v1/admin/retention/preview?tenant_id=globex')
       .set(as(ALICE));
-    expect(seen[1].url).toBe('/api/v1/audit/retention/run?dry_run=true');
-    // Another tenant's counts are not the user's business.
-    expect(dryRun.body).toEqual({
-      dry_run: true,
-      would_delete: 2,
-      per_tenant: { acme: 2 },
-    });
+    // The API narrows the preview to the acting tenant; the browser cannot name another.
+    expect(preview.status).toBe(200);
+    expect(seen[1].url).toBe('/api/v1/admin/retention/preview');
+    expect(seen[1].headers['x-auditlog-actor-tenant']).toBe('acme');
     await request(server)
       .delete('/api/audit-log/api/v1/admin/legal-holds/h-1')
       .set(as(ALICE));
@@ -361,6 +358,7 @@ describe('the audit log backend plugin', () => {
       ['post', '/api/v1/audit/events/batch'],
       ['put', '/api/v1/admin/tenants/acme/policy'],
       ['post', '/api/v1/audit/integrity/run'],
+      ['post', '/api/v1/audit/retention/run'],
     ] as const) {
       const answer = await request(server)
         [method](`/api/audit-log${path}`)

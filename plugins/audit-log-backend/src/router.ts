@@ -42,8 +42,6 @@ interface Operation {
   need: Need;
   /** Allowed on an entity tab; `event` ones first check the event is the entity's. */
   entity?: 'query' | 'event' | 'any';
-  /** Fixed query parameters (the retention run is a dry run from the portal, always). */
-  force?: Array<[string, string]>;
 }
 
 const OPERATIONS: Operation[] = [
@@ -98,11 +96,11 @@ const OPERATIONS: Operation[] = [
   },
   { method: 'GET', path: /^\/api\/v1\/admin\/erasures$/, need: 'admin' },
   { method: 'POST', path: /^\/api\/v1\/admin\/erasures$/, need: 'admin' },
+  // What retention would delete: the API's dry run for the acting tenant (never a real run).
   {
-    method: 'POST',
-    path: /^\/api\/v1\/audit\/retention\/run$/,
+    method: 'GET',
+    path: /^\/api\/v1\/admin\/retention\/preview$/,
     need: 'admin',
-    force: [['dry_run', 'true']],
   },
   {
     method: 'GET',
@@ -116,14 +114,6 @@ const BASIC: Record<Need, BasicPermission> = {
   export: auditLogEventsExportPermission,
   admin: auditLogAdminPermission,
 };
-
-/** A retention result (`per_tenant` counts) narrowed to one tenant, its total recomputed. */
-export function ownTenantOnly(result: Record<string, unknown>, tenant: string) {
-  const perTenant = (result.per_tenant ?? {}) as Record<string, number>;
-  const count = perTenant[tenant] ?? 0;
-  const total = 'would_delete' in result ? 'would_delete' : 'deleted';
-  return { ...result, [total]: count, per_tenant: { [tenant]: count } };
-}
 
 export interface RouterOptions {
   config: AuditLogBackendConfig;
@@ -299,13 +289,6 @@ export async function createRouter(
           ['service_name', service],
         ];
       }
-      if (operation.force) {
-        const names = new Set(operation.force.map(([n]) => n));
-        request.query = [
-          ...request.query.filter(([n]) => !names.has(n)),
-          ...operation.force,
-        ];
-      }
       if (operation.method === 'POST') {
         const body = (req.body ?? {}) as Record<string, unknown>;
         // Admin bodies name a tenant: always the user's chosen one.
@@ -341,18 +324,6 @@ export async function createRouter(
         }
       }
       const answer = await upstream.call(actor, request);
-      if (operation.force && answer.ok) {
-        // A retention run covers every tenant; a portal user sees their own tenant's counts.
-        res
-          .status(answer.status)
-          .json(
-            ownTenantOnly(
-              (await answer.json()) as Record<string, unknown>,
-              access.tenant,
-            ),
-          );
-        return;
-      }
       await AuditLogUpstream.relay(answer, res);
     } catch (error) {
       if (error instanceof Refusal) {

@@ -137,6 +137,22 @@ class RetentionService:
             **({"held": held} if dry_run else {}),
         }
 
+    def preview(self, today: date, tenant_id: str | None) -> dict[str, Any]:
+        """A dry run narrowed to one tenant (None: every tenant), for that tenant's admins."""
+        report = self.run(today, dry_run=True)
+        if tenant_id is None:
+            return report
+        per_tenant = {tenant_id: report["per_tenant"].get(tenant_id, 0)}
+        held = {t: n for t, n in report.get("held", {}).items() if t == tenant_id}
+        scopes = [s for s in self.scopes(datetime.now(UTC)) if s.tenant_id == tenant_id]
+        return {
+            **report,
+            "would_delete": sum(per_tenant.values()),
+            "per_tenant": per_tenant,
+            "held": held,
+            "legal_holds_applied": len(scopes),
+        }
+
     def sweep(self, today: date, clock: Any = time.monotonic) -> dict[str, Any]:
         """One bounded run (see the module docstring); its report, also logged as one line."""
         started = clock()

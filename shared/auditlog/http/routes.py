@@ -156,6 +156,17 @@ ROUTES: tuple[Route, ...] = (
         errors=(400, 401, 403),
     ),
     Route(
+        "GET", "/api/v1/admin/retention/preview", "retention", "previewRetention",
+        admin.preview_retention,
+        access=Capability.ADMIN, audit=Audited("retention.preview"), cost=Requests(1),
+        summary="What retention would delete now, for the tenants you administer",
+        description="A dry run that deletes nothing: a tenant's admins see their own tenant's "
+        "counts and what their legal holds keep; platform admins see every tenant's.",
+        params=(_TENANT,),
+        answer=Answer(200, "Counts per tenant.", RetentionReportOut),
+        errors=(400, 401, 403),
+    ),
+    Route(
         "POST", "/api/v1/audit/integrity/run", "retention", "runIntegrity", ledger.run_integrity,
         access=Capability.JOBS,
         audit=NotAudited("a scheduled job that changes no event; its checkpoints are its record"),

@@ -74,7 +74,7 @@ export interface AuditLogApi {
   listErasures(options?: Options): Promise<Erasure[]>;
   /** `eraseSubject`: crypto-shred a data subject's encrypted fields. */
   eraseSubject(userId: string, options?: Options): Promise<Erasure>;
-  /** `runRetention` with `dry_run=true`: what a retention run would delete, per tenant. */
+  /** `previewRetention`: what a retention run would delete now in the acting tenant. */
   retentionDryRun(options?: Options): Promise<Record<string, unknown>>;
   /** Log streams with their state and lag; null while the API has none (404). */
   listStreams(options?: Options): Promise<LogStream[] | null>;

@@ -210,9 +210,9 @@ export class AuditLogClient implements AuditLogApi {
     options: CallOptions = {},
   ): Promise<Record<string, unknown>> {
     return this.json<Record<string, unknown>>(
-      '/api/v1/audit/retention/run',
-      [['dry_run', 'true']],
-      { ...options, method: 'POST' },
+      '/api/v1/admin/retention/preview',
+      [],
+      options,
     );
   }
 

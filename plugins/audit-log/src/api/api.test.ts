@@ -187,7 +187,7 @@ describe('AuditLogClient request building', () => {
     });
     await client.retentionDryRun();
     expect(urls[1]).toBe(
-      'https://backstage.example.com/api/audit-log/api/v1/audit/retention/run?dry_run=true',
+      'https://backstage.example.com/api/audit-log/api/v1/admin/retention/preview',
     );
     expect(await client.listStreams()).toBeNull();
   });

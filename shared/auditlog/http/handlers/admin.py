@@ -85,6 +85,17 @@ async def put_policy(call: Call) -> Response:
     return json_response(document)
 
 
+async def preview_retention(call: Call) -> Response:
+    tenant = access.listed_tenant(call.caller, call.args["tenant_id"])
+    report: dict[str, Any] = await run_in_threadpool(
+        call.runtime.retention.preview, utc_now().date(), tenant
+    )
+    call.audit.tenants = (tenant,) if tenant else None
+    call.audit.request = {"as_of": report["as_of"]}
+    call.audit.response = {"would_delete": report["would_delete"]}
+    return json_response(report)
+
+
 async def run_retention(call: Call) -> Response:
     now = utc_now()
     dry_run: bool = call.args["dry_run"]
