@@ -21,8 +21,8 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
+from auditlog.backends.gcp.bigquery_sql import CLUSTERING_FIELDS
 from auditlog.backends.gcp.bigquery_store import (
-    CLUSTERING_FIELDS,
     BigQueryEventStore,
     ensure_events_table,
     storage_write_client,

@@ -48,8 +48,8 @@ All values are query parameters; the only text spliced into SQL is column names 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -58,12 +58,12 @@ from google.cloud import bigquery
 from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
 from google.cloud.bigquery_storage_v1 import types as write_types
 
+from auditlog.backends.gcp import bigquery_sql as sql
 from auditlog.backends.gcp.bigquery_rows import ROW_DESCRIPTOR, encode
 from auditlog.errors import Unavailable
-from auditlog.model.event import COLUMNS, JSON_COLUMNS, MAX_RETENTION_DAYS
+from auditlog.model.event import COLUMNS, MAX_RETENTION_DAYS
 from auditlog.ports.store import (
     FILTER_COLUMNS,
-    SELF_AUDIT_PREFIX,
     EventQuery,
     HoldScope,
     LeafDigests,
@@ -71,50 +71,35 @@ from auditlog.ports.store import (
     WriteBatch,
     day_slices,
     epoch_us,
-    json_path,
 )
 from auditlog.schema import load_events_schema
-
-PARTITION_FIELD = "partition_date"
-CLUSTERING_FIELDS: tuple[str, ...] = ("tenant_id", "user_id", "event_type", "timestamp")
 
 # https://cloud.google.com/bigquery/quotas#write-api-limits: 10 MB per AppendRows request.
 _MAX_APPEND_REQUEST_BYTES = 9 * 1024 * 1024
 _APPEND_TIMEOUT_SECONDS = 120.0
 # Timestamps may be ahead of the clock by the ingest skew (minutes), so a day past today.
 _FUTURE_DAYS = 1
-_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+# How far an event's timestamp may lie past the moment a server-assigned UUIDv7 id was minted
+# (the ingest skew, 5 minutes by default); a locator bound, never relied on for correctness.
+_LOCATOR_SKEW = timedelta(hours=1)
 
 _TS = COLUMNS.index("timestamp")
 _CREATED = COLUMNS.index("created_at")
 _ID = COLUMNS.index("audit_id")
 _TENANT = COLUMNS.index("tenant_id")
 
-_SELECT = ", ".join(
-    # TO_JSON_STRING gives compact text, as stored; the client would parse a JSON column.
-    f"IF(`{c}` IS NULL, NULL, TO_JSON_STRING(`{c}`)) AS `{c}`" if c in JSON_COLUMNS else f"`{c}`"
-    for c in COLUMNS
-)
-# Copies of one event sort together, the first accepted first: that is the version the claims and
-# the integrity log kept (a copy stored before claims existed, with a later created_at, is a
-# retry's second version, and reads never show it).
-_ORDER = "ORDER BY `timestamp` DESC, audit_id DESC, created_at ASC"
-# A filter on the partition column that admits every partition (require_partition_filter).
-_ALL_DAYS = "partition_date IS NOT NULL"
-_EXPIRED = "partition_date < @today AND DATE_ADD(partition_date, INTERVAL retention_period_days DAY) < @today"
-
 
 def ensure_events_table(client: bigquery.Client, dataset: str, table: str) -> None:
     """Create the dataset and the events table if missing (Terraform does it on GCP)."""
-    client.create_dataset(bigquery.Dataset(f"{client.project}.{_name(dataset)}"), exists_ok=True)
+    client.create_dataset(bigquery.Dataset(f"{client.project}.{sql.checked_name(dataset)}"), exists_ok=True)
     events = bigquery.Table(
-        f"{client.project}.{dataset}.{_name(table)}",
+        f"{client.project}.{dataset}.{sql.checked_name(table)}",
         schema=[bigquery.SchemaField.from_api_repr(f) for f in load_events_schema()],
     )
     events.time_partitioning = bigquery.TimePartitioning(
-        type_=bigquery.TimePartitioningType.DAY, field=PARTITION_FIELD
+        type_=bigquery.TimePartitioningType.DAY, field=sql.PARTITION_FIELD
     )
-    events.clustering_fields = list(CLUSTERING_FIELDS)
+    events.clustering_fields = list(sql.CLUSTERING_FIELDS)
     events.require_partition_filter = True
     events.description = "Audit events; one row per (tenant_id, audit_id), copies removed on read."
     client.create_table(events, exists_ok=True)
@@ -151,8 +136,8 @@ class BigQueryEventStore:
         export_slice_rows: int = 500_000,
     ) -> None:
         self._client = client
-        self._table = f"`{client.project}.{_name(dataset)}.{_name(table)}`"
-        self._table_id = f"{client.project}.{_name(dataset)}.{_name(table)}"
+        self._table = f"`{client.project}.{sql.checked_name(dataset)}.{sql.checked_name(table)}`"
+        self._table_id = f"{client.project}.{sql.checked_name(dataset)}.{sql.checked_name(table)}"
         self._stream = f"{BigQueryWriteClient.table_path(client.project, dataset, table)}/streams/_default"
         self._write_client = write_client
         self._export_slice_rows = export_slice_rows
@@ -213,72 +198,46 @@ class BigQueryEventStore:
     # -- reading ------------------------------------------------------------------------------
 
     def query(self, query: EventQuery) -> list[Row]:
-        rows: list[Row] = []
-        seen: set[tuple[str, str]] = set()
+        # Probes find the page's keys newest first, step by step, reading narrow columns; one
+        # fetch reads the page whole from the blocks its time span covers (bigquery_sql.py).
+        keys: list[tuple[str, datetime, str]] = []
         after = query.after
-        while len(rows) < query.limit:
-            wanted = query.limit - len(rows)
-            where, params = self._where(query, query.start.date(), query.end.date(), after)
-            params.append(bigquery.ScalarQueryParameter("limit", "INT64", wanted))
-            sql = f"SELECT {_SELECT} FROM {self._table} WHERE {where} {_ORDER} LIMIT @limit"
-            raw = [_row(r) for r in self._run(sql, params)]
-            for row in raw:
-                key = (row[_TENANT], row[_ID])
-                if key not in seen:
-                    seen.add(key)
-                    rows.append(row)
-            if len(raw) < wanted:
+        upper = query.end if after is None else min(query.end, after[0] + sql.ONE_US)
+        for lo, hi in sql.steps(query.start, upper):
+            statement = sql.probe(self._table, query, lo, hi, after, query.limit - len(keys))
+            found = [(r["tenant_id"], _naive(r["timestamp"]), r["audit_id"]) for r in self._run(statement)]
+            keys += found
+            if len(keys) == query.limit:
                 break
-            # Copies of a redelivered event took some of the places; read on past them.
-            after = (raw[-1][_TS], raw[-1][_ID])
+        if not keys:
+            return []
+        wanted = set(keys)
+        rows = [
+            row
+            for row in _without_copies(_row(r) for r in self._run(sql.fetch(self._table, keys)))
+            if (row[_TENANT], row[_TS], row[_ID]) in wanted
+        ]
         return rows
 
     def get(self, tenant_id: str, audit_id: str) -> Row | None:
-        # Two steps, because an id says nothing about its partition and on-demand queries bill
-        # every referenced column of every partition read: the probe across the lookback reads
-        # three narrow columns (~60 B a row), then one partition gives the whole row, instead of
-        # ~900 B a row over every live partition of the tenant (docs/CAPACITY.md, section 3).
-        who = [
-            bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id),
-            bigquery.ScalarQueryParameter("audit_id", "STRING", audit_id),
-        ]
-        where = (
-            "partition_date BETWEEN @date_lo AND @date_hi AND tenant_id = @tenant_id AND audit_id = @audit_id"
-        )
-        days = [
-            r["partition_date"]
-            for r in self._run(
-                f"SELECT partition_date FROM {self._table} WHERE {where} LIMIT 1", [*self._lookback(), *who]
-            )
-        ]
-        if not days:
-            return None
-        day = [
-            bigquery.ScalarQueryParameter("date_lo", "DATE", days[0]),
-            bigquery.ScalarQueryParameter("date_hi", "DATE", days[0]),
-        ]
-        sql = f"SELECT {_SELECT} FROM {self._table} WHERE {where} ORDER BY created_at LIMIT 1"
-        for r in self._run(sql, [*day, *who]):
-            return _row(r)
+        # Located through the search index on audit_id (narrow columns of the blocks holding it),
+        # then read whole from that day at that moment: a block or two, not the tenant's history
+        # (docs/CAPACITY.md, section 3).
+        for first, last in _lookups(audit_id):
+            found = list(self._run(sql.locate(self._table, tenant_id, audit_id, first, last)))
+            if found:
+                day, moment = found[0]["partition_date"], found[0]["timestamp"]
+                for r in self._run(sql.fetch_one(self._table, tenant_id, audit_id, day, moment)):
+                    return _row(r)
+                return None
         return None
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         first, last = query.start.date(), query.end.date()
-        where, params = self._where(query, first, last, query.after)
-        per_day = {
-            r["partition_date"]: int(r["n"])
-            for r in self._run(
-                f"SELECT partition_date, COUNT(*) AS n FROM {self._table} WHERE {where}"
-                " GROUP BY partition_date",
-                params,
-            )
-        }
+        per_day = {r["partition_date"]: int(r["n"]) for r in self._run(sql.day_counts(self._table, query))}
         chunk: list[Row] = []
         for lo, hi in day_slices(per_day, first, last, self._export_slice_rows):
-            where, params = self._where(query, lo, hi, query.after)
-            result = self._run(
-                f"SELECT {_SELECT} FROM {self._table} WHERE {where} {_ORDER}", params, page_size=chunk_rows
-            )
+            result = self._run(sql.export_slice(self._table, query, lo, hi), page_size=chunk_rows)
             for row in _without_copies(_row(r) for r in result):
                 chunk.append(row)
                 if len(chunk) == chunk_rows:
@@ -317,8 +276,10 @@ class BigQueryEventStore:
 
     def oldest_partition(self) -> date | None:
         # Scans the partition column only (4 bytes a row); the retention sweep asks once a sweep.
-        sql = f"SELECT MIN(partition_date) AS oldest FROM {self._table} WHERE {_ALL_DAYS}"
-        for row in self._run(sql, []):
+        statement = sql.Statement(
+            f"SELECT MIN(partition_date) AS oldest FROM {self._table} WHERE {sql.ALL_DAYS}"
+        )
+        for row in self._run(statement):
             oldest: date | None = row["oldest"]
             return oldest
         return None
@@ -332,7 +293,7 @@ class BigQueryEventStore:
         partitions: tuple[date, date] | None = None,
     ) -> dict[str, int]:
         params: list[Any] = [bigquery.ScalarQueryParameter("today", "DATE", today)]
-        condition = _EXPIRED
+        condition = sql.EXPIRED
         if partitions is not None:
             # One range of partitions per step: the statement reads only those (pruned).
             condition += " AND partition_date BETWEEN @first_day AND @last_day"
@@ -352,15 +313,17 @@ class BigQueryEventStore:
         counts = {
             r["tenant_id"]: int(r["n"])
             for r in self._run(
-                f"SELECT tenant_id, COUNT(DISTINCT audit_id) AS n FROM {self._table}"
-                f" WHERE {condition} GROUP BY tenant_id",
-                params,
+                sql.Statement(
+                    f"SELECT tenant_id, COUNT(DISTINCT audit_id) AS n FROM {self._table}"
+                    f" WHERE {condition} GROUP BY tenant_id",
+                    params,
+                )
             )
         }
         if delete and counts:
             # Ingest refuses events already past their retention, so no row starts to match
             # between the count and the delete: the rows deleted are those counted, and copies.
-            self._run(f"DELETE FROM {self._table} WHERE {condition}", params)
+            self._run(sql.Statement(f"DELETE FROM {self._table} WHERE {condition}", params))
         return counts
 
     def ping(self) -> None:
@@ -371,11 +334,16 @@ class BigQueryEventStore:
             raise Unavailable(f"BigQuery is unavailable: {exc.message}") from exc
 
     def count(self) -> int:
-        sql = (
+        today = datetime.now(UTC).date()
+        statement = sql.Statement(
             f"SELECT COUNT(*) AS n FROM (SELECT DISTINCT tenant_id, audit_id FROM {self._table}"
-            " WHERE partition_date BETWEEN @date_lo AND @date_hi)"
+            " WHERE partition_date BETWEEN @date_lo AND @date_hi)",
+            [
+                bigquery.ScalarQueryParameter("date_lo", "DATE", today - timedelta(days=MAX_RETENTION_DAYS)),
+                bigquery.ScalarQueryParameter("date_hi", "DATE", today + timedelta(days=_FUTURE_DAYS)),
+            ],
         )
-        return next(int(r["n"]) for r in self._run(sql, self._lookback()))
+        return next(int(r["n"]) for r in self._run(statement))
 
     def close(self) -> None:
         if self._write_client is not None:
@@ -384,74 +352,56 @@ class BigQueryEventStore:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _where(
-        self, query: EventQuery, lo: date, hi: date, after: tuple[datetime, str] | None
-    ) -> tuple[str, list[Any]]:
-        clauses = [
-            "tenant_id IN UNNEST(@tenants)",
-            "partition_date BETWEEN @date_lo AND @date_hi",
-            "`timestamp` >= @ts_from",
-            "`timestamp` < @ts_to",
-        ]
-        params: list[Any] = [
-            bigquery.ArrayQueryParameter("tenants", "STRING", list(query.tenants)),
-            bigquery.ScalarQueryParameter("date_lo", "DATE", lo),
-            bigquery.ScalarQueryParameter("date_hi", "DATE", hi),
-            bigquery.ScalarQueryParameter("ts_from", "TIMESTAMP", query.start),
-            bigquery.ScalarQueryParameter("ts_to", "TIMESTAMP", query.end),
-        ]
-        for i, (column, values) in enumerate(query.filters.items()):
-            if column not in FILTER_COLUMNS:
-                raise ValueError(f"{column!r} is not a column that can be filtered on")
-            clauses.append(f"`{column}` IN UNNEST(@filter_{i})")
-            params.append(bigquery.ArrayQueryParameter(f"filter_{i}", "STRING", list(values)))
-        for i, (key, values) in enumerate(query.metadata.items()):
-            clauses.append(f"JSON_VALUE(metadata, @metadata_path_{i}) IN UNNEST(@metadata_{i})")
-            params.append(bigquery.ScalarQueryParameter(f"metadata_path_{i}", "STRING", json_path(key)))
-            params.append(bigquery.ArrayQueryParameter(f"metadata_{i}", "STRING", list(values)))
-        if not query.include_self_audit:
-            clauses.append("NOT STARTS_WITH(event_type, @self_audit_prefix)")
-            params.append(bigquery.ScalarQueryParameter("self_audit_prefix", "STRING", SELF_AUDIT_PREFIX))
-        if after is not None:
-            clauses.append("(`timestamp` < @after_ts OR (`timestamp` = @after_ts AND audit_id < @after_id))")
-            params.append(bigquery.ScalarQueryParameter("after_ts", "TIMESTAMP", after[0]))
-            params.append(bigquery.ScalarQueryParameter("after_id", "STRING", after[1]))
-        return " AND ".join(clauses), params
-
-    def _run(self, sql: str, params: Sequence[Any], page_size: int | None = None) -> Iterable[Any]:
-        config = bigquery.QueryJobConfig(query_parameters=list(params))
+    def _run(self, statement: sql.Statement, page_size: int | None = None) -> Iterable[Any]:
         try:
-            return self._client.query_and_wait(sql, job_config=config, page_size=page_size)
+            config = statement.config()
+            return self._client.query_and_wait(statement.sql, job_config=config, page_size=page_size)
         except (api_exceptions.ServerError, api_exceptions.TooManyRequests) as exc:
             raise Unavailable(f"BigQuery is unavailable: {exc.message}") from exc
 
-    @staticmethod
-    def _lookback() -> list[bigquery.ScalarQueryParameter]:
-        """``@date_lo``/``@date_hi`` spanning every live event: the longest retention back from
-        today, up to tomorrow."""
-        today = datetime.now(UTC).date()
-        return [
-            bigquery.ScalarQueryParameter("date_lo", "DATE", today - timedelta(days=MAX_RETENTION_DAYS)),
-            bigquery.ScalarQueryParameter("date_hi", "DATE", today + timedelta(days=_FUTURE_DAYS)),
-        ]
+
+def _lookups(audit_id: str) -> list[tuple[date, date]]:
+    """The partition ranges to locate an event in, cheapest first. Every live event lies within
+    the longest retention back from today, up to tomorrow. A UUIDv7 id the server assigned was
+    minted when the event was accepted, and the event's timestamp is at most the ingest skew past
+    that, so its day is at most that day: looking there first leaves out the newest partitions,
+    where the index has not caught up yet. A client may choose a UUIDv7 of any time, so the rest
+    of the range is looked at when the event is not found there."""
+    today = datetime.now(UTC).date()
+    first, last = today - timedelta(days=MAX_RETENTION_DAYS), today + timedelta(days=_FUTURE_DAYS)
+    minted = _uuid7_time(audit_id)
+    if minted is None:
+        return [(first, last)]
+    bound = (minted + _LOCATOR_SKEW).date()
+    if not first <= bound < last:
+        return [(first, last)]
+    return [(first, bound), (bound + timedelta(days=1), last)]
 
 
-def _name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ValueError(f"{name!r} is not a dataset or table name this store accepts")
-    return name
+def _uuid7_time(audit_id: str) -> datetime | None:
+    try:
+        value = uuid.UUID(audit_id)
+    except ValueError:
+        return None
+    if value.version != 7:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value.int >> 80)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _row(values: Any) -> Row:
     """A result row as the embedded store gives it: naive-UTC times, JSON as text."""
     row = list(values.values())
-    row[_TS] = row[_TS].astimezone(UTC).replace(tzinfo=None)
-    row[_CREATED] = row[_CREATED].astimezone(UTC).replace(tzinfo=None)
+    row[_TS] = _naive(row[_TS])
+    row[_CREATED] = _naive(row[_CREATED])
     return tuple(row)
 
 
 def _without_copies(rows: Iterable[Row]) -> Iterator[Row]:
-    """Drop copies from rows in ``_ORDER``: copies share the timestamp, so only the keys seen at
+    """Drop copies from rows in ``sql.ORDER``: copies share the timestamp, so only the keys seen at
     the current one are remembered, and the first of each (the earliest accepted) is kept."""
     current: datetime | None = None
     seen: set[tuple[str, str]] = set()
