@@ -69,8 +69,11 @@ class RecordingClient:
 
     def query_and_wait(self, sql: str, *, job_config: bigquery.QueryJobConfig, **_: Any) -> list[Any]:
         self.statements.append((sql, list(job_config.query_parameters)))
-        if sql.startswith("SELECT partition_date FROM"):  # get's probe: the event is found
-            return [BigQueryRow((datetime.now(UTC).date(),), {"partition_date": 0})]
+        now = datetime.now(UTC)
+        if sql.startswith("SELECT partition_date, `timestamp` FROM"):  # get's locator: found
+            return [BigQueryRow((now.date(), now), {"partition_date": 0, "timestamp": 1})]
+        if sql.startswith("SELECT tenant_id, `timestamp`, audit_id FROM"):  # a page's probe: one key
+            return [BigQueryRow(("acme", now, "k"), {"tenant_id": 0, "timestamp": 1, "audit_id": 2})]
         if "GROUP BY partition_date" in sql:
             day = datetime.now(UTC).date()
             return [BigQueryRow((day, 3), {"partition_date": 0, "n": 1})]
@@ -136,7 +139,9 @@ def test_every_statement_bounds_partition_date_and_interpolates_no_value() -> No
     store.expired(date(2030, 1, 1), delete=True)
     store.count()
     kinds = [sql.split()[0] for sql, _ in client.statements]
-    assert kinds == ["SELECT"] * 6 + ["DELETE", "SELECT"]  # query, get (2), export count + slice
+    # query: a probe per step of the 3 days (each finding one key), one fetch; get: locate, fetch;
+    # export: count, one slice; expired: count, delete; count.
+    assert kinds == ["SELECT"] * 4 + ["SELECT"] + ["SELECT"] * 2 + ["SELECT"] * 2 + ["SELECT", "DELETE", "SELECT"]
     for sql, params in client.statements:
         assert SENTINEL not in sql and "acme" not in sql and "2030" not in sql, sql
         where = _top_level(sql.split(" WHERE ", 1)[1])
@@ -159,7 +164,7 @@ def test_get_reads_whole_rows_from_one_partition_only() -> None:
     store.get("acme", str(uuid.uuid4()))
     (probe_sql, probe_params), (row_sql, row_params) = client.statements
     referenced = set(re.findall(r"\b[a-z_]+\b", probe_sql)) & set(COLUMNS)
-    assert referenced == {"partition_date", "tenant_id", "audit_id"}, probe_sql
+    assert referenced == {"partition_date", "tenant_id", "audit_id", "timestamp", "created_at"}, probe_sql
     lo, hi = ({p.name: p.value for p in params} for params in (probe_params, row_params))
     assert (hi["date_hi"] - hi["date_lo"]).days == 0  # the row comes from one day
     assert (lo["date_hi"] - lo["date_lo"]).days > 2000  # found across every retention
@@ -185,7 +190,7 @@ def test_the_table_is_created_with_a_required_partition_filter() -> None:
     (table,) = client.tables
     assert table.require_partition_filter is True
     assert table.time_partitioning.type_ == "DAY" and table.time_partitioning.field == "partition_date"
-    assert table.clustering_fields == ["tenant_id", "user_id", "event_type", "timestamp"]
+    assert table.clustering_fields == ["tenant_id", "timestamp"]
     assert [f.name for f in table.schema] == list(COLUMNS)
 
 

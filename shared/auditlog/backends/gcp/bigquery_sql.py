@@ -118,6 +118,13 @@ def _in_list(column: str, name: str, values: Sequence[str]) -> tuple[str, list[A
     return clause, [bigquery.ScalarQueryParameter(n, "STRING", v) for n, v in zip(names, values, strict=True)]
 
 
+def check(query: EventQuery) -> None:
+    """Refuse a filter on a column outside ``FILTER_COLUMNS`` before any SQL is built."""
+    for column in query.filters:
+        if column not in FILTER_COLUMNS:
+            raise ValueError(f"{column!r} is not a column that can be filtered on")
+
+
 def where(
     query: EventQuery, lo: datetime, hi: datetime, after: tuple[datetime, str] | None
 ) -> tuple[str, list[Any]]:
@@ -137,9 +144,8 @@ def where(
         bigquery.ScalarQueryParameter("ts_from", "TIMESTAMP", lo),
         bigquery.ScalarQueryParameter("ts_to", "TIMESTAMP", hi),
     ]
+    check(query)
     for i, (column, values) in enumerate(query.filters.items()):
-        if column not in FILTER_COLUMNS:
-            raise ValueError(f"{column!r} is not a column that can be filtered on")
         clause, more = _in_list(column, f"filter_{i}", values)
         clauses.append(clause)
         params += more

@@ -200,6 +200,7 @@ class BigQueryEventStore:
     def query(self, query: EventQuery) -> list[Row]:
         # Probes find the page's keys newest first, step by step, reading narrow columns; one
         # fetch reads the page whole from the blocks its time span covers (bigquery_sql.py).
+        sql.check(query)
         keys: list[tuple[str, datetime, str]] = []
         after = query.after
         upper = query.end if after is None else min(query.end, after[0] + sql.ONE_US)
