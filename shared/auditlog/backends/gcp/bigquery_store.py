@@ -49,7 +49,7 @@ All values are query parameters; the only text spliced into SQL is column names 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -134,13 +134,17 @@ class BigQueryEventStore:
         *,
         write_client: BigQueryWriteClient | None = None,
         export_slice_rows: int = 500_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``clock``: the time the lookback of ``get`` and ``count`` ends at (the capacity model
+        fixes it)."""
         self._client = client
         self._table = f"`{client.project}.{sql.checked_name(dataset)}.{sql.checked_name(table)}`"
         self._table_id = f"{client.project}.{sql.checked_name(dataset)}.{sql.checked_name(table)}"
         self._stream = f"{BigQueryWriteClient.table_path(client.project, dataset, table)}/streams/_default"
         self._write_client = write_client
         self._export_slice_rows = export_slice_rows
+        self._clock = clock
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -224,8 +228,8 @@ class BigQueryEventStore:
         # Located through the search index on audit_id (narrow columns of the blocks holding it),
         # then read whole from that day at that moment: a block or two, not the tenant's history
         # (docs/CAPACITY.md, section 3).
-        for first, last in _lookups(audit_id):
-            found = list(self._run(sql.locate(self._table, tenant_id, audit_id, first, last)))
+        for span in _lookups(audit_id, self._clock()):
+            found = list(self._run(sql.locate(self._table, tenant_id, audit_id, span)))
             if found:
                 day, moment = found[0]["partition_date"], found[0]["timestamp"]
                 for r in self._run(sql.fetch_one(self._table, tenant_id, audit_id, day, moment)):
@@ -335,7 +339,7 @@ class BigQueryEventStore:
             raise Unavailable(f"BigQuery is unavailable: {exc.message}") from exc
 
     def count(self) -> int:
-        today = datetime.now(UTC).date()
+        today = self._clock().date()
         statement = sql.Statement(
             f"SELECT COUNT(*) AS n FROM (SELECT DISTINCT tenant_id, audit_id FROM {self._table}"
             " WHERE partition_date BETWEEN @date_lo AND @date_hi)",
@@ -361,22 +365,30 @@ class BigQueryEventStore:
             raise Unavailable(f"BigQuery is unavailable: {exc.message}") from exc
 
 
-def _lookups(audit_id: str) -> list[tuple[date, date]]:
-    """The partition ranges to locate an event in, cheapest first. Every live event lies within
-    the longest retention back from today, up to tomorrow. A UUIDv7 id the server assigned was
-    minted when the event was accepted, and the event's timestamp is at most the ingest skew past
-    that, so its day is at most that day: looking there first leaves out the newest partitions,
-    where the index has not caught up yet. A client may choose a UUIDv7 of any time, so the rest
-    of the range is looked at when the event is not found there."""
-    today = datetime.now(UTC).date()
+def _lookups(audit_id: str, now: datetime) -> list[sql.Span]:
+    """Where to locate an event, cheapest first. Every live event lies within the longest
+    retention back from today, up to tomorrow; the freshest minutes (``sql.FRESH``), which the
+    search index may not have taken in yet, come last. A UUIDv7 id the server assigned was minted
+    when the event was accepted, and the event's timestamp is at most the ingest skew past that,
+    so its day is at most that day: looking there first leaves the newer partitions out. A client
+    may choose a UUIDv7 of any time, so the rest is looked at when the event is not found there."""
+    today = now.date()
     first, last = today - timedelta(days=MAX_RETENTION_DAYS), today + timedelta(days=_FUTURE_DAYS)
+    oldest, newest = _midnight(first), _midnight(last + timedelta(days=1))
+    fresh = now.replace(tzinfo=None) - sql.FRESH
     minted = _uuid7_time(audit_id)
-    if minted is None:
-        return [(first, last)]
-    bound = (minted + _LOCATOR_SKEW).date()
-    if not first <= bound < last:
-        return [(first, last)]
-    return [(first, bound), (bound + timedelta(days=1), last)]
+    bound = None if minted is None else (minted + _LOCATOR_SKEW).date()
+    if bound is None or not first <= bound < last:
+        bound = last
+    spans = [sql.Span(first, bound, oldest, min(fresh, _midnight(bound + timedelta(days=1))))]
+    if bound < last:
+        spans.append(sql.Span(bound + timedelta(days=1), last, oldest, fresh))
+    spans.append(sql.Span(fresh.date(), last, fresh, newest))
+    return spans
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
 
 
 def _uuid7_time(audit_id: str) -> datetime | None:
