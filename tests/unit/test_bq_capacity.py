@@ -49,7 +49,8 @@ def test_a_page_is_narrow_probes_then_one_fetch_of_the_page() -> None:
     assert len(rows) == 101
     *probes, fetch = client.statements
     assert len(probes) == 1  # the newest 15 minutes of a busy tenant fill the page
-    assert model.referenced(probes[0]) == {"tenant_id", "partition_date", "timestamp", "audit_id", "event_type"}
+    narrow = {"tenant_id", "partition_date", "timestamp", "audit_id", "event_type"}
+    assert model.referenced(probes[0]) == narrow
     assert model.referenced(fetch) == set(model.COLUMNS)
     assert client.billed[-1] < 2 * model.BLOCK_BYTES * len(model.COLUMNS)
 
