@@ -17,6 +17,7 @@ module "platform" {
   redis_memory_gb         = local.profile.redis_memory_gb
   connector_max_instances = local.profile.connector_max_instances
   cmek                    = var.cmek
+  bigquery_editions       = var.bigquery_editions
 }
 
 module "functions" {

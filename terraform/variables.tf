@@ -66,3 +66,23 @@ variable "cmek" {
   description = "Optional customer-managed keys: bigquery_key in the dataset's KMS location (europe for EU), regional_key in var.region. null for Google-managed keys."
   default     = null
 }
+
+variable "bigquery_editions" {
+  type = object({
+    edition        = string
+    baseline_slots = number
+    max_slots      = number
+  })
+  description = "null: on-demand query pricing (per TiB scanned). Set to move the project's queries to a BigQuery editions reservation (STANDARD, ENTERPRISE or ENTERPRISE_PLUS) of baseline_slots, autoscaling up to max_slots (multiples of 50); docs/CAPACITY.md section 3 says when it pays."
+  default     = null
+  validation {
+    condition = var.bigquery_editions == null || (
+      contains(["STANDARD", "ENTERPRISE", "ENTERPRISE_PLUS"], try(var.bigquery_editions.edition, "")) &&
+      try(var.bigquery_editions.baseline_slots, -1) >= 0 &&
+      try(var.bigquery_editions.max_slots, 0) >= try(var.bigquery_editions.baseline_slots, 0) &&
+      try(var.bigquery_editions.max_slots, 0) > 0 &&
+      try(var.bigquery_editions.max_slots % 50, 1) == 0 && try(var.bigquery_editions.baseline_slots % 50, 1) == 0
+    )
+    error_message = "bigquery_editions: edition STANDARD, ENTERPRISE or ENTERPRISE_PLUS; 0 <= baseline_slots <= max_slots, max_slots > 0, both multiples of 50."
+  }
+}

@@ -856,3 +856,35 @@ def test_checkov_finds_nothing_unskipped() -> None:
     for line in (p.read_text() for p in FILES):
         for skip in re.findall(r"#checkov:skip=(\S+?):(.*)", line):
             assert len(skip[1].strip()) > 20, f"{skip[0]}: a skip needs a written reason"
+
+
+# -- issue 25: the events table's layout is the code's, and capacity pricing is one variable -----
+
+
+def test_the_events_table_layout_and_search_index_are_the_codes() -> None:
+    from auditlog.backends.gcp import bigquery_sql
+
+    events = one("google_bigquery_table", "events")
+    assert events["clustering"] == list(bigquery_sql.CLUSTERING_FIELDS)
+    assert events["time_partitioning"][0]["field"] == bigquery_sql.PARTITION_FIELD
+    job = one("google_bigquery_job", "search_index")
+    (query,) = job["query"]
+    table = "${var.project_id}.${local.dataset_id}.${google_bigquery_table.events.table_id}"
+    assert query["query"] == bigquery_sql.search_index_ddl(table)
+    assert query["use_legacy_sql"] is False
+    # A DDL job takes no dispositions (the provider's defaults would be refused).
+    assert query["create_disposition"] == "" and query["write_disposition"] == ""
+    assert "${var.environment}" in job["job_id"] and job["location"] == "${var.bigquery_location}"
+
+
+def test_capacity_pricing_is_switched_by_one_validated_variable() -> None:
+    for relative in ("variables.tf", "modules/platform/variables.tf"):
+        variable = one_variable(relative, "bigquery_editions")
+        assert variable["default"] is None and "validation" in variable, relative
+    assert "bigquery_editions = var.bigquery_editions" in text("main.tf").replace("  ", "")
+    reservation = one("google_bigquery_reservation", "queries")
+    assignment = one("google_bigquery_reservation_assignment", "queries")
+    for body in (reservation, assignment):
+        assert body["count"] == "${var.bigquery_editions == null ? 0 : 1}"
+    assert assignment["job_type"] == "QUERY" and assignment["assignee"] == "projects/${var.project_id}"
+    assert "bigqueryreservation.googleapis.com" in text("modules/platform/main.tf")

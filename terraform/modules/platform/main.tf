@@ -11,6 +11,7 @@ locals {
     "apigateway.googleapis.com",
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    "bigqueryreservation.googleapis.com",
     "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
