@@ -149,7 +149,11 @@ def sign(text: str, key: NoteKey, sign_bytes: Sign) -> NoteSignature:
 
 
 def signed_by(text: str, signature: NoteSignature, key: NoteKey) -> bool:
-    return key.sig_type == ED25519 and signature.by(key) and _ed25519_ok(key.public_key, signature.signature, text.encode())
+    return (
+        key.sig_type == ED25519
+        and signature.by(key)
+        and _ed25519_ok(key.public_key, signature.signature, text.encode())
+    )
 
 
 # -- Cosignatures (type 0x04) --------------------------------------------------------------------

@@ -5,13 +5,10 @@ This is the only place that chooses implementations; the code above it sees inte
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 from auditlog import metrics
 from auditlog.admin.erasures import ErasureBook
@@ -48,7 +45,6 @@ from auditlog.runtime.keys import (
 )
 from auditlog.settings import Backend, Settings, get_settings
 from auditlog.write.writer import EventWriter, WriterLoop
-
 
 
 @dataclass
