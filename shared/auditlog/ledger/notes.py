@@ -79,7 +79,7 @@ class NoteKey:
 
     @staticmethod
     def parse(vkey: str) -> NoteKey:
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)  # base64 may hold '+' itself
         if len(parts) != 3 or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
             raise NoteError("a verifier key is <name>+<8 hex digits>+<base64>")
         material = _unb64(parts[2], "the verifier key's key material")

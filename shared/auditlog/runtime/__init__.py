@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
+
 from auditlog import metrics
 from auditlog.admin.erasures import ErasureBook
 from auditlog.admin.holds import HoldBook
@@ -22,9 +24,10 @@ from auditlog.errors import ConfigurationError
 from auditlog.ingest.pii import PiiProtector, TenantSecrets
 from auditlog.ingest.service import IngestRules, IngestService
 from auditlog.ingest.subjects import SubjectKeys, Unsealer
-from auditlog.ledger.checkpoints import CheckpointSigner
+from auditlog.ledger.checkpoints import Checkpoint, CheckpointSigner
 from auditlog.ledger.proofs import IntegrityReader
 from auditlog.ledger.sequencer import Sequencer, SequencerLoop
+from auditlog.ledger.witnessing import Cosigning, CosigningLoop
 from auditlog.model.cursor import CursorCodec
 from auditlog.model.policy import TenantPolicy
 from auditlog.ports.cache import QueryCache
@@ -42,6 +45,7 @@ from auditlog.runtime.keys import (
     key_wrapper,
     private_files,
     secret_file,
+    witness_policy,
 )
 from auditlog.settings import Backend, Settings, get_settings
 from auditlog.write.writer import EventWriter, WriterLoop
@@ -78,6 +82,10 @@ class Runtime:
     # The GCP writer function's entry point; locally the writer loop owns one.
     writer: EventWriter
     sequencer_loop: SequencerLoop | None = None
+    # Witnessing (none without AUDITLOG_WITNESSES): locally a loop of its own; on GCP the
+    # integrity job submits what it signed.
+    cosigning: Cosigning | None = None
+    cosigning_loop: CosigningLoop | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -91,6 +99,21 @@ class Runtime:
     @property
     def writer_loop(self) -> WriterLoop | None:
         return self.backends.writer_loop
+
+    def integrity_round(self) -> dict[str, int]:
+        """Integrate what is staged, sign what is due and, where no loop does it, submit what
+        was signed to the witnesses (the GCP integrity job)."""
+        if self.cosigning is None or self.cosigning_loop is not None:
+            return self.sequencer.run_once()
+        signed: list[Checkpoint] = []
+        self.sequencer.on_signed = signed.append
+        try:
+            added = self.sequencer.run_once()
+        finally:
+            self.sequencer.on_signed = None
+        for tenant in dict.fromkeys(c.tenant_id for c in signed):
+            self.cosigning.round(tenant)
+        return added
 
     def probes(self) -> dict[str, Callable[[], object]]:
         """One cheap call per backend, each raising when the backend cannot answer."""
@@ -113,6 +136,10 @@ class Runtime:
             self.backends.writer_loop.stop()
         if self.sequencer_loop is not None:
             self.sequencer_loop.stop()
+        if self.cosigning_loop is not None:
+            self.cosigning_loop.stop()
+        if self.cosigning is not None:
+            self.cosigning.close()
         self.backends.queue.close()
         self.backends.store.close()
         self.backends.cache.close()
@@ -225,6 +252,22 @@ def _reader(
     )
 
 
+def _cosigning(
+    settings: Settings, backends: Backends, sequencer: Sequencer
+) -> tuple[Cosigning | None, CosigningLoop | None]:
+    witnesses, quorum = witness_policy(settings)
+    if not witnesses:
+        return None, None
+    http = httpx.Client(timeout=settings.witness_timeout_seconds)
+    cosigning = Cosigning(backends.integrity, witnesses, quorum, http)
+    if backends.writer_loop is None:  # a function: the integrity job submits (integrity_round)
+        return cosigning, None
+    loop = CosigningLoop(cosigning, backends.integrity.tenants)
+    sequencer.on_signed = loop.signed
+    loop.start()
+    return cosigning, loop
+
+
 def build_runtime(settings: Settings) -> Runtime:
     data = settings.data_dir
     private_files(data)
@@ -238,6 +281,7 @@ def build_runtime(settings: Settings) -> Runtime:
         checkpoint_min_seconds=settings.checkpoint_min_seconds,
         idle_checkpoint_seconds=settings.idle_checkpoint_seconds,
     )
+    cosigning, cosigning_loop = _cosigning(settings, backends, sequencer)
     sequencer_loop = None
     if backends.writer_loop is not None:
         sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
@@ -281,6 +325,8 @@ def build_runtime(settings: Settings) -> Runtime:
         proofs=IntegrityReader(backends.integrity, backends.store, signer, sequencer),
         writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
         sequencer_loop=sequencer_loop,
+        cosigning=cosigning,
+        cosigning_loop=cosigning_loop,
     )
 
 

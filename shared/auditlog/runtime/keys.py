@@ -7,7 +7,10 @@ import os
 import secrets
 from pathlib import Path
 
+from auditlog.errors import ConfigurationError
 from auditlog.ledger.checkpoints import CheckpointSigner, Ed25519Signer
+from auditlog.ledger.notes import NoteError
+from auditlog.ledger.witnessing import Witness
 from auditlog.ports.signer import KeyWrapper, Signer
 from auditlog.settings import Backend, Settings
 
@@ -52,10 +55,12 @@ def checkpoint_signer(settings: Settings) -> CheckpointSigner | None:
     key = signing_key(settings)
     if key is None:
         return None
+    _, quorum = witness_policy(settings)
     return CheckpointSigner(
         key,
         settings.checkpoint_origin(),
         retired=[bytes.fromhex(k) for k in settings.retired_public_keys],
+        witnessed=quorum > 0,
     )
 
 
@@ -75,3 +80,17 @@ def key_wrapper(settings: Settings) -> KeyWrapper | None:
     from auditlog.backends.embedded.local_keys import AesKeyWrapper
 
     return AesKeyWrapper(secret_file(settings.data_dir / WRAPPING_KEY_FILE))
+
+
+def witness_policy(settings: Settings) -> tuple[list[Witness], int]:
+    """The witnesses checkpoints go to, and how many must cosign (default: all)."""
+    try:
+        witnesses = [Witness.parse(spec) for spec in settings.witnesses]
+    except NoteError as exc:
+        raise ConfigurationError(f"AUDITLOG_WITNESSES: {exc}") from None
+    quorum = len(witnesses) if settings.witness_quorum is None else settings.witness_quorum
+    if quorum > len(witnesses):
+        raise ConfigurationError(
+            f"AUDITLOG_WITNESS_QUORUM is {quorum}, but AUDITLOG_WITNESSES names {len(witnesses)}"
+        )
+    return witnesses, quorum
