@@ -30,7 +30,8 @@ AUDITOR = ["audit_admin", "audit_writer"]
 def _checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     go = shutil.which("go")
     if go is None or not (X_MOD / "note" / "note.go").is_file():
-        why = "needs go and golang.org/x/mod (Debian: golang-go golang-golang-x-mod-dev; make test installs them)"
+        why = "needs go and golang.org/x/mod"
+        why += " (Debian: golang-go golang-golang-x-mod-dev; make test installs them)"
         if os.environ.get("CI") == "true":
             pytest.fail(why + " under CI=true")
         pytest.skip(why)
@@ -74,7 +75,8 @@ def _events(n: int) -> list[dict[str, Any]]:
 def _final_size(client: httpx.Client, at_least: int) -> int:
     def size() -> int | None:
         answer = client.get("/api/v1/audit/checkpoints/latest")
-        return answer.json()["tree_size"] if answer.status_code == 200 and answer.json()["tree_size"] >= at_least else None
+        grown = answer.status_code == 200 and answer.json()["tree_size"] >= at_least
+        return answer.json()["tree_size"] if grown else None
 
     return int(wait_for(size, timeout=15, interval=0.1))
 

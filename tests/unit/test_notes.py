@@ -72,7 +72,9 @@ def test_a_checkpoint_note_verifies_and_refuses_alterations() -> None:
     stranger = CheckpointSigner.from_seed(bytes(32), "example.com/log").note_keys("acme")
     with pytest.raises(notes.NoteError, match="no signature by a known log key"):
         notes.open_checkpoint(checkpoint.note, stranger)
-    for broken in (checkpoint.note.replace("\n\n", "\n"), checkpoint.note + "x", "a\x01\n\n" + checkpoint.note):
+    note = checkpoint.note
+    broken_notes = (note.replace("\n\n", "\n"), note + "x", "a\x01\n\n" + note)
+    for broken in broken_notes:
         with pytest.raises(notes.NoteError):
             notes.open_checkpoint(broken, keys)
 
@@ -102,5 +104,5 @@ def test_tile_paths_round_trip() -> None:
     assert Tile.parse("3/x001/x234/067").index == 1234067
     assert Tile.parse("1/000.p/2").needs() == 2 * 256
     for bad in ("0/5", "0/x000", "64/000", "0/000.p/0", "0/000.p/256", "entries/000.p/01", "00/000"):
-        with pytest.raises(Exception, match="tile|level"):
+        with pytest.raises(Exception, match=r"tile|level"):
             Tile.parse(bad)
