@@ -530,7 +530,7 @@ def raw_append(data: Dataset, path: Path, *, chunk_rows: int, progress: Progress
 def run_verify(data_dir: Path, progress: Progress) -> dict[str, Any]:
     """``auditlog verify`` of every tenant, in process, on the stopped server's stores."""
     from auditlog.ledger.verify import verify_tenants
-    from auditlog.runtime import open_for_verification
+    from auditlog.runtime.tools import open_for_verification
     from auditlog.settings import Settings
 
     sources = open_for_verification(Settings(data_dir=data_dir))

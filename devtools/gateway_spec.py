@@ -25,7 +25,6 @@ EXCLUDED = {
     "runIntegrity": "Cloud Scheduler calls the retention function directly with OIDC",
     "runRetention": "Cloud Scheduler calls the retention function directly with OIDC",
 }
-PUBLIC = {"getPublicKey", "healthz", "readyz", "openapi"}
 
 
 def _owners() -> dict[str, str]:
@@ -57,6 +56,14 @@ def _parameter(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _gateway_path(path: str, op: dict[str, Any]) -> str:
+    """Swagger 2.0 for API Gateway writes a parameter that spans segments as `{name=**}`."""
+    for p in op.get("parameters", []):
+        if p.get("x-google-parameter", {}).get("pattern") == "**":
+            path = path.replace("{" + p["name"] + "}", "{" + p["name"] + "=**}")
+    return path
+
+
 def build(document: dict[str, Any]) -> dict[str, Any]:
     owners = _owners()
     paths: dict[str, Any] = {}
@@ -83,8 +90,9 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
                     {"name": "body", "in": "body", "required": True, "schema": {"type": "object"}}
                 )
                 entry["consumes"] = ["application/json"]
-            entry["security"] = [] if operation_id in PUBLIC else [{"oidc": []}]
-            paths.setdefault(path, {})[method] = entry
+            # Public operations are those the document asks no token of.
+            entry["security"] = [{"oidc": []}] if "security" in op else []
+            paths.setdefault(_gateway_path(path, op), {})[method] = entry
     return {
         "swagger": "2.0",
         "info": {"title": "${api_title}", "version": document["info"]["version"]},

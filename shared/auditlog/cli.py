@@ -159,7 +159,7 @@ def _policy_set(settings: Settings, args: argparse.Namespace) -> int:
 def _bootstrap_gcp(settings: Settings, args: argparse.Namespace) -> int:
     """Create the topic, subscriptions and events table in a dev or emulator project (Terraform
     creates them in real ones)."""
-    from auditlog.runtime import bootstrap_gcp
+    from auditlog.runtime.tools import bootstrap_gcp
 
     bootstrap_gcp(
         settings,
@@ -180,7 +180,7 @@ def _dead_letter_replay(settings: Settings, args: argparse.Namespace) -> int:
     letters"), with the operator's credentials (AUDITLOG_GCP_PROJECT names the project)."""
     from datetime import UTC, datetime, timedelta
 
-    from auditlog.runtime import replay_dead_letters
+    from auditlog.runtime.tools import replay_dead_letters
 
     since = (
         datetime.fromisoformat(args.since.replace("Z", "+00:00"))
@@ -265,7 +265,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
     from auditlog.ledger.checkpoints import Checkpoint
     from auditlog.ledger.verify import verify_tenants
-    from auditlog.runtime import open_for_verification
+    from auditlog.runtime.tools import open_for_verification
 
     since = None
     if args.since_checkpoint:

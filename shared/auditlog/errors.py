@@ -63,6 +63,20 @@ class NotFound(AuditLogError):
     code = "not_found"
 
 
+class Gone(AuditLogError):
+    """It existed and will not come back (an entry bundle with a record retention deleted)."""
+
+    status = 410
+    code = "gone"
+
+
+class Unprocessable(AuditLogError):
+    """Well-formed, but the answer cannot be made (a record too large for an entry bundle)."""
+
+    status = 422
+    code = "unprocessable"
+
+
 class MethodNotAllowed(AuditLogError):
     status = 405
     code = "method_not_allowed"

@@ -112,6 +112,19 @@ CHECKPOINT_AGE = Gauge(
     "re-signed every minute, so a growing age means sequencing stopped.",
     registry=REGISTRY,
 )
+COSIGNING_DELAY = Histogram(
+    "auditlog_integrity_cosigning_delay_seconds",
+    "From a checkpoint's signing to its cosigning by the witness quorum (it is then final).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+    registry=REGISTRY,
+)
+WITNESS_REFUSALS = Counter(
+    "auditlog_integrity_witness_refusals_total",
+    "Checkpoints a witness did not cosign, by reason: fork (inconsistent with what it cosigned "
+    "before, or it holds a larger tree: the log's history changed), unreachable, other.",
+    ["reason"],
+    registry=REGISTRY,
+)
 RETENTION_DELETED = Counter(
     "auditlog_retention_deleted_events_total",
     "Events deleted by retention.",

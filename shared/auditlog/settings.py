@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -180,6 +181,36 @@ class Settings(BaseSettings):
     )
 
     # Integrity log
+    log_origin: str | None = Field(
+        None,
+        description="the log's name in its C2SP checkpoints: each tenant's log is "
+        "`<log_origin>/<tenant_id>` (a schema-less URL such as `audit.example.com/log`); required "
+        "outside development, where it defaults to `<host name>/auditlog`",
+    )
+    retired_public_keys: tuple[str, ...] = Field(
+        (),
+        description="earlier signing keys' Ed25519 public keys (64 hex characters each, a JSON "
+        "list), still published for a rotation's overlap so that older checkpoints keep verifying",
+    )
+    kms_signing_key: str | None = Field(
+        None,
+        description="GCP: the Cloud KMS key version (EC_SIGN_ED25519) that signs checkpoints, "
+        "`projects/…/cryptoKeyVersions/N`; instead of AUDITLOG_SIGNING_KEY",
+    )
+    kms_wrapping_key: str | None = Field(
+        None,
+        description="GCP: the Cloud KMS key (symmetric) that wraps tenant HMAC keys and per-subject "
+        "keys in Firestore (envelope encryption); locally a key file in the data dir does",
+    )
+    witnesses: tuple[str, ...] = Field(
+        (),
+        description='witnesses that cosign checkpoints (C2SP tlog-witness), a JSON list of '
+        '"<submission URL> <vkey>"',
+    )
+    witness_quorum: int | None = Field(
+        None, ge=0, description="cosignatures a checkpoint needs to be final (default: every witness)"
+    )
+    witness_timeout_seconds: float = Field(5.0, gt=0, description="one add-checkpoint call's limit")
     integrate_interval_seconds: float = Field(
         0.25, gt=0, le=1.0, description="embedded: how often staged leaves are sequenced"
     )
@@ -290,6 +321,22 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+    def checkpoint_origin(self) -> str:
+        """The log origin of checkpoints (``log_origin``; in development, from the host name)."""
+        origin = self.log_origin or (
+            f"{socket.gethostname().lower()}/auditlog" if self.is_development else None
+        )
+        if origin is None:
+            raise ConfigurationError(
+                "AUDITLOG_LOG_ORIGIN must be set outside development: the name of the log in its "
+                "checkpoints, such as audit.example.com/log"
+            )
+        if not origin or origin.endswith("/") or any(c.isspace() or c == "+" for c in origin):
+            raise ConfigurationError(
+                "AUDITLOG_LOG_ORIGIN: a schema-less URL without spaces, '+' or a trailing slash"
+            )
+        return origin
 
 
 def _is_loopback(host: str) -> bool:

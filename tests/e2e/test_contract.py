@@ -29,7 +29,7 @@ def test_every_route_is_documented_with_its_operation_id(service: LocalService) 
         for path, item in document["paths"].items()
         for method, op in item.items()
     }
-    assert {(r.method, r.path, r.operation_id) for r in ROUTES} == documented
+    assert {(r.method, r.template, r.operation_id) for r in ROUTES} == documented
 
 
 def test_responses_conform_to_their_models(service: LocalService) -> None:

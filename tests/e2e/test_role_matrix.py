@@ -37,6 +37,10 @@ ALLOWED_OWN: dict[str, set[str]] = {
     "getCheckpoint": READERS,
     "getConsistencyProof": READERS,
     "getPublicKey": set(ROLES),  # public: anyone may check signatures
+    "getVerifierKeys": set(ROLES),
+    "getLogCheckpoint": READERS,
+    "getTile": READERS,
+    "getEntryBundle": {"audit_admin", "system_admin"},  # entries include the service's own records
     "runIntegrity": set(),
     "placeLegalHold": {"system_admin"},
     "listLegalHolds": {"system_admin"},
@@ -44,7 +48,10 @@ ALLOWED_OWN: dict[str, set[str]] = {
     "eraseSubject": {"system_admin"},
     "listErasures": {"system_admin"},
 }
-ALLOWED_OTHER: dict[str, set[str]] = {op: set() for op in ALLOWED_OWN} | {"getPublicKey": set(ROLES)}
+ALLOWED_OTHER: dict[str, set[str]] = {op: set() for op in ALLOWED_OWN} | {
+    "getPublicKey": set(ROLES),
+    "getVerifierKeys": set(ROLES),
+}
 
 # The same roles in the platform tenant: their own tenant as above plus the jobs, and for a
 # customer tenant ("other") what platform administration allows.
@@ -67,6 +74,10 @@ PLATFORM_OTHER: dict[str, set[str]] = {
     "getCheckpoint": {"audit_admin", "system_admin"},
     "getConsistencyProof": {"audit_admin", "system_admin"},
     "getPublicKey": set(ROLES),
+    "getVerifierKeys": set(ROLES),
+    "getLogCheckpoint": {"audit_admin", "system_admin"},
+    "getTile": {"audit_admin", "system_admin"},
+    "getEntryBundle": {"audit_admin", "system_admin"},
     "runIntegrity": {"system_admin"},
     "placeLegalHold": {"system_admin"},
     "listLegalHolds": {"system_admin"},
@@ -151,6 +162,14 @@ def _call(client: httpx.Client, operation: str, target: str, own: str, tenants: 
         return client.get("/api/v1/audit/proofs/consistency", params={"first": "1", **scoped})
     if operation == "getPublicKey":
         return client.get("/api/v1/audit/public-key")
+    if operation == "getVerifierKeys":
+        return client.get("/api/v1/audit/log/verifier-keys", params={"tenant_id": target})
+    if operation == "getLogCheckpoint":
+        return client.get("/api/v1/audit/log/checkpoint", params=scoped)
+    if operation == "getTile":
+        return client.get("/api/v1/audit/log/tile/0/000.p/1", params=scoped)
+    if operation == "getEntryBundle":
+        return client.get("/api/v1/audit/log/tile/entries/000.p/1", params=scoped)
     if operation == "runIntegrity":
         return client.post("/api/v1/audit/integrity/run")
     if operation == "placeLegalHold":

@@ -18,7 +18,7 @@ from google.cloud import bigquery
 from google.pubsub_v1 import PublisherClient as TopicAdminClient
 from google.pubsub_v1 import SubscriberClient as SubscriptionAdminClient
 
-from auditlog.runtime import replay_dead_letters
+from auditlog.runtime.tools import replay_dead_letters
 from auditlog.settings import Settings
 from tests.conftest import BIGQUERY_PROJECT, ROOT
 

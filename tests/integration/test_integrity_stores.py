@@ -23,7 +23,7 @@ from auditlog.ports.integrity import IntegrityStore
 pytestmark = pytest.mark.integration
 
 PROJECT = "auditlog-integrity-test"
-SIGNER = CheckpointSigner(bytes(range(32)))
+SIGNER = CheckpointSigner.from_seed(bytes(range(32)))
 KEYS = {SIGNER.key_id: SIGNER.public_key}
 
 

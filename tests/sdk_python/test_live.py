@@ -133,6 +133,7 @@ def test_administration(service: LocalService) -> None:
             == 120
         )
         assert admin.run_retention(dry_run=True)["dry_run"] is True
+        assert admin.preview_retention(tenant_id=tenant)["per_tenant"] == {tenant: 0}
         assert "integrated" in admin.run_integrity()
         assert admin.healthz() and admin.readyz()["status"] == "ok"
         assert "auditlog_http_requests_total" in admin.metrics()

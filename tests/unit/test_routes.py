@@ -59,7 +59,7 @@ def test_the_rules_fit_together(route: Route) -> None:
         assert re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", route.audit.action)
     if route.method in ("POST", "PUT") and route.body is not None:
         assert 415 in route.errors and 413 in route.errors
-    path_params = set(re.findall(r"\{(\w+)\}", route.path))
+    path_params = set(re.findall(r"\{(\w+)\}", route.template))
     assert path_params == {p.name for p in route.params if p.where == "path"}
 
 
@@ -78,9 +78,9 @@ def test_the_document_is_the_route_table() -> None:
         for path, item in document["paths"].items()
         for method, op in item.items()
     }
-    assert documented == {(r.method, r.path, r.operation_id) for r in ROUTES}
+    assert documented == {(r.method, r.template, r.operation_id) for r in ROUTES}
     for route in ROUTES:
-        op = document["paths"][route.path][route.method.lower()]
+        op = document["paths"][route.template][route.method.lower()]
         assert who_may(route) in op["description"]
         assert str(route.answer.status) in op["responses"]
         assert {str(c) for c in route.errors} <= set(op["responses"])

@@ -31,6 +31,23 @@ func (c *Client) RunRetention(ctx context.Context, dryRun bool) (*RetentionRepor
 	return &out, nil
 }
 
+// PreviewRetention counts what a retention run would delete now and what legal holds keep, for
+// the tenant named (empty: the caller's own; platform administrators: every tenant). Role
+// system_admin; nothing is deleted.
+//
+// OpenAPI: previewRetention
+func (c *Client) PreviewRetention(ctx context.Context, tenantID string) (*RetentionReport, error) {
+	q := url.Values{}
+	if tenantID != "" {
+		q.Set("tenant_id", tenantID)
+	}
+	var out RetentionReport
+	if err := c.call(ctx, request{op: "previewRetention", method: http.MethodGet, path: "/api/v1/admin/retention/preview", query: q}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // TenantPolicy is a tenant's policy: retention default, rate limits, IP allowlist, PII rules.
 // PutTenantPolicy replaces the whole policy; zero fields take the service's defaults.
 type TenantPolicy struct {

@@ -39,6 +39,13 @@ func TestAdminRequests(t *testing.T) {
 		t.Fatalf("%+v %v %+v", report, err, rec)
 	}
 
+	c = NewClient(rec.serve(t, 200, map[string]interface{}{"dry_run": true, "as_of": "2026-11-26", "would_delete": 2, "per_tenant": map[string]int{"acme": 2}}).URL)
+	preview, err := c.PreviewRetention(ctx, "acme")
+	if err != nil || rec.method != "GET" || rec.path != "/api/v1/admin/retention/preview" || rec.query != "tenant_id=acme" ||
+		!preview.DryRun || preview.WouldDelete != 2 {
+		t.Fatalf("%+v %v %+v", preview, err, rec)
+	}
+
 	c = NewClient(rec.serve(t, 200, TenantPolicy{DefaultRetentionDays: 120}).URL)
 	policy, err := c.PutTenantPolicy(ctx, "a/b", TenantPolicy{DefaultRetentionDays: 120, PIIRules: []PIIRule{{Field: "ip_address", Action: "hash"}}})
 	if err != nil || rec.method != "PUT" || rec.path != "/api/v1/admin/tenants/a%2Fb/policy" ||

@@ -134,6 +134,15 @@ def run_retention(dry_run: bool) -> Req:
     )
 
 
+def preview_retention(tenant_id: str | None) -> Req:
+    return Req(
+        "previewRetention",
+        "GET",
+        "/api/v1/admin/retention/preview",
+        params=[("tenant_id", tenant_id)] if tenant_id else [],
+    )
+
+
 def place_legal_hold(hold: Mapping[str, Any]) -> Req:
     return Req("placeLegalHold", "POST", "/api/v1/admin/legal-holds", json=dict(hold), retry_unsafe=False)
 

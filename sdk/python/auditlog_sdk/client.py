@@ -278,6 +278,10 @@ class Client(_Base):
         """OpenAPI: runRetention"""
         return dict(self._json(_ops.run_retention(dry_run)))
 
+    def preview_retention(self, *, tenant_id: str | None = None) -> dict[str, Any]:
+        """OpenAPI: previewRetention"""
+        return dict(self._json(_ops.preview_retention(tenant_id)))
+
     def place_legal_hold(self, hold: Mapping[str, Any]) -> dict[str, Any]:
         """OpenAPI: placeLegalHold"""
         return dict(self._json(_ops.place_legal_hold(hold)))
@@ -445,6 +449,10 @@ class AsyncClient(_Base):
     async def run_retention(self, *, dry_run: bool = False) -> dict[str, Any]:
         """OpenAPI: runRetention"""
         return dict(await self._json(_ops.run_retention(dry_run)))
+
+    async def preview_retention(self, *, tenant_id: str | None = None) -> dict[str, Any]:
+        """OpenAPI: previewRetention"""
+        return dict(await self._json(_ops.preview_retention(tenant_id)))
 
     async def place_legal_hold(self, hold: Mapping[str, Any]) -> dict[str, Any]:
         """OpenAPI: placeLegalHold"""

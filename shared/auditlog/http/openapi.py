@@ -20,6 +20,8 @@ _ERRORS = {
     403: "The token's roles or tenant do not allow this, or the caller's address is outside the "
     "tenant's IP allowlist.",
     404: "Not found (also when it belongs to another tenant).",
+    410: "Gone: retention deleted a record it holds.",
+    422: "Cannot be answered as asked (an entry larger than a bundle's 65,535 bytes).",
     409: "Not yet sequenced (`not_sequenced`); the Retry-After header says when to retry.",
     413: "The body or batch is too large.",
     415: "The body is not application/json.",
@@ -101,6 +103,10 @@ def operation(route: Route) -> dict[str, Any]:
         op["x-capability"] = route.capability.value
     if route.params:
         op["parameters"] = [_parameter(p) for p in route.params]
+        for parameter in op["parameters"]:
+            if parameter["name"] in route.multi_segment:
+                # Several path segments (c2sp.org/tlog-tiles paths): the gateway's `{name=**}`.
+                parameter["x-google-parameter"] = {"pattern": "**"}
     if route.body is not None:
         op["requestBody"] = {
             "required": True,
@@ -112,7 +118,7 @@ def operation(route: Route) -> dict[str, Any]:
 def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = operation(route)
+        paths.setdefault(route.template, {})[route.method.lower()] = operation(route)
     inputs = {r.body.model for r in routes if r.body is not None}
     outputs = {r.answer.model for r in routes if r.answer.model is not None} | {ErrorBody}
     models = sorted(inputs | outputs, key=lambda m: m.__name__)

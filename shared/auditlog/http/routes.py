@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from auditlog.auth.access import Capability
 from auditlog.http.filters import EXPORT_QUERY, SEARCH_QUERY
-from auditlog.http.handlers import admin, events, ingest, ledger, ops
+from auditlog.http.handlers import admin, events, ingest, ledger, log, ops
 from auditlog.http.rules import (
     Answer,
     Audited,
@@ -43,6 +43,7 @@ from auditlog.model.proofs import (
     InclusionProofOut,
     IntegrityRunOut,
     PublicKeysOut,
+    VerifierKeysOut,
 )
 from auditlog.model.retention import RetentionReportOut
 
@@ -145,6 +146,53 @@ ROUTES: tuple[Route, ...] = (
         summary="The keys that sign checkpoints",
         answer=Answer(200, "Ed25519 public keys by key_id.", PublicKeysOut),
         errors=(400,),
+    ),
+    Route(
+        "GET", "/api/v1/audit/log/checkpoint", "query", "getLogCheckpoint", log.get_log_checkpoint,
+        access=Capability.READ, audit=Audited("checkpoints.get"), cost=Requests(1),
+        summary="The tenant's newest final checkpoint as a C2SP signed note",
+        description="`text/plain`, byte-exact per c2sp.org/tlog-checkpoint and c2sp.org/signed-note: "
+        "origin `<log origin>/<tenant_id>`, tree size, base64 root hash, a `timestamp` extension "
+        "line; the log's Ed25519 signature and the witnesses' cosignatures. With witnesses "
+        "configured, only a checkpoint their quorum cosigned is served.",
+        params=(_TENANT,),
+        answer=Answer(200, "The signed note.", media_types=("text/plain",)),
+        errors=(400, 401, 403, 404),
+    ),
+    Route(
+        "GET", "/api/v1/audit/log/verifier-keys", "query", "getVerifierKeys", log.get_verifier_keys,
+        access=Public("verifier keys are meant to be public"), audit=NotAudited(_PROBE),
+        cost=_NOT_FOR_CALLERS,
+        summary="The verifier keys of a tenant's log and of its witnesses",
+        description="signed-note `vkey`s: `<name>+<hex key ID>+<base64 of type || public key>`.",
+        params=(Param("tenant_id", "tenant", required=True),),
+        answer=Answer(200, "The keys.", VerifierKeysOut),
+        errors=(400,),
+    ),
+    Route(
+        "GET", "/api/v1/audit/log/tile/entries/{index:path}", "query", "getEntryBundle",
+        log.get_entry_bundle,
+        access=Capability.AUDIT_TRAIL, audit=Audited("log.entries"), cost=Requests(1),
+        summary="An entry bundle of the tenant's tree (c2sp.org/tlog-tiles)",
+        description="`<N>[.p/<W>]`: the committed records of up to 256 leaves, each behind a "
+        "big-endian uint16 length. The service's own records are leaves too, so bundles need the "
+        "right to see them. 410 when retention deleted a record of the bundle (its hash tile "
+        "still proves the tree).",
+        params=(Param("index", where="path", required=True), _TENANT),
+        answer=Answer(200, "The bundle.", media_types=("application/octet-stream",)),
+        errors=(400, 401, 403, 404, 410, 422),
+    ),
+    Route(
+        "GET", "/api/v1/audit/log/tile/{tile:path}", "query", "getTile", log.get_tile,
+        access=Capability.READ,
+        audit=NotAudited("a tile holds hashes only, no event's content; proofs fetch several"),
+        cost=Requests(1),
+        summary="A hash tile of the tenant's tree (c2sp.org/tlog-tiles)",
+        description="`<L>/<N>[.p/<W>]`, height 8: the hashes of up to 256 perfect subtrees at "
+        "tree level 8L. Served up to the newest final checkpoint; immutable.",
+        params=(Param("tile", where="path", required=True), _TENANT),
+        answer=Answer(200, "The tile.", media_types=("application/octet-stream",)),
+        errors=(400, 401, 403, 404),
     ),
     Route(
         "POST", "/api/v1/audit/retention/run", "retention", "runRetention", admin.run_retention,

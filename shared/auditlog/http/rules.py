@@ -164,8 +164,20 @@ class Route:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        """The path as a regular expression, one named group per ``{parameter}``."""
-        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path) + "$")
+        """The path as a regular expression, one named group per ``{parameter}`` (one path
+        segment; ``{parameter:path}``: one or more)."""
+        path = re.sub(r"\{(\w+):path\}", r"(?P<\1>[^?#]+)", self.path)
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+
+    @property
+    def template(self) -> str:
+        """The path as OpenAPI writes it (``{parameter}`` for both kinds)."""
+        return re.sub(r"\{(\w+):path\}", r"{\1}", self.path)
+
+    @property
+    def multi_segment(self) -> frozenset[str]:
+        """Path parameters that span several segments."""
+        return frozenset(re.findall(r"\{(\w+):path\}", self.path))
 
     @property
     def capability(self) -> Capability | None:

@@ -32,7 +32,6 @@ would make every stored hash unsearchable.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import secrets
 import threading
@@ -43,9 +42,11 @@ from typing import Any, Final, Literal, cast
 
 import orjson
 
+from auditlog.ingest import envelopes
 from auditlog.ingest.subjects import SubjectKeys, seal
 from auditlog.model.event import JSON_COLUMNS, StoredEvent, canonical_json
 from auditlog.model.policy import PiiRule
+from auditlog.ports.signer import KeyWrapper
 from auditlog.ports.state import StateStore
 
 COLLECTION: Final = "tenant_secrets"
@@ -64,10 +65,12 @@ Transform = Callable[[Action, Any], str]
 
 
 class TenantSecrets:
-    """Per-tenant HMAC keys: created once in the state store, cached for the process's life."""
+    """Per-tenant HMAC keys: created once in the state store (wrapped by ``wrapper``, see
+    ``envelopes``), cached for the process's life."""
 
-    def __init__(self, state: StateStore) -> None:
+    def __init__(self, state: StateStore, wrapper: KeyWrapper | None = None) -> None:
         self._state = state
+        self._wrapper = wrapper
         self._bases: dict[str, hmac.HMAC] = {}
         self._lock = threading.Lock()
 
@@ -77,7 +80,7 @@ class TenantSecrets:
         if document is None:
             candidate = {
                 "algorithm": "HMAC-SHA256",
-                "key": base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode(),
+                **envelopes.sealed(self._wrapper, secrets.token_bytes(KEY_BYTES), _context(tenant_id)),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             if self._state.create(COLLECTION, tenant_id, candidate):
@@ -86,7 +89,7 @@ class TenantSecrets:
                 document = self._state.get(COLLECTION, tenant_id)
                 if document is None:
                     raise RuntimeError(f"{COLLECTION}/{tenant_id} vanished while it was being created")
-        return _decode_key(tenant_id, document)
+        return _decode_key(tenant_id, document, self._wrapper)
 
     def hmac_base(self, tenant_id: str) -> hmac.HMAC:
         """A pre-keyed HMAC-SHA256 for the tenant. Never update it: ``copy()`` it for each value
@@ -280,11 +283,15 @@ def _no_hasher(value: Any) -> str:
     raise AssertionError("a plan without hash rules hashed a value")
 
 
-def _decode_key(tenant_id: str, document: dict[str, Any]) -> bytes:
+def _context(tenant_id: str) -> bytes:
+    return f"auditlog-tenant-hmac/v1\x00{tenant_id}".encode()
+
+
+def _decode_key(tenant_id: str, document: dict[str, Any], wrapper: KeyWrapper | None) -> bytes:
     try:
-        key = base64.b64decode(document["key"], validate=True)
+        key = envelopes.opened(wrapper, document, _context(tenant_id))
     except (KeyError, TypeError, ValueError):
         key = b""
     if len(key) != KEY_BYTES:
-        raise RuntimeError(f"{COLLECTION}/{tenant_id} does not hold a {KEY_BYTES}-byte base64 key")
+        raise RuntimeError(f"{COLLECTION}/{tenant_id} does not hold a readable {KEY_BYTES}-byte key")
     return key

@@ -11,8 +11,8 @@ Keys: 32 random bytes per subject in the state store's ``subject_keys`` collecti
 that hashes tenant and user (the id reveals neither). Erasure deletes the document; readers then
 show each encrypted field as ``[erased]``. Instances cache keys for ``cache_seconds``, so another
 instance may still decrypt for that long after an erasure (30 s by default, stated in the
-answer). Keys are plain in the state store, like the tenants' HMAC keys (see ``pii``); wrapping
-them with Cloud KMS is future work.
+answer). Keys are wrapped by the key encryption key (Cloud KMS on GCP, a key file locally; see
+``envelopes``), like the tenants' HMAC keys, so a copy of the state store alone opens nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from cachetools import TTLCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from auditlog.ingest import envelopes
 from auditlog.model.event import COLUMNS, JSON_COLUMNS, StoredEvent, canonical_json
+from auditlog.ports.signer import KeyWrapper
 from auditlog.ports.state import StateStore
 from auditlog.ports.store import SELF_AUDIT_PREFIX, Row
 
@@ -54,6 +56,10 @@ def _aad(tenant_id: str, user_id: str) -> bytes:
     return f"auditlog-subject/v1\x00{tenant_id}\x00{user_id}".encode()
 
 
+def _key_context(sid: str) -> bytes:
+    return f"auditlog-subject-key/v1\x00{sid}".encode()
+
+
 def seal(key: bytes, tenant_id: str, user_id: str, value: Any) -> str:
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, orjson.dumps(value), _aad(tenant_id, user_id))
@@ -66,8 +72,11 @@ def unseal(key: bytes, tenant_id: str, user_id: str, text: str) -> Any:
 
 
 class SubjectKeys:
-    def __init__(self, state: StateStore, *, cache_seconds: float = 30.0) -> None:
+    def __init__(
+        self, state: StateStore, *, cache_seconds: float = 30.0, wrapper: KeyWrapper | None = None
+    ) -> None:
         self._state = state
+        self._wrapper = wrapper
         self._cache: TTLCache[str, bytes] = TTLCache(maxsize=100_000, ttl=cache_seconds)
         self._lock = threading.Lock()
         self.cache_seconds = cache_seconds
@@ -83,12 +92,12 @@ class SubjectKeys:
         document = self._state.get(COLLECTION, sid)
         if document is None and create:
             candidate = {
-                "key": base64.b64encode(secrets.token_bytes(32)).decode(),
+                **envelopes.sealed(self._wrapper, secrets.token_bytes(32), _key_context(sid)),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             document = candidate if self._state.create(COLLECTION, sid, candidate) else None
             document = document or self._state.get(COLLECTION, sid)
-        key = base64.b64decode(document["key"]) if document else _MISSING
+        key = envelopes.opened(self._wrapper, document, _key_context(sid)) if document else _MISSING
         with self._lock:
             self._cache[sid] = key
         return key or None

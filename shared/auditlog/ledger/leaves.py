@@ -58,6 +58,11 @@ def record_from_row(row: Row, *, recanonicalise: bool = False) -> dict[str, Any]
 _TIME_COLUMNS = frozenset({"timestamp", "created_at"})
 
 
+def record_bytes(row: Row, *, recanonicalise: bool = False) -> bytes:
+    """The leaf bytes of a stored row: what its leaf hash commits to."""
+    return leaf_bytes(record_from_row(row, recanonicalise=recanonicalise))
+
+
 def expiry_of(event: StoredEvent) -> str:
     day = date.fromisoformat(event["partition_date"]) + timedelta(days=event["retention_period_days"])
     return day.isoformat()

@@ -15,10 +15,11 @@ from typing import Any
 from auditlog.auth import access
 from auditlog.auth.identity import Principal
 from auditlog.errors import FieldProblem, InvalidInput, NotFound, NotYetSequenced
-from auditlog.ledger import tree
+from auditlog.ledger import tiles, tree
 from auditlog.ledger.checkpoints import Checkpoint, CheckpointSigner
 from auditlog.ledger.leaves import record_from_row
 from auditlog.ledger.manifest import manifest_lines
+from auditlog.ledger.notes import NoteKey
 from auditlog.ledger.sequencer import Sequencer
 from auditlog.model.event import COLUMNS
 from auditlog.model.proofs import (
@@ -26,6 +27,7 @@ from auditlog.model.proofs import (
     ConsistencyProofOut,
     InclusionProofOut,
     PublicKeysOut,
+    VerifierKeysOut,
 )
 from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.store import EventStore
@@ -69,10 +71,18 @@ class IntegrityReader:
         (tenant,) = access.readable_tenants(principal, [tenant_id] if tenant_id else [])
         return tenant
 
+    @property
+    def _witnessed(self) -> bool:
+        return self._signer is not None and self._signer.witnessed
+
     def _latest(self, tenant: str) -> Checkpoint:
-        checkpoint = self._log.latest_checkpoint(tenant)
+        """The newest final checkpoint: cosigned by the witness quorum when witnesses are
+        configured (checkpoints signed before ``final`` existed count as final without them)."""
+        checkpoint = self._log.latest_checkpoint(tenant, final=True)
+        if checkpoint is None and not self._witnessed:
+            checkpoint = self._log.latest_checkpoint(tenant)
         if checkpoint is None:
-            raise NotFound(f"tenant {tenant} has no checkpoint yet")
+            raise NotFound(f"tenant {tenant} has no final checkpoint yet")
         return checkpoint
 
     def _at(self, tenant: str, tree_size: int) -> Checkpoint:
@@ -117,7 +127,12 @@ class IntegrityReader:
                 "stored yet)"
             )
         checkpoint = self._latest(tenant) if tree_size is None else self._at(tenant, tree_size)
-        if index >= checkpoint.tree_size and tree_size is None and self._sequencer is not None:
+        if (
+            index >= checkpoint.tree_size
+            and tree_size is None
+            and self._sequencer is not None
+            and not self._witnessed  # a new checkpoint is final only once witnesses cosign it
+        ):
             checkpoint = self._sequencer.checkpoint(tenant) or checkpoint  # due: sign it now
         if index >= checkpoint.tree_size:
             if tree_size is not None:
@@ -125,7 +140,7 @@ class IntegrityReader:
                     f"event {audit_id} is not in the tree of size {tree_size}",
                     [FieldProblem("tree_size", f"must be greater than the event's index {index}")],
                 )
-            raise NotYetSequenced(f"event {audit_id} is sequenced but not yet in a checkpoint")
+            raise NotYetSequenced(f"event {audit_id} is sequenced but not yet in a final checkpoint")
         (leaf,) = self._log.leaves(tenant, index, index + 1)
         if row is None and leaf.expires > now.date().isoformat():
             # Sequenced from the writer's staging, but its append is not visible yet.
@@ -148,6 +163,36 @@ class IntegrityReader:
     ) -> Iterator[bytes]:
         """An export of ``records`` with its manifest line (``manifest.py``)."""
         return manifest_lines(self._log, self._key(), tenant, records, with_proofs=with_proofs)
+
+    # -- C2SP: checkpoints as signed notes, verifier keys, tiles --------------------------------
+
+    def note(self, tenant: str) -> str:
+        """The newest final checkpoint as a C2SP signed note, cosignatures included."""
+        checkpoint = self._latest(tenant)
+        if checkpoint.note is None:
+            raise NotFound(f"tenant {tenant}'s newest checkpoint predates signed notes; the next one has it")
+        return checkpoint.note
+
+    def verifier_keys(self, tenant: str, witnesses: list[NoteKey], quorum: int) -> VerifierKeysOut:
+        signer = self._key()
+        return VerifierKeysOut(
+            origin=signer.origin(tenant),
+            log=[k.vkey for k in signer.note_keys(tenant)],
+            witnesses=[k.vkey for k in witnesses],
+            quorum=quorum,
+        )
+
+    def tile(self, tenant: str, path: str) -> bytes:
+        tile = tiles.Tile.parse(path)
+        if tile.level is None:
+            raise InvalidInput(
+                "entry bundles have a route of their own", [FieldProblem("tile", "names an entry bundle")]
+            )
+        return tiles.hashes(self._log, tenant, tile, self._latest(tenant).tree_size)
+
+    def entries(self, tenant: str, path: str) -> bytes:
+        tile = tiles.Tile.parse("entries/" + path)
+        return tiles.entries(self._log, self._store, tenant, tile, self._latest(tenant).tree_size)
 
     def consistency(self, tenant: str, first: int, second: int | None) -> ConsistencyProofOut:
         if second is None:

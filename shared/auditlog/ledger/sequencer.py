@@ -60,6 +60,8 @@ class Sequencer:
         # read again before its idle interval is over (the loop runs four times a second).
         self._signed_at: dict[str, datetime] = {}
         self._grown: set[str] = set()  # grew since their newest checkpoint, signing deferred
+        # Called with each checkpoint signed (the witnesses' cosigning takes it from there).
+        self.on_signed: Callable[[Checkpoint], None] | None = None
 
     def integrate(self, tenant_id: str) -> int:
         """Integrate everything staged for the tenant; the number of leaves added."""
@@ -127,6 +129,8 @@ class Sequencer:
         self._signed_at[tenant_id] = now
         self._grown.discard(tenant_id)
         metrics.checkpoint_signed()
+        if self.on_signed is not None:
+            self.on_signed(cp)
         log.info(
             "checkpoint signed",
             extra={"event": "checkpoint_signed", "tenant_id": tenant_id, "tree_size": cp.tree_size},

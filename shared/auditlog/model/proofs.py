@@ -20,6 +20,14 @@ class CheckpointOut(BaseModel):
     timestamp: str = Field(description="RFC 3339 UTC with microseconds and Z.")
     key_id: str = Field(description="First 8 bytes of SHA-256 of the raw public key. " + _HEX)
     signature: str = Field(description="Ed25519 signature. " + _HEX)
+    note: str | None = Field(
+        None,
+        description="The same checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint): origin "
+        "`<log origin>/<tenant_id>`, tree size, base64 root, a `timestamp` extension line; the "
+        "log's Ed25519 note signature and the witnesses' cosignatures. Null for checkpoints signed "
+        "before notes existed.",
+    )
+    final: bool = Field(True, description="Cosigned by the witness quorum (always, without witnesses).")
 
 
 class PublicKeyOut(BaseModel):
@@ -30,6 +38,15 @@ class PublicKeyOut(BaseModel):
 
 class PublicKeysOut(BaseModel):
     keys: list[PublicKeyOut]
+
+
+class VerifierKeysOut(BaseModel):
+    """What a tool that is not ours needs to check a tenant's checkpoints (signed-note vkeys)."""
+
+    origin: str = Field(description="The tenant's log origin, the first line of its checkpoints.")
+    log: list[str] = Field(description="The log's verifier keys, signing key first (then retired ones).")
+    witnesses: list[str] = Field(description="The witnesses' cosignature verifier keys (type 0x04).")
+    quorum: int = Field(ge=0, description="Cosignatures a checkpoint needs to be final.")
 
 
 class InclusionProofOut(BaseModel):

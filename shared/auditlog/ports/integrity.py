@@ -68,7 +68,9 @@ class IntegrityStore(Protocol):
 
     def put_checkpoint(self, checkpoint: Checkpoint) -> None: ...
 
-    def latest_checkpoint(self, tenant_id: str) -> Checkpoint | None: ...
+    def latest_checkpoint(self, tenant_id: str, *, final: bool = False) -> Checkpoint | None:
+        """The newest checkpoint; with ``final``, the newest the witness quorum has cosigned."""
+        ...
 
     def checkpoint_at(self, tenant_id: str, tree_size: int) -> Checkpoint | None:
         """The newest checkpoint signed at exactly this size."""

@@ -99,6 +99,11 @@ class EventStore(Protocol):
 
     def get(self, tenant_id: str, audit_id: str) -> Row | None: ...
 
+    def get_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Row]:
+        """The stored rows of those of ``audit_ids`` (at most a few hundred) that exist, by id:
+        one read however many (a tile's entry bundle)."""
+        ...
+
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         """All matching rows (``limit`` ignored), newest first, in chunks."""
         ...

@@ -63,6 +63,25 @@ resource "google_firestore_index" "checkpoints_latest" {
   }
 }
 
+# The newest checkpoint the witness quorum has cosigned (latest_checkpoint(final=True)).
+resource "google_firestore_index" "checkpoints_final" {
+  project    = var.project_id
+  database   = google_firestore_database.state.name
+  collection = "auditlog_integrity_checkpoints"
+  fields {
+    field_path = "tenant_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "final"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "timestamp"
+    order      = "DESCENDING"
+  }
+}
+
 resource "google_firestore_index" "checkpoints_by_size" {
   project    = var.project_id
   database   = google_firestore_database.state.name

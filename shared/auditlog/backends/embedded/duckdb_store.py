@@ -291,6 +291,17 @@ class DuckDBEventStore:
         )
         return next((tuple(r) for r in rows if r[_TENANT] == tenant_id), None)
 
+    def get_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Row]:
+        if not audit_ids:
+            return {}
+        marks = ", ".join("CAST(? AS UUID)" for _ in audit_ids)
+        rows = (
+            self._cursor()
+            .execute(f"SELECT {_SELECT} FROM events WHERE audit_id IN ({marks})", list(audit_ids))
+            .fetchall()
+        )
+        return {str(r[0]): tuple(r) for r in rows if r[_TENANT] == tenant_id}
+
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         # A cursor of its own: the export is consumed lazily, possibly across threads.
         cur = self._db.cursor()

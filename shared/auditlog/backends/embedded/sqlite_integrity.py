@@ -57,10 +57,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     timestamp TEXT NOT NULL,
     tree_size INTEGER NOT NULL,
     document BLOB NOT NULL,
+    final INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (tenant_id, timestamp)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS checkpoints_by_size ON checkpoints (tenant_id, tree_size, timestamp);
 """
+_FINAL_INDEX = "CREATE INDEX IF NOT EXISTS checkpoints_final ON checkpoints (tenant_id, final, timestamp)"
 
 
 class SqliteIntegrityStore:
@@ -70,6 +72,9 @@ class SqliteIntegrityStore:
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(staged)")}
         if "staged_at" not in columns:  # files made before the column existed
             self._conn.execute("ALTER TABLE staged ADD COLUMN staged_at REAL")
+        if "final" not in {row[1] for row in self._conn.execute("PRAGMA table_info(checkpoints)")}:
+            self._conn.execute("ALTER TABLE checkpoints ADD COLUMN final INTEGER NOT NULL DEFAULT 1")
+        self._conn.execute(_FINAL_INDEX)
         self._lock = threading.Lock()
 
     def stage(self, batches: list[StagedInput]) -> None:
@@ -235,20 +240,23 @@ class SqliteIntegrityStore:
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:
         with self._lock:
             self._conn.execute(
-                "INSERT OR REPLACE INTO checkpoints (tenant_id, timestamp, tree_size, document) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO checkpoints (tenant_id, timestamp, tree_size, document, final) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (
                     checkpoint.tenant_id,
                     checkpoint.timestamp,
                     checkpoint.tree_size,
                     orjson.dumps(checkpoint.as_dict()),
+                    int(checkpoint.final),
                 ),
             )
 
-    def latest_checkpoint(self, tenant_id: str) -> Checkpoint | None:
+    def latest_checkpoint(self, tenant_id: str, *, final: bool = False) -> Checkpoint | None:
+        only_final = " AND final = 1" if final else ""
         with self._lock:
             row = self._conn.execute(
-                "SELECT document FROM checkpoints WHERE tenant_id = ? ORDER BY timestamp DESC LIMIT 1",
+                f"SELECT document FROM checkpoints WHERE tenant_id = ?{only_final} "
+                "ORDER BY timestamp DESC LIMIT 1",
                 (tenant_id,),
             ).fetchone()
         return None if row is None else Checkpoint.from_dict(orjson.loads(row[0]))

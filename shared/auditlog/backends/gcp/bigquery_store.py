@@ -237,6 +237,33 @@ class BigQueryEventStore:
                 return None
         return None
 
+    def get_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Row]:
+        # As ``get``: the partitions first (narrow columns over the lookback), then the rows of
+        # those partitions only; the earliest accepted copy of each id wins.
+        if not audit_ids:
+            return {}
+        who = [
+            bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id),
+            bigquery.ArrayQueryParameter("audit_ids", "STRING", list(audit_ids)),
+        ]
+        where = "tenant_id = @tenant_id AND audit_id IN UNNEST(@audit_ids)"
+        probe = (
+            f"SELECT DISTINCT partition_date FROM {self._table} "
+            f"WHERE partition_date BETWEEN @date_lo AND @date_hi AND {where}"
+        )
+        days = [r["partition_date"] for r in self._run(probe, [*self._lookback(), *who])]
+        if not days:
+            return {}
+        sql = (
+            f"SELECT {_SELECT} FROM {self._table} WHERE partition_date IN UNNEST(@days) AND {where} "
+            "ORDER BY created_at"
+        )
+        found: dict[str, Row] = {}
+        for r in self._run(sql, [bigquery.ArrayQueryParameter("days", "DATE", days), *who]):
+            row = _row(r)
+            found.setdefault(str(row[0]), row)
+        return found
+
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         first, last = query.start.date(), query.end.date()
         per_day = {r["partition_date"]: int(r["n"]) for r in self._run(sql.day_counts(self._table, query))}

@@ -24,7 +24,8 @@ integrated staged documents, at most ~400 writes (``MAX_ROUND_*`` in ``integrity
 Composite indexes this needs on real Firestore (the emulator needs none; Terraform creates them):
 staged (tenant_id, integrated, staged_at), staged (tenant_id, ids array-contains; also serves
 array-contains-any),
-checkpoints (tenant_id, timestamp desc), checkpoints (tenant_id, tree_size, timestamp desc).
+checkpoints (tenant_id, timestamp desc), checkpoints (tenant_id, final, timestamp desc),
+checkpoints (tenant_id, tree_size, timestamp desc).
 """
 
 from __future__ import annotations
@@ -238,9 +239,11 @@ class FirestoreIntegrityStore:
             return Checkpoint.from_dict(snap.to_dict() or {})
         return None
 
-    def latest_checkpoint(self, tenant_id: str) -> Checkpoint | None:
-        tenant = firestore.FieldFilter("tenant_id", "==", tenant_id)
-        return self._newest(self._checkpoints.where(filter=tenant))
+    def latest_checkpoint(self, tenant_id: str, *, final: bool = False) -> Checkpoint | None:
+        query = self._checkpoints.where(filter=firestore.FieldFilter("tenant_id", "==", tenant_id))
+        if final:
+            query = query.where(filter=firestore.FieldFilter("final", "==", True))
+        return self._newest(query)
 
     def checkpoint_at(self, tenant_id: str, tree_size: int) -> Checkpoint | None:
         return self._newest(

@@ -13,7 +13,8 @@ from auditlog.ingest.service import utc_now
 from auditlog.ledger.proofs import IntegrityReader
 
 
-def _tenant(call: Call) -> str:
+def tenant_of(call: Call) -> str:
+    """The tenant a read of the log covers (the token's, or one a platform caller names)."""
     tenant = IntegrityReader.tenant(call.caller, call.args["tenant_id"])
     call.audit.tenants = (tenant,)
     return tenant
@@ -24,18 +25,18 @@ async def get_public_key(call: Call) -> Response:
 
 
 async def get_latest_checkpoint(call: Call) -> Response:
-    checkpoint = await run_in_threadpool(call.runtime.proofs.latest, _tenant(call))
+    checkpoint = await run_in_threadpool(call.runtime.proofs.latest, tenant_of(call))
     return json_response(checkpoint.model_dump(mode="json"))
 
 
 async def get_checkpoint(call: Call) -> Response:
-    tenant = _tenant(call)
+    tenant = tenant_of(call)
     checkpoint = await run_in_threadpool(call.runtime.proofs.at_size, tenant, call.args["tree_size"])
     return json_response(checkpoint.model_dump(mode="json"))
 
 
 async def get_event_proof(call: Call) -> Response:
-    tenant = _tenant(call)
+    tenant = tenant_of(call)
     call.audit.resource_id = call.args["audit_id"]
     proof = await run_in_threadpool(
         functools.partial(
@@ -51,7 +52,7 @@ async def get_event_proof(call: Call) -> Response:
 
 
 async def get_consistency_proof(call: Call) -> Response:
-    tenant = _tenant(call)
+    tenant = tenant_of(call)
     proof = await run_in_threadpool(
         call.runtime.proofs.consistency, tenant, call.args["first"], call.args["second"]
     )
@@ -59,5 +60,5 @@ async def get_consistency_proof(call: Call) -> Response:
 
 
 async def run_integrity(call: Call) -> Response:
-    added = await run_in_threadpool(call.runtime.sequencer.run_once)
+    added = await run_in_threadpool(call.runtime.integrity_round)
     return json_response({"integrated": added})

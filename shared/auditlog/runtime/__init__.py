@@ -5,13 +5,12 @@ This is the only place that chooses implementations; the code above it sees inte
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
+
+import httpx
 
 from auditlog import metrics
 from auditlog.admin.erasures import ErasureBook
@@ -25,9 +24,10 @@ from auditlog.errors import ConfigurationError
 from auditlog.ingest.pii import PiiProtector, TenantSecrets
 from auditlog.ingest.service import IngestRules, IngestService
 from auditlog.ingest.subjects import SubjectKeys, Unsealer
-from auditlog.ledger.checkpoints import CheckpointSigner, key_id_of
+from auditlog.ledger.checkpoints import Checkpoint, CheckpointSigner
 from auditlog.ledger.proofs import IntegrityReader
 from auditlog.ledger.sequencer import Sequencer, SequencerLoop
+from auditlog.ledger.witnessing import Cosigning, CosigningLoop
 from auditlog.model.cursor import CursorCodec
 from auditlog.model.policy import TenantPolicy
 from auditlog.ports.cache import QueryCache
@@ -39,11 +39,16 @@ from auditlog.ports.store import EventStore
 from auditlog.read.query import ReadLimits
 from auditlog.read.reader import EventReader
 from auditlog.read.self_audit import SelfAudit
+from auditlog.runtime.keys import (
+    CURSOR_KEY_FILE,
+    checkpoint_signer,
+    key_wrapper,
+    private_files,
+    secret_file,
+    witness_policy,
+)
 from auditlog.settings import Backend, Settings, get_settings
 from auditlog.write.writer import EventWriter, WriterLoop
-
-CURSOR_KEY_FILE = "cursor-key"
-SIGNING_KEY_FILE = "signing-key"
 
 
 @dataclass
@@ -77,6 +82,10 @@ class Runtime:
     # The GCP writer function's entry point; locally the writer loop owns one.
     writer: EventWriter
     sequencer_loop: SequencerLoop | None = None
+    # Witnessing (none without AUDITLOG_WITNESSES): locally a loop of its own; on GCP the
+    # integrity job submits what it signed.
+    cosigning: Cosigning | None = None
+    cosigning_loop: CosigningLoop | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -90,6 +99,21 @@ class Runtime:
     @property
     def writer_loop(self) -> WriterLoop | None:
         return self.backends.writer_loop
+
+    def integrity_round(self) -> dict[str, int]:
+        """Integrate what is staged, sign what is due and, where no loop does it, submit what
+        was signed to the witnesses (the GCP integrity job)."""
+        if self.cosigning is None or self.cosigning_loop is not None:
+            return self.sequencer.run_once()
+        signed: list[Checkpoint] = []
+        self.sequencer.on_signed = signed.append
+        try:
+            added = self.sequencer.run_once()
+        finally:
+            self.sequencer.on_signed = None
+        for tenant in dict.fromkeys(c.tenant_id for c in signed):
+            self.cosigning.round(tenant)
+        return added
 
     def probes(self) -> dict[str, Callable[[], object]]:
         """One cheap call per backend, each raising when the backend cannot answer."""
@@ -112,30 +136,16 @@ class Runtime:
             self.backends.writer_loop.stop()
         if self.sequencer_loop is not None:
             self.sequencer_loop.stop()
+        if self.cosigning_loop is not None:
+            self.cosigning_loop.stop()
+        if self.cosigning is not None:
+            self.cosigning.close()
         self.backends.queue.close()
         self.backends.store.close()
         self.backends.cache.close()
         self.backends.state.close()
         self.backends.limiter.close()
         self.backends.integrity.close()
-
-
-def private_files(data_dir: Path) -> None:
-    """Every file this process creates is its user's alone (umask 077: files 0600, folders
-    0700), from the start rather than by a chmod after writing; the data dir too. The embedded
-    stores hold every event, the tenants' HMAC keys and the per-subject keys."""
-    os.umask(0o077)
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-def _secret_file(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-        tmp.replace(path)
-    return path.read_bytes()
 
 
 def _embedded(settings: Settings) -> Backends:
@@ -217,112 +227,6 @@ def _gcp(settings: Settings) -> Backends:
     )
 
 
-def bootstrap_gcp(
-    settings: Settings,
-    *,
-    push_endpoint: str | None,
-    writer_subscription: str,
-    max_delivery_attempts: int,
-    minimum_backoff_seconds: float | None = 10.0,
-) -> None:
-    """Create the topic, subscriptions and events table (dev and emulator projects; Terraform
-    creates them in real ones)."""
-    from auditlog.backends.gcp.bigquery_store import ensure_events_table
-    from auditlog.backends.gcp.clients import bigquery_client
-    from auditlog.backends.gcp.pubsub_topology import ensure_topology
-
-    ensure_events_table(bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table)
-    ensure_topology(
-        settings.gcp_project,
-        settings.pubsub_topic,
-        settings.pubsub_dead_letter_topic,
-        writer_subscription,
-        push_endpoint,
-        max_delivery_attempts,
-        minimum_backoff_seconds=minimum_backoff_seconds,
-    )
-
-
-def replay_dead_letters(
-    settings: Settings,
-    table: str,
-    topic: str,
-    *,
-    since: datetime,
-    message_ids: list[str] | None,
-    dry_run: bool,
-) -> list[tuple[str, str | None]]:
-    """The archived dead letters (``table``, ``PROJECT.DATASET.TABLE``) published again to
-    ``topic``; (archived id, new id or None in a dry run) for each (backends/gcp/dead_letters.py)."""
-    from auditlog.backends.gcp.clients import bigquery_client
-    from auditlog.backends.gcp.dead_letters import dead_letters, replay
-    from auditlog.backends.gcp.pubsub_queue import publisher_for_throughput
-
-    letters = dead_letters(bigquery_client(settings), table, since=since, message_ids=message_ids)
-    if dry_run:
-        return [(d.message_id, None) for d in letters]
-    publisher = publisher_for_throughput()
-    try:
-        path = topic if topic.startswith("projects/") else publisher.topic_path(settings.gcp_project, topic)
-        return [(old, new) for old, new in replay(publisher, path, letters)]
-    finally:
-        publisher.stop()
-
-
-@dataclass
-class VerificationSources:
-    """What the verifier reads, opened directly (not through a running server)."""
-
-    store: EventStore
-    integrity: IntegrityStore
-    public_keys: dict[str, bytes]
-
-    def close(self) -> None:
-        self.store.close()
-        self.integrity.close()
-
-
-def open_for_verification(settings: Settings, public_key: bytes | None = None) -> VerificationSources:
-    """The event store read-only and the integrity store. The trusted key is ``public_key`` if
-    given, else the one of the configured signing key."""
-    if public_key is None:
-        seed = (
-            bytes.fromhex(settings.signing_key.get_secret_value())
-            if settings.signing_key
-            else (settings.data_dir / SIGNING_KEY_FILE).read_bytes()
-        )
-        public_key = CheckpointSigner(seed).public_key
-    keys = {key_id_of(public_key): public_key}
-    if settings.backend is Backend.GCP:
-        from auditlog.backends.gcp.bigquery_store import BigQueryEventStore
-        from auditlog.backends.gcp.clients import bigquery_client, firestore_client
-        from auditlog.backends.gcp.firestore_integrity import FirestoreIntegrityStore
-
-        store: EventStore = BigQueryEventStore(
-            bigquery_client(settings), settings.bigquery_dataset, settings.bigquery_table
-        )
-        return VerificationSources(store, FirestoreIntegrityStore(firestore_client(settings)), keys)
-    from auditlog.backends.embedded.duckdb_store import DuckDBEventStore
-    from auditlog.backends.embedded.sqlite_integrity import SqliteIntegrityStore
-
-    data = settings.data_dir
-    return VerificationSources(
-        DuckDBEventStore(data / "events.duckdb", read_only=True),
-        SqliteIntegrityStore(data / "integrity.sqlite3"),
-        keys,
-    )
-
-
-def _signer(settings: Settings, data: Path) -> CheckpointSigner | None:
-    """The checkpoint key: the configured one; in development, one kept in the data dir; else
-    none (a function that signs nothing, such as the writer, is not given it)."""
-    if settings.signing_key:
-        return CheckpointSigner(bytes.fromhex(settings.signing_key.get_secret_value()))
-    if settings.is_development:
-        return CheckpointSigner(_secret_file(data / SIGNING_KEY_FILE))
-    return None
-
-
 def _reader(
     settings: Settings, backends: Backends, unsealer: Unsealer, policies: PolicyBook, protector: PiiProtector
 ) -> EventReader:
@@ -330,7 +234,7 @@ def _reader(
     if settings.cursor_secret:
         key = settings.cursor_secret.get_secret_value().encode()
     elif settings.is_development:
-        key = _secret_file(settings.data_dir / CURSOR_KEY_FILE)
+        key = secret_file(settings.data_dir / CURSOR_KEY_FILE)
     codec = CursorCodec(key)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     default = timedelta(days=settings.default_window_days)
@@ -348,29 +252,47 @@ def _reader(
     )
 
 
+def _cosigning(
+    settings: Settings, backends: Backends, sequencer: Sequencer
+) -> tuple[Cosigning | None, CosigningLoop | None]:
+    witnesses, quorum = witness_policy(settings)
+    if not witnesses:
+        return None, None
+    http = httpx.Client(timeout=settings.witness_timeout_seconds)
+    cosigning = Cosigning(backends.integrity, witnesses, quorum, http)
+    if backends.writer_loop is None:  # a function: the integrity job submits (integrity_round)
+        return cosigning, None
+    loop = CosigningLoop(cosigning, backends.integrity.tenants)
+    sequencer.on_signed = loop.signed
+    loop.start()
+    return cosigning, loop
+
+
 def build_runtime(settings: Settings) -> Runtime:
     data = settings.data_dir
     private_files(data)
     # First, so that identity settings that cannot work stop start-up before any backend starts.
     verifier = build_verifier(settings, data)
     backends = _gcp(settings) if settings.backend is Backend.GCP else _embedded(settings)
-    signer = _signer(settings, data)
+    signer = checkpoint_signer(settings)
     sequencer = Sequencer(
         backends.integrity,
         signer,
         checkpoint_min_seconds=settings.checkpoint_min_seconds,
         idle_checkpoint_seconds=settings.idle_checkpoint_seconds,
     )
+    cosigning, cosigning_loop = _cosigning(settings, backends, sequencer)
     sequencer_loop = None
     if backends.writer_loop is not None:
         sequencer_loop = SequencerLoop(sequencer, settings.integrate_interval_seconds)
         sequencer_loop.start()
     metrics.watch_queue_depth(backends.queue.depth)
-    subject_keys = SubjectKeys(backends.state)
+    wrapper = key_wrapper(settings)
+    subject_keys = SubjectKeys(backends.state, wrapper=wrapper)
     policies = PolicyBook(
         backends.state, TenantPolicy(default_retention_days=settings.default_retention_days)
     )
-    protector = PiiProtector(TenantSecrets(backends.state), subject_keys)
+    protector = PiiProtector(TenantSecrets(backends.state, wrapper), subject_keys)
     holds = HoldBook(backends.state, policies)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
     return Runtime(
@@ -403,6 +325,8 @@ def build_runtime(settings: Settings) -> Runtime:
         proofs=IntegrityReader(backends.integrity, backends.store, signer, sequencer),
         writer=EventWriter(backends.store, backends.cache, backends.integrity, sequencer),
         sequencer_loop=sequencer_loop,
+        cosigning=cosigning,
+        cosigning_loop=cosigning_loop,
     )
 
 
