@@ -179,7 +179,8 @@ def _clip(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> tuple[d
 
 def price(sql: str, p: dict[str, Any], data: Data, layout: Layout) -> float:
     """Bytes billed for one statement."""
-    width = sum(COLUMN_BYTES[c] for c in referenced(sql))
+    refs = referenced(sql)
+    width = sum(COLUMN_BYTES[c] for c in COLUMNS if c in refs)  # in a fixed order: sums repeat exactly
     filtered = _filtered(sql)
     span = _time_range(sql, p)
     rpb = data.rows_per_block

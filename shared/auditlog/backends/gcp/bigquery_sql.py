@@ -270,3 +270,38 @@ def export_slice(table: str, query: EventQuery, first: date, last: date) -> Stat
     hi = min(query.end, datetime.combine(last + timedelta(days=1), datetime.min.time()))
     conditions, params = where(query, lo, hi, query.after)
     return Statement(f"SELECT {SELECT_ALL} FROM {table} WHERE {conditions} {ORDER}", params)
+
+
+def locate_many(table: str, tenant_id: str, audit_ids: Sequence[str], first: date, last: date) -> Statement:
+    """The partition days holding any of ``audit_ids`` (through the index on ``audit_id``)."""
+    id_clause, id_params = _in_list("audit_id", "id", audit_ids)
+    sql = (
+        f"SELECT DISTINCT partition_date FROM {table} WHERE partition_date BETWEEN @date_lo AND @date_hi"
+        f" AND tenant_id = @tenant_id AND {id_clause}"
+    )
+    return Statement(
+        sql,
+        [
+            bigquery.ScalarQueryParameter("date_lo", "DATE", first),
+            bigquery.ScalarQueryParameter("date_hi", "DATE", last),
+            bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id),
+            *id_params,
+        ],
+    )
+
+
+def fetch_many(table: str, tenant_id: str, audit_ids: Sequence[str], days: Sequence[date]) -> Statement:
+    """The events ``audit_ids`` whole, from the partitions ``locate_many`` found, earliest copy first."""
+    id_clause, id_params = _in_list("audit_id", "id", audit_ids)
+    sql = (
+        f"SELECT {SELECT_ALL} FROM {table} WHERE partition_date IN UNNEST(@days)"
+        f" AND tenant_id = @tenant_id AND {id_clause} ORDER BY created_at"
+    )
+    return Statement(
+        sql,
+        [
+            bigquery.ArrayQueryParameter("days", "DATE", list(days)),
+            bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id),
+            *id_params,
+        ],
+    )

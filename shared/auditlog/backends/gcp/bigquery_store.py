@@ -238,28 +238,18 @@ class BigQueryEventStore:
         return None
 
     def get_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Row]:
-        # As ``get``: the partitions first (narrow columns over the lookback), then the rows of
-        # those partitions only; the earliest accepted copy of each id wins.
+        # As ``get``: the partitions first (through the index on audit_id, narrow columns), then
+        # the rows of those partitions only; the earliest accepted copy of each id wins.
         if not audit_ids:
             return {}
-        who = [
-            bigquery.ScalarQueryParameter("tenant_id", "STRING", tenant_id),
-            bigquery.ArrayQueryParameter("audit_ids", "STRING", list(audit_ids)),
-        ]
-        where = "tenant_id = @tenant_id AND audit_id IN UNNEST(@audit_ids)"
-        probe = (
-            f"SELECT DISTINCT partition_date FROM {self._table} "
-            f"WHERE partition_date BETWEEN @date_lo AND @date_hi AND {where}"
-        )
-        days = [r["partition_date"] for r in self._run(probe, [*self._lookback(), *who])]
+        today = self._clock().date()
+        first, last = today - timedelta(days=MAX_RETENTION_DAYS), today + timedelta(days=_FUTURE_DAYS)
+        located = sql.locate_many(self._table, tenant_id, audit_ids, first, last)
+        days = [r["partition_date"] for r in self._run(located)]
         if not days:
             return {}
-        sql = (
-            f"SELECT {_SELECT} FROM {self._table} WHERE partition_date IN UNNEST(@days) AND {where} "
-            "ORDER BY created_at"
-        )
         found: dict[str, Row] = {}
-        for r in self._run(sql, [bigquery.ArrayQueryParameter("days", "DATE", days), *who]):
+        for r in self._run(sql.fetch_many(self._table, tenant_id, audit_ids, days)):
             row = _row(r)
             found.setdefault(str(row[0]), row)
         return found
