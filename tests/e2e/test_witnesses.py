@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import auditlog_sdk as sdk
 import httpx
 import pytest
 
@@ -158,6 +159,14 @@ def test_checkpoints_are_final_within_five_seconds_with_two_witnesses(stack: Sta
         event = accepted.json()["results"][0]["audit_id"]
         proof = client.get(f"/api/v1/audit/events/{event}/proof").json()
         assert proof["checkpoint"]["final"] is True and proof["checkpoint"]["note"].count("\u2014") == 3
+    # The Python SDK under a witness policy: quorum 2 of these two passes; a policy naming a
+    # witness that never cosigned refuses the same proof.
+    with sdk.Client(stack.log.url, token=stack.log.token(tenant, ROLES)) as client_sdk:
+        quorum = sdk.WitnessPolicy.of(stack.vkeys, 2)
+        assert client_sdk.verify_event(event, witnesses=quorum)["leaf_index"] >= 0
+        stranger = notes.NoteKey("elsewhere.example/w", notes.COSIGNATURE_V1, bytes(32)).vkey
+        with pytest.raises(ValueError, match="does not verify"):
+            client_sdk.verify_event(event, witnesses=sdk.WitnessPolicy.of([stack.vkeys[0], stranger], 2))
 
 
 def test_a_stopped_witness_keeps_checkpoints_unfinal_until_it_returns(stack: Stack) -> None:
