@@ -12,6 +12,7 @@ import orjson
 
 from auditlog.errors import ConfigurationError
 from auditlog.settings import Settings, get_settings
+from auditlog.witness.cli import add_commands as add_witness_commands
 
 if TYPE_CHECKING:
     import httpx
@@ -362,6 +363,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--days", type=int, default=30, help="how far back without --since (30)")
     replay.add_argument("--dry-run", action="store_true", help="list what would be replayed")
     replay.set_defaults(run=_dead_letter_replay)
+
+    add_witness_commands(sub)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

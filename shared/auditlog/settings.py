@@ -211,6 +211,26 @@ class Settings(BaseSettings):
         None, ge=0, description="cosignatures a checkpoint needs to be final (default: every witness)"
     )
     witness_timeout_seconds: float = Field(5.0, gt=0, description="one add-checkpoint call's limit")
+
+    # Running a witness (`auditlog witness serve`, functions/witness): another party's service.
+    witness_name: str | None = Field(
+        None,
+        description="the witness's key name, a schema-less URL such as witness.example.com/w1; "
+        "required outside development, where it defaults to `<host name>/witness`",
+    )
+    witness_key: SecretStr | None = Field(
+        None,
+        description="the witness's Ed25519 seed (64 hex characters); development keeps one in the "
+        "data dir; on GCP AUDITLOG_WITNESS_KMS_KEY instead",
+    )
+    witness_kms_key: str | None = Field(
+        None, description="GCP: the Cloud KMS key version (EC_SIGN_ED25519) the witness cosigns with"
+    )
+    witness_logs: tuple[str, ...] = Field(
+        (),
+        description='logs the witness accepts, a JSON list of "<origin> <key>": the origin exact, or '
+        '"<log origin>/*" for every tenant of an audit log; the key a vkey or the 64-hex public key',
+    )
     integrate_interval_seconds: float = Field(
         0.25, gt=0, le=1.0, description="embedded: how often staged leaves are sequenced"
     )

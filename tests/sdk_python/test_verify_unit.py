@@ -138,3 +138,32 @@ def test_checkpoint_and_proof_checks() -> None:
     other = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     assert not verify.verify_checkpoint(checkpoint, {verify.key_id(raw): other})
     assert verify.keys_from({"keys": [{"key_id": "0" * 16, "public_key": raw.hex()}]}) == {}, "ids re-derived"
+
+
+# -- C2SP notes (auditlog_sdk.notes) ----------------------------------------------------------
+
+
+def test_the_sdk_opens_the_specifications_example_and_our_checkpoints_notes() -> None:
+    from datetime import UTC, datetime
+
+    from auditlog_sdk import notes as sdk_notes
+
+    from auditlog.ledger import notes
+    from auditlog.ledger.checkpoints import CheckpointSigner, Ed25519Signer
+
+    example = sdk_notes.NoteKey.parse("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
+    assert example.key_id.hex() == "530d903a"
+    signer = CheckpointSigner.from_seed(bytes(range(32)), "audit.example/log")
+    checkpoint = signer.sign("acme", 3, bytes(32), datetime.now(UTC))
+    witness = Ed25519Signer(bytes([5]) * 32)
+    wkey = notes.NoteKey("w.example/1", notes.COSIGNATURE_V1, witness.public_key)
+    cosignature = notes.cosign(checkpoint.text or "", wkey, witness.sign, 1_700_000_000)
+    document = checkpoint.cosigned([cosignature], final=True).as_dict()
+    policy = sdk_notes.WitnessPolicy.of([wkey.vkey])
+    keys = [signer.public_key]
+    assert sdk_notes.checkpoint_note_ok(document, keys, policy)
+    assert not sdk_notes.checkpoint_note_ok(checkpoint.as_dict(), keys, policy), "no cosignature"
+    assert not sdk_notes.checkpoint_note_ok({**document, "tree_size": 4}, keys, policy)
+    log_key = sdk_notes.NoteKey.parse(signer.note_keys("acme")[0].vkey)
+    opened = sdk_notes.open_checkpoint(document["note"], [log_key], policy)
+    assert opened["cosigners"] == {"w.example/1": 1_700_000_000} and opened["tree_size"] == 3

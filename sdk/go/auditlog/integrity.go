@@ -23,6 +23,10 @@ type Checkpoint struct {
 	Timestamp string `json:"timestamp"` // RFC 3339 UTC, microseconds, Z
 	KeyID     string `json:"key_id"`
 	Signature string `json:"signature"` // Ed25519, lowercase hex
+	// Note is the same checkpoint as a C2SP signed note with the witnesses' cosignatures
+	// (VerifyNote checks it); empty for checkpoints signed before notes existed.
+	Note  string `json:"note,omitempty"`
+	Final bool   `json:"final"` // cosigned by the service's witness quorum
 }
 
 // SignedText is the text the signature covers: five lines, each ending in "\n".
@@ -309,6 +313,9 @@ type VerifyOptions struct {
 	// WaitForEvent is how long a "not found" is taken to mean "accepted a moment ago, not yet
 	// stored" and asked again. A 409 not_sequenced is always waited out (within ctx).
 	WaitForEvent time.Duration
+	// Witnesses, when set, also requires the checkpoint's signed note to carry the policy's
+	// quorum of witness cosignatures.
+	Witnesses *WitnessPolicy
 }
 
 // VerifyEvent fetches the inclusion proof of one event and checks it completely: the
@@ -332,6 +339,11 @@ func (c *Client) VerifyEvent(ctx context.Context, auditID string, opts *VerifyOp
 	}
 	if err := proof.Verify(keys); err != nil {
 		return nil, err
+	}
+	if opts.Witnesses != nil {
+		if err := VerifyNote(proof.Checkpoint, keys, opts.Witnesses); err != nil {
+			return nil, &VerificationError{AuditID: auditID, Reason: err.Error()}
+		}
 	}
 	if opts.TenantID != "" && proof.Checkpoint.TenantID != opts.TenantID {
 		return nil, &VerificationError{AuditID: auditID, Reason: fmt.Sprintf("the checkpoint is of tenant %q", proof.Checkpoint.TenantID)}

@@ -12,8 +12,10 @@ package auditlog
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -415,6 +417,33 @@ func TestLiveIntegrity(t *testing.T) {
 	again, err := c.VerifyEvent(ctx, firstWrite.AuditID, &VerifyOptions{TreeSize: newer.TreeSize})
 	if err != nil || again.LeafIndex != older.LeafIndex || again.TreeSize != newer.TreeSize {
 		t.Fatalf("%+v %v", again, err)
+	}
+	// The same log in the C2SP formats: the signed note with the published vkey, and a tile.
+	keys, err := c.GetVerifierKeys(ctx, env.tenant)
+	if err != nil || len(keys.Log) == 0 {
+		t.Fatalf("%+v %v", keys, err)
+	}
+	logKey, err := ParseVerifierKey(keys.Log[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := c.GetLogCheckpoint(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := OpenCheckpoint(note, []NoteKey{logKey}, nil)
+	if err != nil || opened.Origin != keys.Origin || opened.TreeSize < newer.TreeSize {
+		t.Fatalf("%+v %v", opened, err)
+	}
+	if err := VerifyNote(newer.Checkpoint, map[string]ed25519.PublicKey{"k": logKey.PublicKey}, nil); err != nil {
+		t.Fatal(err)
+	}
+	width := opened.TreeSize % 256
+	if width > 0 && opened.TreeSize < 256 {
+		tile, err := c.GetTile(ctx, fmt.Sprintf("0/000.p/%d", width), nil)
+		if err != nil || len(tile) != int(width)*32 {
+			t.Fatalf("tile: %d bytes, %v", len(tile), err)
+		}
 	}
 }
 

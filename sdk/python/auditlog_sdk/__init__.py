@@ -15,6 +15,7 @@ from auditlog_sdk.errors import (
     TransportError,
 )
 from auditlog_sdk.logger import AuditLogger, BufferFullError
+from auditlog_sdk.notes import NoteError, NoteKey, WitnessPolicy, open_checkpoint
 from auditlog_sdk.verify import (
     keys_from,
     leaf_hash,
@@ -35,14 +36,18 @@ __all__ = [
     "Client",
     "ConflictError",
     "NotFoundError",
+    "NoteError",
+    "NoteKey",
     "PermissionDeniedError",
     "RateLimitedError",
     "RetryPolicy",
     "ServerError",
     "TransportError",
+    "WitnessPolicy",
     "filters",
     "keys_from",
     "leaf_hash",
+    "open_checkpoint",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",

@@ -121,6 +121,25 @@ def get_public_key() -> Req:
     return Req("getPublicKey", "GET", "/api/v1/audit/public-key", auth=False)
 
 
+def get_log_checkpoint(tenant_id: str | None) -> Req:
+    return Req("getLogCheckpoint", "GET", "/api/v1/audit/log/checkpoint", params=_tenant(tenant_id), raw=True)
+
+
+def get_verifier_keys(tenant_id: str) -> Req:
+    params: Params = [("tenant_id", tenant_id)]
+    return Req("getVerifierKeys", "GET", "/api/v1/audit/log/verifier-keys", params=params, auth=False)
+
+
+def get_tile(path: str, tenant_id: str | None) -> Req:
+    return Req("getTile", "GET", f"/api/v1/audit/log/tile/{path}", params=_tenant(tenant_id), raw=True)
+
+
+def get_entry_bundle(path: str, tenant_id: str | None) -> Req:
+    return Req(
+        "getEntryBundle", "GET", f"/api/v1/audit/log/tile/entries/{path}", params=_tenant(tenant_id), raw=True
+    )
+
+
 def run_integrity() -> Req:
     return Req("runIntegrity", "POST", "/api/v1/audit/integrity/run")
 

@@ -33,6 +33,7 @@ from auditlog_sdk.models import (
     IngestResult,
     PublicKeys,
 )
+from auditlog_sdk.notes import WitnessPolicy
 from auditlog_sdk.verify import keys_from, verify_proof
 
 TokenProvider = str | Callable[[], str] | None
@@ -248,13 +249,37 @@ class Client(_Base):
         """OpenAPI: getPublicKey"""
         return cast(PublicKeys, self._json(_ops.get_public_key()))
 
+    def get_log_checkpoint(self, *, tenant_id: str | None = None) -> str:
+        """The newest final checkpoint as a C2SP signed note (``notes.open_checkpoint`` checks it).
+        OpenAPI: getLogCheckpoint"""
+        return self._send(_ops.get_log_checkpoint(tenant_id)).text
+
+    def get_verifier_keys(self, tenant_id: str) -> dict[str, Any]:
+        """The signed-note verifier keys of the tenant's log and of its witnesses.
+        OpenAPI: getVerifierKeys"""
+        return dict(self._json(_ops.get_verifier_keys(tenant_id)))
+
+    def get_tile(self, path: str, *, tenant_id: str | None = None) -> bytes:
+        """A C2SP hash tile, ``<L>/<N>[.p/<W>]``. OpenAPI: getTile"""
+        return self._send(_ops.get_tile(path, tenant_id)).content
+
+    def get_entry_bundle(self, path: str, *, tenant_id: str | None = None) -> bytes:
+        """A C2SP entry bundle, ``<N>[.p/<W>]``. OpenAPI: getEntryBundle"""
+        return self._send(_ops.get_entry_bundle(path, tenant_id)).content
+
     def verify_event(
-        self, audit_id: str, *, receipt: str | None = None, wait_seconds: float = 10.0
+        self,
+        audit_id: str,
+        *,
+        receipt: str | None = None,
+        wait_seconds: float = 10.0,
+        witnesses: WitnessPolicy | None = None,
     ) -> InclusionProof:
         """Fetch the event's proof (waiting up to ``wait_seconds`` while it is not yet stored or
         not yet in a checkpoint) and the published key, and verify both: the checkpoint's
         signature, the record's leaf hash, the ``receipt`` from the write if given, and the
-        inclusion path. Returns the verified proof; raises ValueError if it does not verify."""
+        inclusion path; with ``witnesses``, the checkpoint's quorum of cosignatures. Returns the
+        verified proof; raises ValueError if it does not verify."""
         deadline = time.monotonic() + wait_seconds
         while True:
             try:
@@ -264,7 +289,7 @@ class Client(_Base):
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.2)
-        if not verify_proof(proof, keys_from(self.get_public_key()), receipt):
+        if not verify_proof(proof, keys_from(self.get_public_key()), receipt, witnesses=witnesses):
             raise ValueError(f"the proof of {audit_id} does not verify")
         return proof
 
@@ -441,6 +466,22 @@ class AsyncClient(_Base):
     async def get_public_key(self) -> PublicKeys:
         """OpenAPI: getPublicKey"""
         return cast(PublicKeys, await self._json(_ops.get_public_key()))
+
+    async def get_log_checkpoint(self, *, tenant_id: str | None = None) -> str:
+        """OpenAPI: getLogCheckpoint"""
+        return (await self._send(_ops.get_log_checkpoint(tenant_id))).text
+
+    async def get_verifier_keys(self, tenant_id: str) -> dict[str, Any]:
+        """OpenAPI: getVerifierKeys"""
+        return dict(await self._json(_ops.get_verifier_keys(tenant_id)))
+
+    async def get_tile(self, path: str, *, tenant_id: str | None = None) -> bytes:
+        """OpenAPI: getTile"""
+        return (await self._send(_ops.get_tile(path, tenant_id))).content
+
+    async def get_entry_bundle(self, path: str, *, tenant_id: str | None = None) -> bytes:
+        """OpenAPI: getEntryBundle"""
+        return (await self._send(_ops.get_entry_bundle(path, tenant_id))).content
 
     async def run_integrity(self) -> dict[str, Any]:
         """OpenAPI: runIntegrity"""

@@ -12,6 +12,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from auditlog_sdk.notes import WitnessPolicy, checkpoint_note_ok
+
 CHECKPOINT_ORIGIN = "auditlog-checkpoint/v1"
 
 
@@ -134,12 +136,20 @@ def keys_from(document: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 def verify_proof(
-    proof: Mapping[str, Any], public_keys: Mapping[str, bytes], receipt: str | None = None
+    proof: Mapping[str, Any],
+    public_keys: Mapping[str, bytes],
+    receipt: str | None = None,
+    *,
+    witnesses: WitnessPolicy | None = None,
 ) -> bool:
     """A ``getEventProof`` answer: signature, record → leaf (when the payload still exists), the
-    receipt given at write time (if any) and the inclusion path to the signed root."""
+    receipt given at write time (if any) and the inclusion path to the signed root. With
+    ``witnesses``, the checkpoint's signed note must also carry the policy's quorum of
+    cosignatures (a checkpoint without them is refused)."""
     checkpoint = proof["checkpoint"]
     if not verify_checkpoint(checkpoint, public_keys):
+        return False
+    if witnesses is not None and not checkpoint_note_ok(checkpoint, public_keys.values(), witnesses):
         return False
     if checkpoint["tree_size"] != proof["tree_size"]:
         return False
