@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the machine packages the tests use, if missing: redis-server (the Redis stand-in),
 # prometheus (its promtool checks the alert rules), golang-go (Debian's Go toolchain, which
-# builds and tests the Go SDK in sdk/go), chromium (the Backstage plugin's browser tests;
-# Debian's build, never a downloaded one) and npm (installs the Terraform providers' published
-# schemas, @cdktf/provider-google, for tests/unit/test_terraform_schema.py).
+# builds and tests the Go SDK in sdk/go), golang-golang-x-mod-dev (golang.org/x/mod's note and
+# tlog packages, which check our C2SP checkpoints and tiles), chromium (the Backstage plugin's
+# browser tests; Debian's build, never a downloaded one) and npm (installs the Terraform
+# providers' published schemas, @cdktf/provider-google, for tests/unit/test_terraform_schema.py).
 # The gcloud emulators (Pub/Sub, Firestore) come with the gcloud SDK in this machine image and
 # cannot be installed from the package registries; tests that need them skip where they are
 # absent, except under CI=true.
@@ -12,6 +13,7 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks monitoring/
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/note ] || missing+=(golang-golang-x-mod-dev)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # the provider schemas for terraform/
 [ ${#missing[@]} -eq 0 ] && exit 0
