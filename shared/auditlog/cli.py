@@ -17,6 +17,8 @@ from auditlog.witness.cli import add_commands as add_witness_commands
 if TYPE_CHECKING:
     import httpx
 
+    from auditlog.ledger.notes import WitnessPolicy
+
 ROLES = ("audit_reader", "audit_admin", "audit_writer", "audit_export", "system_admin")
 
 
@@ -261,6 +263,22 @@ def _dev_token(settings: Settings, tenant: str, roles: list[str]) -> str:
     return issuer.issue(tenant_id=tenant, roles=roles, subject="auditlog-cli")
 
 
+def _witness_policy(command: str, args: argparse.Namespace) -> tuple[WitnessPolicy | None, int]:
+    """(the policy of ``--witness``/``--quorum``, or None; 0) or (None, 2) after saying why."""
+    from auditlog.ledger.notes import NoteError, WitnessPolicy
+
+    if not args.witness:
+        if args.quorum:
+            print(f"{command}: --quorum needs --witness keys", file=sys.stderr)
+            return None, 2
+        return None, 0
+    try:
+        return WitnessPolicy.parse(args.witness, args.quorum), 0
+    except NoteError as exc:
+        print(f"{command}: --witness/--quorum: {exc}", file=sys.stderr)
+        return None, 2
+
+
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     import time
 
@@ -268,6 +286,9 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.ledger.verify import verify_tenants
     from auditlog.runtime.tools import open_for_verification
 
+    witnesses, failed = _witness_policy("verify", args)
+    if failed:
+        return failed
     since = None
     if args.since_checkpoint:
         try:
@@ -294,6 +315,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
                 sources.public_keys,
                 tenants,
                 since=since,
+                witnesses=witnesses,
             )
         )
         elapsed = time.perf_counter() - started
@@ -314,14 +336,31 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.ledger.manifest import verify_export
 
+    witnesses, failed = _witness_policy("verify-export", args)
+    if failed:
+        return failed
     try:
         with open(args.file, "rb") as lines:
-            check = verify_export(lines, bytes.fromhex(args.public_key) if args.public_key else None)
+            key = bytes.fromhex(args.public_key) if args.public_key else None
+            check = verify_export(lines, key, witnesses)
     except OSError as exc:
         print(f"verify-export: {exc}", file=sys.stderr)
         return 2
     print(orjson.dumps(check.as_dict(), option=orjson.OPT_INDENT_2).decode())
     return 0 if check.ok else 1
+
+
+def _witness_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--witness",
+        action="append",
+        metavar="VKEY",
+        help="a witness's verifier key (C2SP vkey, cosignature type) that must have cosigned "
+        "(repeatable); with it, a checkpoint lacking the quorum fails",
+    )
+    command.add_argument(
+        "--quorum", type=int, help="how many of the --witness keys must have cosigned (default: all)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -394,11 +433,13 @@ def _add_data_commands(sub: Any) -> None:
         "--since-checkpoint", help="a checkpoint JSON kept earlier: today's log must extend it"
     )
     verify.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the configured one)")
+    _witness_arguments(verify)
     verify.set_defaults(run=_verify)
 
     verify_file = sub.add_parser("verify-export", help="check an export taken with manifest=true, offline")
     verify_file.add_argument("file", help="the NDJSON export with its manifest line")
     verify_file.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the file's)")
+    _witness_arguments(verify_file)
     verify_file.set_defaults(run=_verify_export)
 
 

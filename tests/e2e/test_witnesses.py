@@ -216,6 +216,64 @@ def test_a_witness_killed_with_sigkill_keeps_what_it_cosigned(stack: Stack) -> N
     assert (stale.status_code, stale.text) == (409, f"{held}\n")
 
 
+def _cli(stack: Stack, *args: str) -> tuple[int, dict[str, Any] | None, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "auditlog.cli", *args],
+        env={
+            **os.environ,
+            "AUDITLOG_ENVIRONMENT": "development",
+            "AUDITLOG_DATA_DIR": str(stack.log.data_dir),
+            **stack.log.env,
+        },
+        capture_output=True,
+        timeout=120,
+    )
+    out = json.loads(done.stdout) if done.returncode in (0, 1) else None
+    return done.returncode, out, done.stderr.decode()
+
+
+def test_an_auditor_requires_the_quorum_offline(stack: Stack, tmp_path: Path) -> None:
+    """`auditlog verify-export` and `auditlog verify` with --witness/--quorum: the witnesses'
+    cosignatures pass; a policy naming a witness that never cosigned fails, and says why."""
+    tenant = f"wit-{uuid.uuid4().hex[:8]}"
+    stranger = notes.NoteKey("elsewhere.example/w", notes.COSIGNATURE_V1, bytes(range(32))).vkey
+    both = [a for v in stack.vkeys for a in ("--witness", v)]
+    mixed = ["--witness", stack.vkeys[0], "--witness", stranger, "--quorum", "2"]
+    with _client(stack, tenant) as client:
+        assert client.post("/api/v1/audit/events/batch", json={"events": _events(12)}).status_code == 202
+        wait_for(lambda: _final_size(stack, client) >= 12, timeout=10)
+        client.headers["authorization"] = f"Bearer {stack.log.token(tenant, ['audit_export'])}"
+        exported = client.get("/api/v1/audit/events/export", params={"manifest": "true", "proofs": "true"})
+        assert exported.status_code == 200, exported.text
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(exported.content)
+    key = ["--public-key", LOG.public_key.hex()]
+
+    code, report, _ = _cli(stack, "verify-export", str(path), *key, *both)
+    assert code == 0 and report is not None and report["problems"] == [], report
+    assert report["covered_by_checkpoint"] >= 12
+    code, report, _ = _cli(stack, "verify-export", str(path), *key, *mixed)
+    assert code == 1 and report is not None
+    assert any("cosigned by 1 of the witnesses given; the quorum is 2" in p for p in report["problems"])
+    code, _, err = _cli(stack, "verify-export", str(path), *key, "--witness", "not a key")
+    assert code == 2 and "--witness" in err
+    code, _, err = _cli(stack, "verify-export", str(path), *key, *both, "--quorum", "3")
+    assert code == 2 and "quorum of 3" in err
+
+    stack.log.stop()  # the embedded store is read while no server writes to it
+    try:
+        code, summary, err = _cli(stack, "verify", "--tenant", tenant, *key, *both)
+        assert code == 0 and summary is not None, err
+        (checked,) = summary["tenants"]
+        assert checked["findings"] == [] and checked["tree_size"] >= 12
+        code, summary, err = _cli(stack, "verify", "--tenant", tenant, *key, *mixed)
+        assert code == 1 and summary is not None, err
+        kinds = {f["kind"] for f in summary["tenants"][0]["findings"]}
+        assert kinds == {"unwitnessed"}
+    finally:
+        stack.log.start()
+
+
 def test_a_log_that_rewrites_an_event_and_re_signs_is_caught(stack: Stack) -> None:
     tenant = f"wit-{uuid.uuid4().hex[:8]}"
     with _client(stack, tenant) as client:

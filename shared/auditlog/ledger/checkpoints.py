@@ -200,3 +200,27 @@ def note_matches(checkpoint: Checkpoint, public_keys: Iterable[bytes]) -> bool:
         and opened.root_hash == checkpoint.root_hash
         and opened.extensions == (TIMESTAMP_EXTENSION + checkpoint.timestamp,)
     )
+
+
+def unwitnessed(
+    checkpoint: Checkpoint, public_keys: Iterable[bytes], policy: notes.WitnessPolicy
+) -> str | None:
+    """Why the checkpoint does not satisfy ``policy`` (the witnesses an auditor trusts, k of n),
+    or None when at least k of them cosigned its note; signatures by witnesses the policy does
+    not name are ignored, one that fails verification rejects the note (signed-note's rule)."""
+    if policy.quorum == 0:
+        return None
+    if checkpoint.note is None:
+        return f"the checkpoint of size {checkpoint.tree_size} has no signed note to cosign"
+    try:
+        origin = CheckpointText.parse(notes.split(checkpoint.note)[0]).origin
+        keys = [NoteKey(origin, notes.ED25519, k) for k in public_keys]
+        opened = notes.open_checkpoint(checkpoint.note, keys, policy.witnesses)
+    except notes.NoteError as exc:
+        return f"the checkpoint of size {checkpoint.tree_size}: {exc}"
+    if not policy.satisfied_by(opened):
+        return (
+            f"the checkpoint of size {checkpoint.tree_size} is cosigned by {len(opened.cosigners)} of "
+            f"the witnesses given; the quorum is {policy.quorum}"
+        )
+    return None

@@ -12,8 +12,15 @@ from typing import Any
 import orjson
 
 from auditlog.ledger import merkle, tree
-from auditlog.ledger.checkpoints import Checkpoint, CheckpointSigner, key_id_of, verify_checkpoint
+from auditlog.ledger.checkpoints import (
+    Checkpoint,
+    CheckpointSigner,
+    key_id_of,
+    unwitnessed,
+    verify_checkpoint,
+)
 from auditlog.ledger.leaves import event_leaf_hash
+from auditlog.ledger.notes import WitnessPolicy
 from auditlog.ports.integrity import IntegrityStore
 
 EXPORT_FORMAT = "auditlog-export/v1"
@@ -37,8 +44,9 @@ def manifest_lines(
     columns as text, encrypted fields sealed), then one ``{"manifest": ...}`` line: the
     checkpoint the export was taken against, the signing key, and per line its leaf index and
     hash (and on request its inclusion path). The manifest's entries are spooled to a temporary
-    file as the records go, and the line is streamed from it: memory stays bounded."""
-    checkpoint = log.latest_checkpoint(tenant)
+    file as the records go, and the line is streamed from it: memory stays bounded. The
+    checkpoint is the newest final one (with witnesses, cosigned by their quorum)."""
+    checkpoint = log.latest_checkpoint(tenant, final=True)
     size = checkpoint.tree_size if checkpoint else 0
     count = 0
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
@@ -95,9 +103,12 @@ class ExportCheck:
         }
 
 
-def verify_export(lines: Iterator[bytes], trusted_key: bytes | None) -> ExportCheck:
+def verify_export(
+    lines: Iterator[bytes], trusted_key: bytes | None, witnesses: WitnessPolicy | None = None
+) -> ExportCheck:
     """Check an export with manifest offline. ``trusted_key``: the raw Ed25519 key the auditor
-    trusts; without it the key embedded in the file is used (and said so)."""
+    trusts; without it the key embedded in the file is used (and said so). ``witnesses``: the
+    cosigners the auditor trusts and how many must have cosigned the checkpoint."""
     problems: list[str] = []
     records: list[dict[str, Any]] = []
     manifest: dict[str, Any] | None = None
@@ -128,6 +139,8 @@ def verify_export(lines: Iterator[bytes], trusted_key: bytes | None) -> ExportCh
     checkpoint = Checkpoint.from_dict(manifest["checkpoint"]) if manifest.get("checkpoint") else None
     if checkpoint is None or not verify_checkpoint(checkpoint, keys):
         problems.append("the checkpoint's signature does not verify")
+    elif witnesses is not None and (why := unwitnessed(checkpoint, keys.values(), witnesses)):
+        problems.append(why)
     covered = proofs = 0
     seen: set[int] = set()
     for number, (record, entry) in enumerate(zip(records, entries, strict=False), 1):

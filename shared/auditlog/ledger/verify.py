@@ -30,8 +30,9 @@ from operator import eq, not_
 from typing import Any, TypeVar
 
 from auditlog.ledger import merkle
-from auditlog.ledger.checkpoints import Checkpoint, verify_checkpoint
+from auditlog.ledger.checkpoints import Checkpoint, unwitnessed, verify_checkpoint
 from auditlog.ledger.leaves import event_leaf_hash, record_from_row
+from auditlog.ledger.notes import WitnessPolicy
 from auditlog.ledger.tree import read_spine
 from auditlog.model.event import parse_rfc3339
 from auditlog.ports.integrity import IntegrityStore
@@ -50,6 +51,7 @@ T = TypeVar("T")
 class Finding:
     kind: (
         str  # edited | deleted | inserted | reordered | truncated | spine_altered | signature | inconsistent
+        # | unwitnessed
     )
     detail: str
     audit_id: str | None = None
@@ -106,6 +108,7 @@ def verify_tenant(
     tenant: str,
     *,
     since: Checkpoint | None = None,
+    witnesses: WitnessPolicy | None = None,
     now: datetime | None = None,
     progress: Progress | None = _stderr_progress,
     progress_every: int = 1_000_000,
@@ -116,6 +119,7 @@ def verify_tenant(
         public_keys,
         [tenant],
         since=since,
+        witnesses=witnesses,
         now=now,
         progress=progress,
         progress_every=progress_every,
@@ -130,6 +134,7 @@ def verify_tenants(
     tenants: list[str],
     *,
     since: Checkpoint | None = None,
+    witnesses: WitnessPolicy | None = None,
     now: datetime | None = None,
     progress: Progress | None = _stderr_progress,
     progress_every: int = 1_000_000,
@@ -138,7 +143,8 @@ def verify_tenants(
     """Each tenant's report, in order. The store is read once per group of consecutive tenants
     holding up to ``group_leaves`` leaves together (a larger tenant is a group of its own), and
     the next group's digests are computed while one is checked. ``since`` applies to the tenant
-    it belongs to."""
+    it belongs to. With ``witnesses``, the checkpoint checked against is the newest one the
+    policy's quorum cosigned; a tenant without one is reported ``unwitnessed``."""
     now = now or datetime.now(UTC)
     sizes = {tenant: log.state(tenant).frontier.size for tenant in tenants}
     groups = _groups([(tenant, sizes[tenant]) for tenant in tenants], group_leaves)
@@ -148,7 +154,7 @@ def verify_tenants(
         upcoming = _prefetched(store.leaf_digests(groups[i + 1])) if i + 1 < len(groups) else None
         assert current is not None
         checks = {
-            tenant: _check_log(log, public_keys, tenant, sizes[tenant], _own(since, tenant))
+            tenant: _check_log(log, public_keys, tenant, sizes[tenant], _own(since, tenant), witnesses)
             for tenant in group
         }
         yield from _check_events(store, log, checks, current, now, progress, progress_every)
@@ -185,21 +191,32 @@ def _groups(sizes: list[tuple[str, int]], limit: int) -> list[list[str]]:
 
 
 def _check_log(
-    log: IntegrityStore, public_keys: dict[str, bytes], tenant: str, leaves: int, since: Checkpoint | None
+    log: IntegrityStore,
+    public_keys: dict[str, bytes],
+    tenant: str,
+    leaves: int,
+    since: Checkpoint | None,
+    witnesses: WitnessPolicy | None,
 ) -> _TenantCheck:
-    """Steps 1 to 3: the checkpoint's signature, the spine (``leaves`` long, as the tree's state
-    says) against the signed roots, and the earlier checkpoint as a prefix."""
+    """Steps 1 to 3: the checkpoint's signature (and cosignatures), the spine (``leaves`` long,
+    as the tree's state says) against the signed roots, and the earlier checkpoint as a prefix."""
     check = _TenantCheck(TenantReport(tenant))
     report = check.report
     found = report.findings.append
-    checkpoint = log.latest_checkpoint(tenant)
+    witnessed = witnesses is not None and witnesses.quorum > 0
+    checkpoint = log.latest_checkpoint(tenant, final=witnessed)
     if checkpoint is None:
-        found(Finding("signature", "the tenant has no signed checkpoint"))
+        if witnessed:
+            found(Finding("unwitnessed", "no checkpoint of the tenant is cosigned by the witnesses' quorum"))
+        else:
+            found(Finding("signature", "the tenant has no signed checkpoint"))
         return check
     report.checkpoint = checkpoint.as_dict()
     report.tree_size = size = checkpoint.tree_size
     if not verify_checkpoint(checkpoint, public_keys):
         found(Finding("signature", f"the checkpoint of size {size} does not verify with the published key"))
+    elif witnesses is not None and (why := unwitnessed(checkpoint, public_keys.values(), witnesses)):
+        found(Finding("unwitnessed", why))
     if since is not None:
         if since.tenant_id != tenant or not verify_checkpoint(since, public_keys):
             found(
