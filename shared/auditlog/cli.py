@@ -279,6 +279,22 @@ def _witness_policy(command: str, args: argparse.Namespace) -> tuple[WitnessPoli
         return None, 2
 
 
+def _public_keys(command: str, args: argparse.Namespace) -> list[bytes] | None:
+    """The ``--public-key`` values as raw keys, or None after saying which is malformed."""
+    keys = []
+    for text in args.public_key or ():
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            why = "is not an Ed25519 key (64 hex characters)"
+            print(f"{command}: --public-key {text!r} {why}", file=sys.stderr)
+            return None
+        keys.append(key)
+    return keys
+
+
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
     import time
 
@@ -287,8 +303,9 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.runtime.tools import open_for_verification
 
     witnesses, failed = _witness_policy("verify", args)
-    if failed:
-        return failed
+    keys = _public_keys("verify", args)
+    if failed or keys is None:
+        return failed or 2
     since = None
     if args.since_checkpoint:
         try:
@@ -297,7 +314,10 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
             print(f"verify: --since-checkpoint: {exc}", file=sys.stderr)
             return 2
     try:
-        sources = open_for_verification(settings, bytes.fromhex(args.public_key) if args.public_key else None)
+        sources = open_for_verification(settings, keys)
+    except ConfigurationError as exc:
+        print(f"verify: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # e.g. DuckDB held by a running server
         print(
             f"verify: cannot open the stores ({type(exc).__name__}: {exc}); the embedded store "
@@ -337,12 +357,12 @@ def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.ledger.manifest import verify_export
 
     witnesses, failed = _witness_policy("verify-export", args)
-    if failed:
-        return failed
+    keys = _public_keys("verify-export", args)
+    if failed or keys is None:
+        return failed or 2
     try:
         with open(args.file, "rb") as lines:
-            key = bytes.fromhex(args.public_key) if args.public_key else None
-            check = verify_export(lines, key, witnesses)
+            check = verify_export(lines, keys, witnesses)
     except OSError as exc:
         print(f"verify-export: {exc}", file=sys.stderr)
         return 2
@@ -432,13 +452,22 @@ def _add_data_commands(sub: Any) -> None:
     verify.add_argument(
         "--since-checkpoint", help="a checkpoint JSON kept earlier: today's log must extend it"
     )
-    verify.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the configured one)")
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        help="a trusted Ed25519 key of the log, hex (repeatable, for keys retired by a rotation; "
+        "default: the configured signing key and AUDITLOG_RETIRED_PUBLIC_KEYS)",
+    )
     _witness_arguments(verify)
     verify.set_defaults(run=_verify)
 
     verify_file = sub.add_parser("verify-export", help="check an export taken with manifest=true, offline")
     verify_file.add_argument("file", help="the NDJSON export with its manifest line")
-    verify_file.add_argument("--public-key", help="the trusted Ed25519 key, hex (default: the file's)")
+    verify_file.add_argument(
+        "--public-key",
+        action="append",
+        help="a trusted Ed25519 key of the log, hex (repeatable; default: the keys in the file)",
+    )
     _witness_arguments(verify_file)
     verify_file.set_defaults(run=_verify_export)
 

@@ -7,7 +7,7 @@ import socket
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -187,7 +187,7 @@ class Settings(BaseSettings):
         "`<log_origin>/<tenant_id>` (a schema-less URL such as `audit.example.com/log`); required "
         "outside development, where it defaults to `<host name>/auditlog`",
     )
-    retired_public_keys: tuple[str, ...] = Field(
+    retired_public_keys: tuple[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")], ...] = Field(
         (),
         description="earlier signing keys' Ed25519 public keys (64 hex characters each, a JSON "
         "list), still published for a rotation's overlap so that older checkpoints keep verifying",

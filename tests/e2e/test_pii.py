@@ -12,9 +12,11 @@ import duckdb
 import orjson
 import pytest
 
+from auditlog.backends.embedded.local_keys import AesKeyWrapper
 from auditlog.backends.embedded.sqlite_state import SqliteStateStore
 from auditlog.ingest.pii import PiiProtector, TenantSecrets
 from auditlog.ingest.subjects import SubjectKeys
+from auditlog.runtime.keys import WRAPPING_KEY_FILE
 from tests.conftest import LocalService, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +88,11 @@ def test_protected_values_appear_nowhere_and_hashes_stay_searchable(fresh_servic
         assert value.encode() not in exported, f"raw {name} reached an export"
     assert "visa" in table_text, "the check would see a value that is stored"
 
-    # The hash a reader can compute for a value it knows, with the tenant's key.
+    # The hash a reader can compute for a value it knows, with the tenant's key (kept wrapped
+    # by the key beside the stores, so the state file alone does not give it away).
     state = SqliteStateStore(fresh_service.data_dir / "state.sqlite3")
-    protector = PiiProtector(TenantSecrets(state), SubjectKeys(state))
+    with pytest.raises(RuntimeError, match="readable"):
+        PiiProtector(TenantSecrets(state), SubjectKeys(state)).hash_for_search(tenant, raw["user"])
+    wrapper = AesKeyWrapper((fresh_service.data_dir / WRAPPING_KEY_FILE).read_bytes())
+    protector = PiiProtector(TenantSecrets(state, wrapper), SubjectKeys(state, wrapper=wrapper))
     assert protector.hash_for_search(tenant, raw["user"]) == stored["user_id"]

@@ -104,10 +104,11 @@ class ExportCheck:
 
 
 def verify_export(
-    lines: Iterator[bytes], trusted_key: bytes | None, witnesses: WitnessPolicy | None = None
+    lines: Iterator[bytes], trusted_keys: list[bytes], witnesses: WitnessPolicy | None = None
 ) -> ExportCheck:
-    """Check an export with manifest offline. ``trusted_key``: the raw Ed25519 key the auditor
-    trusts; without it the key embedded in the file is used (and said so). ``witnesses``: the
+    """Check an export with manifest offline. ``trusted_keys``: the raw Ed25519 keys the auditor
+    trusts (a rotation's old and new); without any, the keys embedded in the file are used (and
+    said so). ``witnesses``: the
     cosigners the auditor trusts and how many must have cosigned the checkpoint."""
     problems: list[str] = []
     records: list[dict[str, Any]] = []
@@ -132,8 +133,8 @@ def verify_export(
     if len(entries) != len(records) or manifest.get("count") != len(records):
         problems.append(f"the manifest lists {len(entries)} leaves for {len(records)} records")
     keys = {k["key_id"]: bytes.fromhex(k["public_key"]) for k in manifest.get("public_keys", [])}
-    if trusted_key is not None:
-        keys = {key_id_of(trusted_key): trusted_key}
+    if trusted_keys:
+        keys = {key_id_of(k): k for k in trusted_keys}
     else:
         problems.append("no --public-key given: trusting the key embedded in the file")
     checkpoint = Checkpoint.from_dict(manifest["checkpoint"]) if manifest.get("checkpoint") else None

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditlog.errors import ConfigurationError
 from auditlog.ledger.checkpoints import Ed25519Signer, key_id_of
 from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.store import EventStore
-from auditlog.runtime.keys import SIGNING_KEY_FILE
+from auditlog.runtime.keys import SIGNING_KEY_FILE, signing_key
 from auditlog.settings import Backend, Settings
 
 
@@ -78,17 +79,20 @@ class VerificationSources:
         self.integrity.close()
 
 
-def open_for_verification(settings: Settings, public_key: bytes | None = None) -> VerificationSources:
-    """The event store read-only and the integrity store. The trusted key is ``public_key`` if
-    given, else the one of the configured signing key."""
-    if public_key is None:
-        seed = (
-            bytes.fromhex(settings.signing_key.get_secret_value())
-            if settings.signing_key
-            else (settings.data_dir / SIGNING_KEY_FILE).read_bytes()
-        )
-        public_key = Ed25519Signer(seed).public_key
-    keys = {key_id_of(public_key): public_key}
+def open_for_verification(settings: Settings, public_keys: list[bytes] | None = None) -> VerificationSources:
+    """The event store read-only and the integrity store. The trusted keys are ``public_keys``
+    if given, else the configured signing key's (a seed, the development key file, or Cloud KMS)
+    and the retired keys still published."""
+    if not public_keys:
+        signer = signing_key(settings)
+        if signer is None and (settings.data_dir / SIGNING_KEY_FILE).is_file():
+            signer = Ed25519Signer((settings.data_dir / SIGNING_KEY_FILE).read_bytes())
+        if signer is None:
+            raise ConfigurationError(
+                "no signing key is configured here: give the log's public key(s) with --public-key"
+            )
+        public_keys = [signer.public_key, *(bytes.fromhex(k) for k in settings.retired_public_keys)]
+    keys = {key_id_of(k): k for k in public_keys}
     if settings.backend is Backend.GCP:
         from auditlog.backends.gcp.bigquery_store import BigQueryEventStore
         from auditlog.backends.gcp.clients import bigquery_client, firestore_client

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
@@ -25,4 +26,7 @@ class AesKeyWrapper:
         return nonce + self._aead.encrypt(nonce, secret, context)
 
     def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
-        return self._aead.decrypt(wrapped[:12], wrapped[12:], context)
+        try:
+            return self._aead.decrypt(wrapped[:12], wrapped[12:], context)
+        except InvalidTag:
+            raise ValueError("the wrapped secret or its context was altered") from None
