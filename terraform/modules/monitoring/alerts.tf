@@ -44,6 +44,10 @@ locals {
       absent_over_time(${local.user}_checkpoints_signed{${local.run}}[5m])
         and on() (count_over_time(${local.user}_checkpoints_signed{${local.run}}[7d]) > 0)
     EOT
+    # A witness refused a checkpoint as a fork (the integrity job logs `witness_refused`).
+    AuditLogWitnessRefusedFork = <<-EOT
+      sum(increase(${local.user}_witness_forks{${local.run}}[15m])) > 0
+    EOT
     # Runs that logged outcome "failed", and runs that never logged because they timed out or
     # crashed (their request answered 5xx).
     AuditLogRetentionFailing = <<-EOT

@@ -18,6 +18,17 @@ resource "google_logging_metric" "checkpoints_signed" {
   }
 }
 
+resource "google_logging_metric" "witness_forks" {
+  project     = var.project_id
+  name        = "auditlog_${var.environment}_witness_forks"
+  description = "Checkpoints a witness refused as inconsistent with what it cosigned before (log line `witness_refused` with fork true): the log's history changed."
+  filter      = "${local.runs} AND jsonPayload.event=\"witness_refused\" AND jsonPayload.fork=true"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+  }
+}
+
 resource "google_logging_metric" "retention_failures" {
   project     = var.project_id
   name        = "auditlog_${var.environment}_retention_failures"
@@ -82,6 +93,7 @@ resource "google_monitoring_alert_policy" "alert" {
   # And create the metrics first, so even a validating API finds them as soon as it can.
   depends_on = [
     google_logging_metric.checkpoints_signed,
+    google_logging_metric.witness_forks,
     google_logging_metric.retention_failures,
     google_logging_metric.retention_completed,
     google_logging_metric.poison_messages,
