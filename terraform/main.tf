@@ -21,27 +21,30 @@ module "platform" {
 }
 
 module "functions" {
-  source                 = "./modules/functions"
-  project_id             = module.platform.project_id
-  region                 = var.region
-  environment            = var.environment
-  repo_root              = abspath("${path.root}/..")
-  sizing                 = local.profile.sizing
-  dataset_id             = module.platform.dataset_id
-  table_id               = module.platform.table_id
-  topic_id               = module.platform.topic_id
-  topic_name             = module.platform.topic_name
-  dead_letter_topic_id   = module.platform.dead_letter_topic_id
-  dead_letter_topic_name = module.platform.dead_letter_topic_name
-  pubsub_agent           = module.platform.pubsub_agent
-  vpc_connector_id       = module.platform.vpc_connector_id
-  firestore_database     = module.platform.firestore_database
-  secrets                = module.platform.secrets
-  redis_ca_cert          = module.platform.redis_ca_cert
-  jwt_issuer             = var.jwt_issuer
-  jwt_jwks_url           = var.jwt_jwks_url
-  jwt_audience           = var.jwt_audience
-  kms_key_name           = module.platform.regional_kms_key
+  source                  = "./modules/functions"
+  project_id              = module.platform.project_id
+  region                  = var.region
+  environment             = var.environment
+  repo_root               = abspath("${path.root}/..")
+  sizing                  = local.profile.sizing
+  dataset_id              = module.platform.dataset_id
+  table_id                = module.platform.table_id
+  topic_id                = module.platform.topic_id
+  topic_name              = module.platform.topic_name
+  dead_letter_topic_id    = module.platform.dead_letter_topic_id
+  dead_letter_topic_name  = module.platform.dead_letter_topic_name
+  pubsub_agent            = module.platform.pubsub_agent
+  vpc_connector_id        = module.platform.vpc_connector_id
+  firestore_database      = module.platform.firestore_database
+  secrets                 = module.platform.secrets
+  redis_ca_cert           = module.platform.redis_ca_cert
+  jwt_issuer              = var.jwt_issuer
+  jwt_jwks_url            = var.jwt_jwks_url
+  jwt_audience            = var.jwt_audience
+  kms_key_name            = module.platform.regional_kms_key
+  kms_signing_key_id      = module.platform.signing_key_id
+  kms_signing_key_version = module.platform.signing_key_version
+  kms_wrapping_key        = module.platform.wrapping_key
 }
 
 module "gateway" {

@@ -109,6 +109,10 @@ FUNCTION_VARS = {
         for n in ("AUDITLOG_CURSOR_SECRET", "AUDITLOG_SIGNING_KEY", "AUDITLOG_REDIS_URL")
     },
     "redis_ca_cert": "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----",
+    "kms_signing_key_id": "projects/p-1/locations/r/keyRings/k/cryptoKeys/checkpoint-signing",
+    "kms_signing_key_version": "projects/p-1/locations/r/keyRings/k/cryptoKeys/checkpoint-signing"
+    "/cryptoKeyVersions/1",
+    "kms_wrapping_key": "projects/p-1/locations/r/keyRings/k/cryptoKeys/key-wrapping",
 }
 MONITORING_VARS = {
     "project_id": "p-1",
@@ -889,3 +893,28 @@ def test_capacity_pricing_is_switched_by_one_validated_variable() -> None:
         assert body["count"] == "${var.bigquery_editions == null ? 0 : 1}"
     assert assignment["job_type"] == "QUERY" and assignment["assignee"] == "projects/${var.project_id}"
     assert "bigqueryreservation.googleapis.com" in text("modules/platform/main.tf")
+
+
+# -- issue 23: keys the operator cannot copy -------------------------------------------------------
+
+
+def test_the_log_signs_in_kms_and_wraps_tenant_keys_with_a_key_that_outlives_a_destroy() -> None:
+    signing = one("google_kms_crypto_key", "signing")
+    assert signing["purpose"] == "ASYMMETRIC_SIGN"
+    assert signing["version_template"][0]["algorithm"] == "EC_SIGN_ED25519"
+    wrapping = one("google_kms_crypto_key", "wrapping")
+    assert wrapping["purpose"] == "ENCRYPT_DECRYPT"
+    for name, body in resources("google_kms_crypto_key"):
+        assert prevent_destroy(body), f"google_kms_crypto_key.{name} needs lifecycle.prevent_destroy"
+    # Every function finds both keys; only those that sign checkpoints may sign.
+    evaluated = _function_locals("prod")
+    for fn, env in evaluated["env_by_function"].items():
+        assert env["AUDITLOG_KMS_SIGNING_KEY"] == FUNCTION_VARS["kms_signing_key_version"], fn
+        assert env["AUDITLOG_KMS_WRAPPING_KEY"] == FUNCTION_VARS["kms_wrapping_key"], fn
+    signers = {fn for fn, names in evaluated["secret_names"].items() if "AUDITLOG_SIGNING_KEY" in names}
+    assert signers == {"query", "retention"}
+    grant = one("google_kms_crypto_key_iam_member", "signing")
+    assert grant["role"] == "roles/cloudkms.signerVerifier" and "AUDITLOG_SIGNING_KEY" in grant["for_each"]
+    assert one("google_kms_crypto_key_iam_member", "wrapping")["role"] == (
+        "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    )

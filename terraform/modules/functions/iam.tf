@@ -192,3 +192,20 @@ resource "google_service_account_iam_member" "agent_token_creator" {
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = var.pubsub_agent
 }
+
+# Cloud KMS: the functions that sign checkpoints (the same that hold AUDITLOG_SIGNING_KEY) may
+# sign with the log's key and read its public half, nothing else; every function may wrap and
+# unwrap tenant and subject keys. No identity here may destroy, export or re-import a key.
+resource "google_kms_crypto_key_iam_member" "signing" {
+  for_each      = toset([for fn in local.functions : fn if contains(local.secret_names[fn], "AUDITLOG_SIGNING_KEY")])
+  crypto_key_id = var.kms_signing_key_id
+  role          = "roles/cloudkms.signerVerifier"
+  member        = google_service_account.fn[each.key].member
+}
+
+resource "google_kms_crypto_key_iam_member" "wrapping" {
+  for_each      = local.functions
+  crypto_key_id = var.kms_wrapping_key
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = google_service_account.fn[each.key].member
+}

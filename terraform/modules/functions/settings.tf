@@ -70,6 +70,10 @@ locals {
     AUDITLOG_JWT_AUDIENCE  = var.jwt_audience
     # Behind API Gateway and Google's front end: the caller is two hops from the right.
     AUDITLOG_TRUSTED_PROXY_HOPS = "2"
+    # Cloud KMS (iam.tf): checkpoints signed with a key that cannot be exported; tenant and
+    # subject keys wrapped, so a copy of Firestore alone reveals none.
+    AUDITLOG_KMS_SIGNING_KEY  = var.kms_signing_key_version
+    AUDITLOG_KMS_WRAPPING_KEY = var.kms_wrapping_key
   }
 
   env_by_function = {

@@ -169,3 +169,18 @@ variable "kms_key_name" {
   description = "Optional Cloud KMS key (in var.region) for the source bucket; null for Google-managed."
   default     = null
 }
+
+variable "kms_signing_key_id" {
+  description = "The Cloud KMS key (EC_SIGN_ED25519) that signs checkpoints."
+  type        = string
+}
+
+variable "kms_signing_key_version" {
+  description = "Its version in use (AUDITLOG_KMS_SIGNING_KEY)."
+  type        = string
+}
+
+variable "kms_wrapping_key" {
+  description = "The Cloud KMS key that wraps tenant and subject keys (AUDITLOG_KMS_WRAPPING_KEY)."
+  type        = string
+}

@@ -52,3 +52,42 @@ resource "google_kms_crypto_key_iam_member" "regional" {
     }
   }
 }
+
+# The log's own keys (docs/INTEGRITY.md, "Keys"): checkpoints are signed in Cloud KMS with an
+# Ed25519 key that cannot be exported, and the tenant HMAC keys and per-subject keys are
+# wrapped by a symmetric key (envelope encryption), so a copy of Firestore alone reveals none
+# of them. Both are kept on `terraform destroy`: losing the wrapping key loses every tenant's
+# keys, and a signing key's public half must outlive the checkpoints it signed.
+resource "google_kms_key_ring" "log" {
+  project    = var.project_id
+  name       = "auditlog-${var.environment}-log"
+  location   = var.region
+  depends_on = [time_sleep.apis]
+}
+
+resource "google_kms_crypto_key" "signing" {
+  name     = "checkpoint-signing"
+  key_ring = google_kms_key_ring.log.id
+  purpose  = "ASYMMETRIC_SIGN"
+  version_template {
+    algorithm        = "EC_SIGN_ED25519"
+    protection_level = var.kms_protection_level
+  }
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "google_kms_crypto_key" "wrapping" {
+  name            = "key-wrapping"
+  key_ring        = google_kms_key_ring.log.id
+  purpose         = "ENCRYPT_DECRYPT"
+  rotation_period = "7776000s" # 90 days; older versions keep unwrapping what they wrapped
+  version_template {
+    algorithm        = "GOOGLE_SYMMETRIC_ENCRYPTION"
+    protection_level = var.kms_protection_level
+  }
+  lifecycle {
+    prevent_destroy = true
+  }
+}

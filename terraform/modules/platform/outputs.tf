@@ -80,3 +80,17 @@ output "regional_kms_key" {
   description = "The regional CMEK key (source bucket), or null."
   depends_on  = [google_kms_crypto_key_iam_member.regional]
 }
+
+output "signing_key_version" {
+  description = "The Cloud KMS key version (EC_SIGN_ED25519) checkpoints are signed with."
+  value       = "${google_kms_crypto_key.signing.id}/cryptoKeyVersions/1"
+}
+
+output "signing_key_id" {
+  value = google_kms_crypto_key.signing.id
+}
+
+output "wrapping_key" {
+  description = "The Cloud KMS key that wraps tenant HMAC keys and per-subject keys."
+  value       = google_kms_crypto_key.wrapping.id
+}

@@ -131,3 +131,13 @@ variable "bigquery_editions" {
     error_message = "bigquery_editions: edition STANDARD, ENTERPRISE or ENTERPRISE_PLUS; 0 <= baseline_slots <= max_slots, max_slots > 0, both multiples of 50."
   }
 }
+
+variable "kms_protection_level" {
+  description = "Where the log's signing and wrapping keys live: SOFTWARE or HSM."
+  type        = string
+  default     = "SOFTWARE"
+  validation {
+    condition     = contains(["SOFTWARE", "HSM"], var.kms_protection_level)
+    error_message = "kms_protection_level is SOFTWARE or HSM."
+  }
+}
