@@ -70,17 +70,19 @@ locals {
     AUDITLOG_JWT_AUDIENCE  = var.jwt_audience
     # Behind API Gateway and Google's front end: the caller is two hops from the right.
     AUDITLOG_TRUSTED_PROXY_HOPS = "2"
-    # Cloud KMS (iam.tf): checkpoints signed with a key that cannot be exported; tenant and
-    # subject keys wrapped, so a copy of Firestore alone reveals none.
-    AUDITLOG_KMS_SIGNING_KEY  = var.kms_signing_key_version
+    # Cloud KMS (iam.tf): tenant and subject keys wrapped, so a copy of Firestore alone
+    # reveals none. The signing key: below, for the functions that sign checkpoints.
     AUDITLOG_KMS_WRAPPING_KEY = var.kms_wrapping_key
   }
+  # Checkpoints are signed with a KMS key that cannot be exported, by the functions that hold
+  # the signing secret today (query and retention); the others sign nothing.
+  kms_signing = { AUDITLOG_KMS_SIGNING_KEY = var.kms_signing_key_version }
 
   env_by_function = {
     ingest = local.env
-    query  = local.env
+    query  = merge(local.env, local.kms_signing)
     writer = local.env
-    retention = merge(local.env, {
+    retention = merge(local.env, local.kms_signing, {
       # Cloud Scheduler's Google ID tokens act as system_admin (retention and integrity jobs).
       AUDITLOG_SCHEDULER_SERVICE_ACCOUNT     = local.scheduler_email
       AUDITLOG_SCHEDULER_AUDIENCE            = local.retention_url
