@@ -904,6 +904,7 @@ def test_the_log_signs_in_kms_and_wraps_tenant_keys_with_a_key_that_outlives_a_d
     assert signing["version_template"][0]["algorithm"] == "EC_SIGN_ED25519"
     wrapping = one("google_kms_crypto_key", "wrapping")
     assert wrapping["purpose"] == "ENCRYPT_DECRYPT"
+    assert wrapping["rotation_period"] == f"{90 * 86400}s", "terraform/README.md says 90 days"
     for name, body in resources("google_kms_crypto_key"):
         assert prevent_destroy(body), f"google_kms_crypto_key.{name} needs lifecycle.prevent_destroy"
     # Every function wraps; only those that sign checkpoints find the signing key and may sign.

@@ -108,8 +108,8 @@ def verify_export(
 ) -> ExportCheck:
     """Check an export with manifest offline. ``trusted_keys``: the raw Ed25519 keys the auditor
     trusts (a rotation's old and new); without any, the keys embedded in the file are used (and
-    said so). ``witnesses``: the
-    cosigners the auditor trusts and how many must have cosigned the checkpoint."""
+    said so). ``witnesses``: the cosigners the auditor trusts and how many must have cosigned the
+    checkpoint."""
     problems: list[str] = []
     records: list[dict[str, Any]] = []
     manifest: dict[str, Any] | None = None

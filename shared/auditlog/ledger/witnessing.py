@@ -5,8 +5,8 @@ cosignatures join the checkpoint's note, and it becomes final once the quorum ha
 A witness that is down or slow delays only the cosignature (the rounds run beside sequencing,
 never in it); a witness that refuses a checkpoint as inconsistent with what it cosigned before
 (422), or that holds a larger tree than the log (a rollback), means the log's history changed:
-that is logged as ``witness_refused`` and counted in ``auditlog_integrity_witness_refusals_total``, which
-the alert rules watch.
+that is logged as ``witness_refused`` and counted in
+``auditlog_integrity_witness_refusals_total``, which the alert rules watch.
 """
 
 from __future__ import annotations

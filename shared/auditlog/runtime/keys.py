@@ -59,9 +59,15 @@ def checkpoint_signer(settings: Settings) -> CheckpointSigner | None:
     return CheckpointSigner(
         key,
         settings.checkpoint_origin(),
-        retired=[bytes.fromhex(k) for k in settings.retired_public_keys],
+        retired=retired_public_keys(settings),
         witnessed=quorum > 0,
     )
+
+
+
+def retired_public_keys(settings: Settings) -> list[bytes]:
+    """Earlier signing keys, still published so that older checkpoints keep verifying."""
+    return [bytes.fromhex(k) for k in settings.retired_public_keys]
 
 
 WRAPPING_KEY_FILE = "wrapping-key"

@@ -10,7 +10,7 @@ from auditlog.errors import ConfigurationError
 from auditlog.ledger.checkpoints import Ed25519Signer, key_id_of
 from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.store import EventStore
-from auditlog.runtime.keys import SIGNING_KEY_FILE, signing_key
+from auditlog.runtime.keys import SIGNING_KEY_FILE, retired_public_keys, signing_key
 from auditlog.settings import Backend, Settings
 
 
@@ -91,7 +91,7 @@ def open_for_verification(settings: Settings, public_keys: list[bytes] | None = 
             raise ConfigurationError(
                 "no signing key is configured here: give the log's public key(s) with --public-key"
             )
-        public_keys = [signer.public_key, *(bytes.fromhex(k) for k in settings.retired_public_keys)]
+        public_keys = [signer.public_key, *retired_public_keys(settings)]
     keys = {key_id_of(k): k for k in public_keys}
     if settings.backend is Backend.GCP:
         from auditlog.backends.gcp.bigquery_store import BigQueryEventStore
