@@ -13,8 +13,9 @@ function.
 Terraform runs this during the plan (`data "external"` in terraform/modules/functions):
 `python3 devtools/bundle.py --terraform` reads {"out": <dir>} on stdin and answers
 {"<name>_zip": <path>, "<name>_md5": <hex>} on stdout, so what is deployed is always built
-from the sources as they are. `make bundle` builds the same for a look. Standard library only:
-it runs under whatever python3 is next to terraform.
+from the sources as they are; {"functions": "witness"} in the query builds only those named
+(comma-separated; terraform/witness deploys the witness alone). `make bundle` builds them all for
+a look. Standard library only: it runs under whatever python3 is next to terraform.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The log's four functions (terraform/modules/functions), and the witness, deployed on its own.
 FUNCTIONS = ("ingest", "query", "retention", "writer")
+WITNESS = "witness"
+EVERY = (*FUNCTIONS, WITNESS)
 # Imported only by the embedded backends (backends/duckdb_store.py): no GCP function loads them.
 # duckdb and pyarrow are ~60 % of what the service's requirements install.
 EMBEDDED_ONLY = frozenset({"duckdb", "pyarrow"})
-EXCLUDED: dict[str, frozenset[str]] = {name: EMBEDDED_ONLY for name in FUNCTIONS}
+EXCLUDED: dict[str, frozenset[str]] = {name: EMBEDDED_ONLY for name in EVERY}
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
@@ -53,9 +57,9 @@ def requirements(function: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def build(out: Path) -> list[Path]:
+def build(out: Path, names: tuple[str, ...] = EVERY) -> list[Path]:
     built = []
-    for name in FUNCTIONS:
+    for name in names:
         target = out / name
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
@@ -83,10 +87,10 @@ def zip_folder(folder: Path, target: Path) -> str:
     return hashlib.md5(target.read_bytes()).hexdigest()  # a content name, not security
 
 
-def build_zips(out: Path) -> dict[str, str]:
-    """Build every bundle and its zip; the answer Terraform's external data source reads."""
+def build_zips(out: Path, names: tuple[str, ...] = FUNCTIONS) -> dict[str, str]:
+    """Build the bundles and their zips; the answer Terraform's external data source reads."""
     result = {}
-    for folder in build(out):
+    for folder in build(out, names):
         archive = out / f"{folder.name}.zip"
         result[f"{folder.name}_md5"] = zip_folder(folder, archive)
         result[f"{folder.name}_zip"] = str(archive.resolve())
@@ -104,9 +108,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.terraform:
         query = json.load(sys.stdin)
-        json.dump(build_zips(Path(query.get("out") or args.out)), sys.stdout)
+        names = tuple(n for n in (query.get("functions") or ",".join(FUNCTIONS)).split(",") if n)
+        if unknown := set(names) - set(EVERY):
+            sys.exit(f"bundle.py: no function named {', '.join(sorted(unknown))}")
+        json.dump(build_zips(Path(query.get("out") or args.out), names), sys.stdout)
         return
-    for key, value in build_zips(args.out).items():
+    for key, value in build_zips(args.out, EVERY).items():
         print(f"{key}\t{value}")
 
 

@@ -45,6 +45,9 @@ module "functions" {
   kms_signing_key_id      = module.platform.signing_key_id
   kms_signing_key_version = module.platform.signing_key_version
   kms_wrapping_key        = module.platform.wrapping_key
+  log_origin              = coalesce(var.log_origin, "${var.project_id}.auditlog/${var.environment}")
+  witnesses               = var.witnesses
+  witness_quorum          = var.witness_quorum
 }
 
 module "gateway" {

@@ -86,3 +86,32 @@ variable "bigquery_editions" {
     error_message = "bigquery_editions: edition STANDARD, ENTERPRISE or ENTERPRISE_PLUS; 0 <= baseline_slots <= max_slots, max_slots > 0, both multiples of 50."
   }
 }
+
+variable "log_origin" {
+  type        = string
+  description = "The log's origin in its checkpoints, a schema-less URL such as audit.example.com/log (each tenant's log is <origin>/<tenant>); null: <project>.auditlog/<environment>. Witnesses and auditors pin it: choose it once."
+  default     = null
+}
+
+variable "witnesses" {
+  type = list(object({
+    url  = string
+    vkey = string
+  }))
+  description = "Witnesses that cosign the checkpoints (terraform/witness deploys one): each one's URL (its `url` output; the log POSTs to <url>/add-checkpoint) and its vkey. Empty: checkpoints are final when signed."
+  default     = []
+  validation {
+    condition     = alltrue([for w in var.witnesses : startswith(w.url, "https://") && length(split("+", w.vkey)) == 3])
+    error_message = "witnesses: each url an https URL, each vkey <name>+<key id>+<key> as the witness's /healthz prints it."
+  }
+}
+
+variable "witness_quorum" {
+  type        = number
+  description = "Cosignatures a checkpoint needs to be final; null: every witness."
+  default     = null
+  validation {
+    condition     = var.witness_quorum == null || (try(var.witness_quorum >= 1, false) && try(var.witness_quorum <= length(var.witnesses), false))
+    error_message = "witness_quorum: between 1 and the number of witnesses."
+  }
+}

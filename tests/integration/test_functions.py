@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import functions_framework
 import orjson
@@ -172,3 +174,54 @@ def test_writer_refuses_an_undecodable_message(data_dir: Path, data: bytes) -> N
     response = app.test_client().post("/", json=envelope)
     assert response.status_code == 500  # raised: Pub/Sub redelivers, then dead-letters
     assert runtime_module.get_runtime().store.count() == 0
+
+
+def test_witness_function_cosigns_with_its_state_in_firestore(
+    firestore_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """functions/witness as terraform/witness deploys it: production settings, state in Firestore
+    (the emulator), a log it accepts by prefix; it cosigns, remembers what it cosigned, and
+    refuses a fork."""
+    from auditlog.ledger import merkle, notes
+    from auditlog.ledger.checkpoints import CheckpointSigner
+    from auditlog.ledger.witnessing import request_body
+    from auditlog.ports.witness import origin_hash
+
+    log = CheckpointSigner.from_seed(bytes(range(32)), "audit.example/log")
+    origin = f"audit.example/log/fn-{uuid.uuid4().hex[:8]}"
+    for name, value in {
+        "AUDITLOG_ENVIRONMENT": "production",
+        "AUDITLOG_BACKEND": "gcp",
+        "AUDITLOG_GCP_PROJECT": "witness-fn-test",
+        "FIRESTORE_EMULATOR_HOST": firestore_emulator.host,
+        "AUDITLOG_WITNESS_NAME": "witness.example.org/w1",
+        "AUDITLOG_WITNESS_KEY": "07" * 32,
+        "AUDITLOG_WITNESS_LOGS": orjson.dumps([f"audit.example/log/* {log.public_key.hex()}"]).decode(),
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        witness = http_function("witness")
+        vkey = witness.get("/healthz").text.strip()
+        assert vkey.startswith("witness.example.org/w1+")
+
+        leaves = [merkle.leaf_hash(str(i).encode()) for i in range(6)]
+        tenant = origin.rsplit("/", 1)[1]
+        checkpoint = log.sign(tenant, 6, merkle.root(leaves), datetime.now(UTC))
+        added = witness.post("/add-checkpoint", content=request_body(0, [], checkpoint.note or ""))
+        assert added.status_code == 200, added.text
+        text, signatures = notes.split((checkpoint.note or "") + added.text)
+        key = notes.NoteKey.parse(vkey)
+        assert any(notes.cosigned_at(text, s, key) for s in signatures), "a valid cosignature"
+
+        forked = log.sign(tenant, 6, merkle.root([*leaves[:5], merkle.leaf_hash(b"x")]), datetime.now(UTC))
+        refused = witness.post("/add-checkpoint", content=request_body(6, [], forked.note or ""))
+        assert refused.status_code == 422, "a fork (same size, another root) is refused"
+        stale = witness.post("/add-checkpoint", content=request_body(0, [], checkpoint.note or ""))
+        assert stale.status_code == 409 and stale.text.strip() == "6", "it says the size it holds"
+        held = witness.get(f"/{origin_hash(origin)}/checkpoint")
+        assert held.status_code == 200 and held.text.startswith(f"{origin}\n6\n")
+        assert witness.get("/add-checkpoint").status_code == 405
+        assert witness.get("/nothing/here/at-all").status_code == 404
+    finally:
+        get_settings.cache_clear()

@@ -113,6 +113,12 @@ FUNCTION_VARS = {
     "kms_signing_key_version": "projects/p-1/locations/r/keyRings/k/cryptoKeys/checkpoint-signing"
     "/cryptoKeyVersions/1",
     "kms_wrapping_key": "projects/p-1/locations/r/keyRings/k/cryptoKeys/key-wrapping",
+    "log_origin": "audit.example.com/log",
+    "witnesses": [
+        {"url": "https://w1.example.org", "vkey": "w1.example.org+01020304+AQ=="},
+        {"url": "https://w2.example.net", "vkey": "w2.example.net+05060708+AQ=="},
+    ],
+    "witness_quorum": 1,
 }
 MONITORING_VARS = {
     "project_id": "p-1",
@@ -697,6 +703,7 @@ def test_bundle_protocol_answers_terraform_with_reproducible_zips(tmp_path: Path
         assert done.returncode == 0, done.stderr
         answers.append(json.loads(done.stdout))
     assert answers[0] == answers[1], "the same sources give the same MD5s: no spurious redeploys"
+    assert set(answers[0]) == {f"{n}_{k}" for n in FUNCTIONS for k in ("zip", "md5")}, "the log's four"
     for name in FUNCTIONS:
         archive = Path(answers[0][f"{name}_zip"])
         assert hashlib.md5(archive.read_bytes()).hexdigest() == answers[0][f"{name}_md5"]
@@ -769,7 +776,7 @@ print("ok", *embedded)
 """
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", (*FUNCTIONS, "witness"))
 def test_each_bundle_imports_with_only_its_own_requirements(name: str, tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT))
     from devtools import bundle

@@ -77,12 +77,21 @@ locals {
   # Checkpoints are signed with a KMS key that cannot be exported, by the functions that hold
   # the signing secret today (query and retention); the others sign nothing.
   kms_signing = { AUDITLOG_KMS_SIGNING_KEY = var.kms_signing_key_version }
+  # Who signs a checkpoint also says whether it is final: the signers know the log's origin and
+  # its witnesses (the integrity job, in retention, submits to them; query serves their keys).
+  integrity = merge(
+    {
+      AUDITLOG_LOG_ORIGIN = var.log_origin
+      AUDITLOG_WITNESSES  = jsonencode([for w in var.witnesses : "${w.url} ${w.vkey}"])
+    },
+    var.witness_quorum == null ? {} : { AUDITLOG_WITNESS_QUORUM = tostring(var.witness_quorum) },
+  )
 
   env_by_function = {
     ingest = local.env
-    query  = merge(local.env, local.kms_signing)
+    query  = merge(local.env, local.kms_signing, local.integrity)
     writer = local.env
-    retention = merge(local.env, local.kms_signing, {
+    retention = merge(local.env, local.kms_signing, local.integrity, {
       # Cloud Scheduler's Google ID tokens act as system_admin (retention and integrity jobs).
       AUDITLOG_SCHEDULER_SERVICE_ACCOUNT     = local.scheduler_email
       AUDITLOG_SCHEDULER_AUDIENCE            = local.retention_url

@@ -184,3 +184,23 @@ variable "kms_wrapping_key" {
   description = "The Cloud KMS key that wraps tenant and subject keys (AUDITLOG_KMS_WRAPPING_KEY)."
   type        = string
 }
+
+variable "log_origin" {
+  description = "The log's origin in its checkpoints (AUDITLOG_LOG_ORIGIN); each tenant's log is <origin>/<tenant>. Witnesses and auditors pin it: never change it."
+  type        = string
+}
+
+variable "witnesses" {
+  description = "Witnesses that cosign the checkpoints (AUDITLOG_WITNESSES): each one's URL (the log POSTs to <url>/add-checkpoint) and vkey. Empty: checkpoints are final when signed."
+  type = list(object({
+    url  = string
+    vkey = string
+  }))
+  default = []
+}
+
+variable "witness_quorum" {
+  description = "Cosignatures a checkpoint needs to be final (AUDITLOG_WITNESS_QUORUM); null: every witness."
+  type        = number
+  default     = null
+}
