@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ours, postgres
+from bench import ours, postgres, witnesses
 from bench.dataset import prepare
 from bench.generate import EventGenerator
 from bench.mix import query_mix
@@ -63,6 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--query-warmup", type=int, default=5, help="untimed warm-up runs per query (5)")
     p.add_argument("--append-rows", type=int, default=50_000, help="rows per raw store append (50k)")
+    p.add_argument(
+        "--witness-events",
+        type=int,
+        default=50_000,
+        help="batch ingest with two local witnesses vs none on this many events (50k; 0 skips)",
+    )
     p.add_argument("--workdir", type=Path, default=None, help="where temp data goes (default: TMPDIR)")
     p.add_argument("--keep-workdir", action="store_true", help="keep the spool files and data dirs")
     p.add_argument("--profile", action="store_true", help="py-spy the server during each HTTP phase")
@@ -115,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{data.events:,} events in {data.batches:,} batches, {data.mean_event_bytes:,.0f} B/event"
         )
 
+        if args.witness_events:
+            results["ours"]["witnesses"] = witnesses.run(
+                data, workdir / "witnesses", args.witness_events, args.connections, progress
+            )
         run_service(args, gen, data, specs, workdir, results, progress)
 
         progress.phase("store alone: DuckDBEventStore.append into a fresh file")

@@ -61,6 +61,39 @@ def mix_median(queries: dict[str, Any], keys: list[str]) -> float | None:
 
 
 VERIFY_TARGET = 200_000
+# Issue 23: witness rounds must not slow ingest (within the run-to-run noise, about 10 %), and a
+# checkpoint is quorum-cosigned within 5 s locally.
+WITNESS_SLOWDOWN = 0.9
+WITNESS_FINAL_S = 5.0
+
+
+def _witness_lines(ab: dict[str, Any] | None) -> list[Line]:
+    if not ab:
+        return []
+    none, two = ab["none"], ab["two_witnesses"]
+    ratio = _div(two["events_per_s"], none["events_per_s"])
+    final = two["all_final_after_last_ack_s"]
+    return [
+        Line(
+            f"batch ingest, two local witnesses (quorum {ab['quorum']}) vs none, "
+            f"{two['events']:,} events (events/s)",
+            f"{_num(two['events_per_s'])} vs {_num(none['events_per_s'])}",
+            ratio=_ratio(ratio),
+            target=f"≥ {WITNESS_SLOWDOWN}x",
+            passed=ratio is not None and ratio >= WITNESS_SLOWDOWN,
+        ),
+        Line(
+            "  server CPU per 1,000 events, with vs without; the witnesses' own (ms)",
+            f"{_num(two['server_cpu_ms_per_1k'], 1)} vs {_num(none['server_cpu_ms_per_1k'], 1)}; "
+            f"{_num(two['witness_cpu_ms_per_1k'], 1)}",
+        ),
+        Line(
+            "  every tenant's final checkpoint, after the last answer (s; with vs without)",
+            f"{_num(final, 2)} vs {_num(none['all_final_after_last_ack_s'], 2)}",
+            target=f"≤ {WITNESS_FINAL_S:g}",
+            passed=final is not None and final <= WITNESS_FINAL_S,
+        ),
+    ]
 
 
 def build_lines(results: dict[str, Any]) -> list[Line]:
@@ -103,6 +136,7 @@ def build_lines(results: dict[str, Any]) -> list[Line]:
                 else "—",
             )
         )
+    lines += _witness_lines(ours.get("witnesses"))
     raw = ours.get("raw_append")
     if raw:
         lines.append(
