@@ -313,6 +313,11 @@ class Settings(BaseSettings):
     cache_closed_ttl_seconds: float = Field(
         3600.0, ge=0, description="TTL of cached pages whose window is entirely in the past"
     )
+    tile_cache_ttl_seconds: float = Field(
+        7 * 86400.0,
+        ge=0,
+        description="TTL of cached full hash tiles (8 KiB each, never changing); 0 caches none",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

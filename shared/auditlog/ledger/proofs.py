@@ -29,6 +29,7 @@ from auditlog.model.proofs import (
     PublicKeysOut,
     VerifierKeysOut,
 )
+from auditlog.ports.cache import QueryCache
 from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.store import EventStore
 from auditlog.read.self_audit import is_self_audit_type
@@ -43,7 +44,8 @@ def checkpoint_out(checkpoint: Checkpoint) -> CheckpointOut:
 
 class IntegrityReader:
     """``sequencer``: signs a checkpoint on demand when a proof asks for a leaf that is in the
-    tree but in no checkpoint yet (on GCP the writer integrates but cannot sign)."""
+    tree but in no checkpoint yet (on GCP the writer integrates but cannot sign). ``cache``
+    keeps full hash tiles, which never change, for ``tile_ttl_seconds`` (Memorystore on GCP)."""
 
     def __init__(
         self,
@@ -51,11 +53,15 @@ class IntegrityReader:
         store: EventStore,
         signer: CheckpointSigner | None,
         sequencer: Sequencer | None = None,
+        cache: QueryCache | None = None,
+        tile_ttl_seconds: float = 0.0,
     ) -> None:
         self._log = log
         self._store = store
         self._signer = signer
         self._sequencer = sequencer
+        self._cache = cache if tile_ttl_seconds > 0 else None
+        self._tile_ttl = tile_ttl_seconds
 
     def _key(self) -> CheckpointSigner:
         if self._signer is None:
@@ -188,7 +194,18 @@ class IntegrityReader:
             raise InvalidInput(
                 "entry bundles have a route of their own", [FieldProblem("tile", "names an entry bundle")]
             )
-        return tiles.hashes(self._log, tenant, tile, self._latest(tenant).tree_size)
+        if tile.width != tiles.WIDTH or self._cache is None:
+            return tiles.hashes(self._log, tenant, tile, self._latest(tenant).tree_size)
+        # A full tile is final once a checkpoint covers it, and a tree only grows: a cached one
+        # needs neither the checkpoint nor the store. Entry bundles are not cached: retention and
+        # erasure must take their records away.
+        key = f"tile:{tenant}:{tile.path}"
+        cached = self._cache.get(key)
+        if cached is not None and len(cached) == tiles.WIDTH * 32:
+            return cached
+        data = tiles.hashes(self._log, tenant, tile, self._latest(tenant).tree_size)
+        self._cache.set(key, data, self._tile_ttl)
+        return data
 
     def entries(self, tenant: str, path: str) -> bytes:
         tile = tiles.Tile.parse("entries/" + path)
