@@ -1,11 +1,15 @@
 /**
  * The harness page: the plugin's views inside a minimal Backstage-like shell (BUI's styles, an
- * API holder with the real client, React Router). `/audit-log` is the page, `/entity/<service>`
- * an entity tab for a catalog entity annotated with that service name.
+ * API holder with the real client and an app config, React Router). `/audit-log` is the page,
+ * `/entity/<service>` an entity tab for a catalog entity annotated with that service name.
  */
 import '@backstage/ui/css/styles.css';
-import { ApiProvider } from '@backstage/core-app-api';
-import type { ApiHolder, ApiRef } from '@backstage/core-plugin-api';
+import { ApiProvider, ConfigReader } from '@backstage/core-app-api';
+import {
+  configApiRef,
+  type ApiHolder,
+  type ApiRef,
+} from '@backstage/core-plugin-api';
 import { Container, PluginHeader, Text } from '@backstage/ui';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -30,7 +34,12 @@ const client = new AuditLogClient({
   },
   fetchApi: { fetch: (input, init) => window.fetch(input, init) },
 });
-const apis = new Map<string, unknown>([[auditLogApiRef.id, client]]);
+// An app config without `auditLog.witnesses`: the integrity panel makes no witness check.
+const config = new ConfigReader({});
+const apis = new Map<string, unknown>([
+  [auditLogApiRef.id, client],
+  [configApiRef.id, config],
+]);
 const apiHolder: ApiHolder = {
   get: <T,>(ref: ApiRef<T>) => apis.get(ref.id) as T | undefined,
 };

@@ -25,5 +25,6 @@ export {
   verifyCheckpoint,
   verifyInclusion,
   type VerificationResult,
+  type WitnessPolicyConfig,
 } from './integrity/verify';
 export { canonicalize } from './integrity/jcs';

@@ -69,6 +69,13 @@ export interface Checkpoint {
   timestamp: string;
   key_id: string;
   signature: string;
+  /**
+   * The same checkpoint as a C2SP signed note: the log's note signature and any witnesses'
+   * cosignatures. Null (or absent, from older servers) for checkpoints signed before notes.
+   */
+  note?: string | null;
+  /** Cosigned by the service's witness quorum (always true without witnesses). */
+  final?: boolean;
 }
 
 export interface PublicKey {

@@ -1,3 +1,4 @@
+import { configApiRef, useApi } from '@backstage/core-plugin-api';
 import { Card, CardBody, CardHeader, Text } from '@backstage/ui';
 import { useQuery } from '@tanstack/react-query';
 import { AuditLogApiError } from '../api/AuditLogApi';
@@ -6,13 +7,16 @@ import { ErrorAlert } from './ErrorAlert';
 import { formatAge, formatTime } from './format';
 import { CheckList, InclusionCheck, VerdictBadge } from './Verification';
 import { useAuditLogApi } from './AuditLogProvider';
+import { readWitnessPolicy } from './witnessPolicy';
 
 /**
- * The tenant's latest signed checkpoint, its signature checked here with Web Crypto, and an
- * inclusion check for any event. See docs/INTEGRITY.md for what is verified.
+ * The tenant's latest signed checkpoint, its signature and signed note checked here with Web
+ * Crypto (with the witnesses' cosignatures when the app configures `auditLog.witnesses`), and
+ * an inclusion check for any event. See docs/INTEGRITY.md for what is verified.
  */
 export function IntegrityPanel() {
   const api = useAuditLogApi();
+  const config = useApi(configApiRef);
   const latest = useQuery({
     queryKey: ['audit-log', 'checkpoint', 'latest'],
     queryFn: async ({ signal }) => {
@@ -20,7 +24,8 @@ export function IntegrityPanel() {
         api.getLatestCheckpoint({ signal }),
         api.getPublicKeys({ signal }),
       ]);
-      const checks = await verifyCheckpoint(checkpoint, keys);
+      const witnesses = readWitnessPolicy(config);
+      const checks = await verifyCheckpoint(checkpoint, keys, witnesses);
       return { checkpoint, checks, verdict: overall(checks) };
     },
     retry: false,
@@ -51,7 +56,7 @@ export function IntegrityPanel() {
           {latest.data && (
             <>
               <Text as="p">
-                Signature: <VerdictBadge verdict={latest.data.verdict} />
+                Checkpoint: <VerdictBadge verdict={latest.data.verdict} />
               </Text>
               <dl className="al-fields" data-testid="checkpoint-fields">
                 <dt>tenant_id</dt>

@@ -1,3 +1,4 @@
+import { configApiRef, useApi } from '@backstage/core-plugin-api';
 import { Button, Text, TextField } from '@backstage/ui';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -6,6 +7,7 @@ import type { Check, Verdict, VerificationResult } from '../integrity/verify';
 import { verifyInclusion } from '../integrity/verify';
 import { ErrorAlert } from './ErrorAlert';
 import { useAuditLogApi } from './AuditLogProvider';
+import { readWitnessPolicy } from './witnessPolicy';
 
 const LABELS: Record<Verdict | 'pending', string> = {
   verified: '✓ Verified',
@@ -39,7 +41,10 @@ export function CheckList({ checks }: { checks: Check[] }) {
   );
 }
 
-/** Fetches an event's inclusion proof and the public keys, and verifies both in the browser. */
+/**
+ * Fetches an event's inclusion proof and the public keys, and verifies both in the browser
+ * (the proof's checkpoint under the app's witness policy, if it has one).
+ */
 export function InclusionCheck({
   auditId,
   tenantId,
@@ -48,6 +53,7 @@ export function InclusionCheck({
   tenantId?: string;
 }) {
   const api = useAuditLogApi();
+  const config = useApi(configApiRef);
   const [typed, setTyped] = useState('');
   const check = useMutation<VerificationResult, Error, string>({
     mutationFn: async id => {
@@ -55,7 +61,7 @@ export function InclusionCheck({
         api.getEventProof(id, { tenantId }),
         api.getPublicKeys(),
       ]);
-      return verifyInclusion(proof, keys);
+      return verifyInclusion(proof, keys, readWitnessPolicy(config));
     },
   });
   const target = auditId ?? typed.trim();

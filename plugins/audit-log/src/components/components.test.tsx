@@ -1,6 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
-import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
+import { configApiRef } from '@backstage/core-plugin-api';
+import {
+  TestApiProvider,
+  mockApis,
+  renderInTestApp,
+} from '@backstage/test-utils';
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type { ReactElement } from 'react';
@@ -8,6 +13,7 @@ import { FakeAuditLogApi, makeEvent } from '../__testing__/FakeAuditLogApi';
 import { AuditLogApiError, auditLogApiRef } from '../api/AuditLogApi';
 import type { Checkpoint, InclusionProof, PublicKey } from '../api/types';
 import vectors from '../integrity/__fixtures__/vectors.json';
+import witnessed from '../integrity/__fixtures__/witnessed-note.json';
 import { AuditLogRoutes } from './AuditLogPage';
 import { EntityAuditLogContent } from './EntityAuditLogContent';
 
@@ -255,6 +261,35 @@ describe('integrity panel', () => {
     api.keys = [key];
     await render(<AuditLogRoutes />, '/integrity', api);
     expect(await screen.findAllByText('✗ Not verified')).not.toHaveLength(0);
+  });
+
+  it('checks the witness quorum that auditLog.witnesses sets', async () => {
+    const vector = witnessed.cases.find(c => c.name.startsWith('one cos'))!;
+    const api = new FakeAuditLogApi(EVENTS);
+    api.checkpoint = (vector.proof as InclusionProof).checkpoint;
+    api.keys = witnessed.public_keys;
+    const config = mockApis.config({
+      data: { auditLog: { witnesses: { keys: vector.witnesses.keys } } },
+    });
+    await renderInTestApp(
+      <TestApiProvider
+        apis={[
+          [auditLogApiRef, api],
+          [configApiRef, config],
+        ]}
+      >
+        <AuditLogRoutes />
+      </TestApiProvider>,
+      { routeEntries: ['/integrity'] },
+    );
+    const panel = await screen.findByTestId('integrity-panel');
+    const witnesses = await within(panel).findByText('witness cosignatures');
+    expect(witnesses.parentElement).toHaveTextContent(
+      '✗ Not verified witness cosignatures: 1 of 2 required witnesses cosigned',
+    );
+    expect(
+      within(panel).getByText('signed note').parentElement,
+    ).toHaveTextContent('✓ Verified');
   });
 
   it('explains a server without checkpoints', async () => {

@@ -17,7 +17,8 @@ export function bytesToHex(bytes: Uint8Array): string {
   return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
+/** SHA-256 of the parts, concatenated. */
+export async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
   const total = parts.reduce((n, p) => n + p.length, 0);
   const joined = new Uint8Array(total);
   let offset = 0;

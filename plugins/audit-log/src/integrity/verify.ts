@@ -1,6 +1,8 @@
 /**
- * Checks what docs/INTEGRITY.md promises, in the browser: a checkpoint's Ed25519 signature, a
- * record's leaf hash, and an inclusion proof against the checkpoint's root.
+ * Checks what docs/INTEGRITY.md promises, in the browser: a checkpoint's Ed25519 signature, its
+ * C2SP signed note (the log's note signature and, under a witness policy, a quorum of witness
+ * cosignatures, as the Python and Go SDKs require), a record's leaf hash, and an inclusion proof
+ * against the checkpoint's root.
  *
  * Ed25519 comes from Web Crypto (Chromium 137+, Firefox 129+, Safari 17+, Node 20). Where a
  * browser lacks it the outcome is "unsupported", never "verified".
@@ -17,6 +19,20 @@ import {
   recordLeafHash,
   rootFromInclusionProof,
 } from './merkle';
+import {
+  ED25519,
+  NoteError,
+  cosigners,
+  isUnsupported,
+  noteKey,
+  parseCheckpoint,
+  parseWitnessPolicy,
+  signedByLog,
+  splitNote,
+  type NoteCheckpoint,
+  type NoteKey,
+  type WitnessPolicy,
+} from './notes';
 
 export type Verdict = 'verified' | 'failed' | 'unsupported';
 
@@ -29,6 +45,15 @@ export interface Check {
 export interface VerificationResult {
   verdict: Verdict;
   checks: Check[];
+}
+
+/**
+ * The witnesses whose cosignatures a checkpoint's note must carry (`auditLog.witnesses` in the
+ * app config): cosignature vkeys, and how many of them must have cosigned (default: all).
+ */
+export interface WitnessPolicyConfig {
+  keys: string[];
+  quorum?: number;
 }
 
 /** The five-line text a checkpoint signature covers. */
@@ -54,7 +79,24 @@ export async function keyId(publicKeyHex: string): Promise<string> {
   return bytesToHex(digest.slice(0, 8));
 }
 
+/**
+ * A checkpoint's checks: its signing key and signature, its signed note when it has one, and
+ * with `witnesses` whose quorum is above 0, the witnesses' cosignatures of that note.
+ */
 export async function verifyCheckpoint(
+  checkpoint: Checkpoint,
+  keys: PublicKey[],
+  witnesses?: WitnessPolicyConfig,
+): Promise<Check[]> {
+  const checks = await verifySignedBody(checkpoint, keys);
+  if (checkpoint.note != null)
+    checks.push(await verifyNoteSignature(checkpoint.note, checkpoint, keys));
+  if (witnesses) checks.push(...(await verifyWitnesses(checkpoint, witnesses)));
+  return checks;
+}
+
+/** The signing key the checkpoint names, and its signature over the five-line body. */
+async function verifySignedBody(
   checkpoint: Checkpoint,
   keys: PublicKey[],
 ): Promise<Check[]> {
@@ -122,13 +164,7 @@ async function verifySignature(
       ['verify'],
     );
   } catch (error) {
-    if (error instanceof DOMException && error.name === 'NotSupportedError') {
-      return {
-        name,
-        verdict: 'unsupported',
-        detail: 'this browser has no Ed25519 in Web Crypto',
-      };
-    }
+    if (isUnsupported(error)) return unsupported(name);
     return {
       name,
       verdict: 'failed',
@@ -160,11 +196,13 @@ async function verifySignature(
       };
 }
 
+/** An inclusion proof: its checkpoint (under `witnesses`, if given), record and audit path. */
 export async function verifyInclusion(
   proof: InclusionProof,
   keys: PublicKey[],
+  witnesses?: WitnessPolicyConfig,
 ): Promise<VerificationResult> {
-  const checks = await verifyCheckpoint(proof.checkpoint, keys);
+  const checks = await verifyCheckpoint(proof.checkpoint, keys, witnesses);
   if (proof.tree_size !== proof.checkpoint.tree_size) {
     checks.push({
       name: 'tree size',
@@ -261,4 +299,132 @@ export function overall(checks: Check[]): Verdict {
   if (checks.some(c => c.verdict === 'failed')) return 'failed';
   if (checks.some(c => c.verdict === 'unsupported')) return 'unsupported';
   return 'verified';
+}
+
+function unsupported(name: string): Check {
+  return {
+    name,
+    verdict: 'unsupported',
+    detail: 'this browser has no Ed25519 in Web Crypto',
+  };
+}
+
+/** A failed check for a NoteError, unsupported where Ed25519 is missing; rethrows the rest. */
+function noteFailure(name: string, error: unknown): Check {
+  if (isUnsupported(error)) return unsupported(name);
+  if (error instanceof NoteError)
+    return { name, verdict: 'failed', detail: error.message };
+  throw error;
+}
+
+/**
+ * The published keys as the log's note keys: named by the note's origin (the tenant's log), and
+ * only those whose key_id re-derives from the key, as the SDKs' `keys_from` keeps them.
+ */
+async function logNoteKeys(
+  origin: string,
+  keys: PublicKey[],
+): Promise<NoteKey[]> {
+  const noteKeys: NoteKey[] = [];
+  for (const key of keys) {
+    const raw = /^(?:[0-9a-f]{2}){32}$/.test(key.public_key)
+      ? hexToBytes(key.public_key)
+      : null;
+    if (raw && (await keyId(key.public_key)) === key.key_id)
+      noteKeys.push(await noteKey(origin, ED25519, raw));
+  }
+  return noteKeys;
+}
+
+/** The note states the JSON checkpoint's tenant (its origin's last segment), size and root. */
+function statesCheckpoint(
+  stated: NoteCheckpoint,
+  checkpoint: Checkpoint,
+): boolean {
+  return (
+    stated.origin.endsWith(`/${checkpoint.tenant_id}`) &&
+    String(stated.treeSize) === String(checkpoint.tree_size) &&
+    stated.rootHash === checkpoint.root_hash
+  );
+}
+
+/** The note's signature by the log (a published key under the note's origin), and its text. */
+async function verifyNoteSignature(
+  note: string,
+  checkpoint: Checkpoint,
+  keys: PublicKey[],
+): Promise<Check> {
+  const name = 'signed note';
+  try {
+    const signed = splitNote(note);
+    const stated = parseCheckpoint(signed.text);
+    const logKeys = await logNoteKeys(stated.origin, keys);
+    if (!(await signedByLog(signed, logKeys)))
+      throw new NoteError('no signature by a published log key');
+    if (!statesCheckpoint(stated, checkpoint))
+      throw new NoteError(
+        "the note states another checkpoint than the checkpoint's fields",
+      );
+    return {
+      name,
+      verdict: 'verified',
+      detail: `signed by the log ${stated.origin}, for the same tree size and root`,
+    };
+  } catch (error) {
+    return noteFailure(name, error);
+  }
+}
+
+/**
+ * Under a witness policy whose quorum is above 0, one check: at least `quorum` of its
+ * witnesses cosigned the note. A policy that does not parse fails that check.
+ */
+async function verifyWitnesses(
+  checkpoint: Checkpoint,
+  witnesses: WitnessPolicyConfig,
+): Promise<Check[]> {
+  const name = 'witness cosignatures';
+  let policy: WitnessPolicy;
+  try {
+    policy = await parseWitnessPolicy(witnesses.keys, witnesses.quorum);
+  } catch (error) {
+    const problem = error instanceof Error ? error.message : String(error);
+    return [
+      {
+        name,
+        verdict: 'failed',
+        detail: `the witness policy (auditLog.witnesses) is invalid: ${problem}`,
+      },
+    ];
+  }
+  if (policy.quorum === 0) return [];
+  if (checkpoint.note == null)
+    return [
+      {
+        name,
+        verdict: 'failed',
+        detail: 'the checkpoint has no signed note for witnesses to cosign',
+      },
+    ];
+  try {
+    const found = await cosigners(splitNote(checkpoint.note), policy.witnesses);
+    return [quorumCheck(name, [...found.keys()], policy.quorum)];
+  } catch (error) {
+    return [noteFailure(name, error)];
+  }
+}
+
+function quorumCheck(name: string, cosigned: string[], quorum: number): Check {
+  const who = cosigned.length > 0 ? `: ${cosigned.join(', ')}` : '';
+  return cosigned.length < quorum
+    ? {
+        name,
+        verdict: 'failed',
+        detail: `${cosigned.length} of ${quorum} required witnesses cosigned${who}`,
+      }
+    : {
+        name,
+        verdict: 'verified',
+        detail: `${cosigned.length} witnesses cosigned, ${quorum} required${who}`,
+      };
 }
