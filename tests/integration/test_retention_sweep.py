@@ -15,13 +15,18 @@ from typing import Any
 
 import pytest
 
-from auditlog.admin.retention import Lease, RetentionService, SweepLimits
+from auditlog.admin.lease import Lease
+from auditlog.admin.retention import RetentionService, SweepLimits
 from auditlog.auth.identity import Principal
 from auditlog.runtime import Runtime, build_runtime
 from auditlog.settings import Settings
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
+
+
+def _lease(state: Any, seconds: float = 900) -> Lease:
+    return Lease(state, seconds, collection="retention")
 
 TENANT = "sweep"
 WRITER = Principal("svc", TENANT, frozenset({"audit_writer"}))
@@ -101,9 +106,9 @@ def test_a_sweep_goes_on_where_the_last_run_stopped_until_complete(
 
 def test_runs_never_overlap(runtime: Runtime) -> None:
     far = date.today() + timedelta(days=3000)
-    holder = Lease(runtime.backends.state, seconds=900)
+    holder = _lease(runtime.backends.state)
     assert holder.acquire(datetime.now(UTC).timestamp())
-    assert not Lease(runtime.backends.state, seconds=900).acquire(datetime.now(UTC).timestamp())
+    assert not _lease(runtime.backends.state).acquire(datetime.now(UTC).timestamp())
     skipped = _service(runtime, budget=600).sweep(far)
     assert skipped["outcome"] == "skipped_locked" and runtime.store.count() == DAYS
     holder.release()
@@ -112,10 +117,10 @@ def test_runs_never_overlap(runtime: Runtime) -> None:
 
 def test_an_expired_lease_is_taken_over_by_exactly_one_run(runtime: Runtime) -> None:
     state = runtime.backends.state
-    crashed = Lease(state, seconds=1)
+    crashed = _lease(state, 1)
     assert crashed.acquire(1000.0)  # a run that died without releasing
     later = 1000.0 + 5
-    contenders = [Lease(state, seconds=900) for _ in range(5)]
+    contenders = [_lease(state) for _ in range(5)]
     assert sum(lease.acquire(later) for lease in contenders) == 1
 
 
@@ -133,4 +138,4 @@ def test_a_failed_run_logs_failed_and_releases_the_lease(
         service.sweep(date.today() + timedelta(days=3000))
     (line,) = [r for r in caplog.records if getattr(r, "event", None) == "retention_run"]
     assert getattr(line, "outcome", None) == "failed" and line.levelno == logging.ERROR
-    assert Lease(runtime.backends.state, seconds=900).acquire(datetime.now(UTC).timestamp())
+    assert _lease(runtime.backends.state).acquire(datetime.now(UTC).timestamp())

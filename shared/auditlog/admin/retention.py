@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from auditlog import metrics
 from auditlog.admin.holds import HoldBook
+from auditlog.admin.lease import Lease
 from auditlog.admin.policies import PolicyBook
 from auditlog.ingest.pii import PiiProtector, actions_on
 from auditlog.model.event import MIN_RETENTION_DAYS
@@ -36,7 +36,6 @@ from auditlog.ports.store import EventStore, HoldScope
 log = logging.getLogger(__name__)
 
 COLLECTION = "retention"
-POINTER = "lease"  # the current lease: {"token", "expires"}
 PROGRESS = "progress"  # {"sweep_date", "next_from"}
 
 
@@ -45,32 +44,6 @@ class SweepLimits:
     budget_seconds: float = 600.0
     lease_seconds: float = 900.0
     partitions_per_step: int = 31
-
-
-class Lease:
-    """One holder at a time, on a store that only offers create-if-absent: each lease is a
-    document named after the one it succeeds, so of the instances that find a lease expired,
-    exactly one creates its successor (``create`` is atomic), and the pointer names it."""
-
-    def __init__(self, state: StateStore, seconds: float) -> None:
-        self._state = state
-        self._seconds = seconds
-        self.token = uuid.uuid4().hex
-
-    def acquire(self, now: float) -> bool:
-        current = self._state.get(COLLECTION, POINTER) or {"token": "none", "expires": 0.0}
-        if float(current["expires"]) > now:
-            return False
-        if not self._state.create(COLLECTION, f"after-{current['token']}", {"token": self.token}):
-            return False  # another instance took the succession
-        self._state.put(COLLECTION, POINTER, {"token": self.token, "expires": now + self._seconds})
-        return True
-
-    def release(self) -> None:
-        current = self._state.get(COLLECTION, POINTER)
-        if current is not None and current.get("token") == self.token:
-            self._state.put(COLLECTION, POINTER, {"token": self.token, "expires": 0.0})
-        self._state.delete(COLLECTION, f"after-{self.token}")  # its successor's marker: none yet
 
 
 class RetentionService:
@@ -156,7 +129,7 @@ class RetentionService:
     def sweep(self, today: date, clock: Any = time.monotonic) -> dict[str, Any]:
         """One bounded run (see the module docstring); its report, also logged as one line."""
         started = clock()
-        lease = Lease(self._state, self._limits.lease_seconds)
+        lease = Lease(self._state, self._limits.lease_seconds, COLLECTION)
         report: dict[str, Any] = {
             "dry_run": False,
             "as_of": today.isoformat(),
