@@ -24,6 +24,7 @@ EXCLUDED = {
     "metrics": "scraped inside the network, never through the public gateway",
     "runIntegrity": "Cloud Scheduler calls the retention function directly with OIDC",
     "runRetention": "Cloud Scheduler calls the retention function directly with OIDC",
+    "runStreams": "Cloud Scheduler calls the streams function directly with OIDC",
 }
 
 

@@ -12,6 +12,7 @@ import orjson
 from auditlog.errors import ConfigurationError
 from auditlog.ledger.cli import add_commands as add_verify_commands
 from auditlog.settings import Settings, get_settings
+from auditlog.streams.cli import add_commands as add_stream_commands
 from auditlog.witness.cli import add_commands as add_witness_commands
 
 if TYPE_CHECKING:
@@ -303,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_verify_commands(sub)
     add_witness_commands(sub)
+    add_stream_commands(sub)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

@@ -125,6 +125,26 @@ WITNESS_REFUSALS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+STREAM_EVENTS = Counter(
+    "auditlog_stream_events_total",
+    "Leaves a log stream handed to its destination, by destination type and outcome (delivered: "
+    "acknowledged; failed: in a batch the destination did not take, to be re-sent).",
+    ["destination", "outcome"],
+    registry=REGISTRY,
+)
+STREAM_LAG = Gauge(
+    "auditlog_stream_lag_seconds",
+    "Age of the oldest leaf not yet delivered, the worst stream of each destination type (0 when "
+    "every stream is caught up).",
+    ["destination"],
+    registry=REGISTRY,
+)
+STREAMS_FAILING = Gauge(
+    "auditlog_streams_failing",
+    "Streams in state failing (failing longer than their failing_after_seconds), by destination type.",
+    ["destination"],
+    registry=REGISTRY,
+)
 RETENTION_DELETED = Counter(
     "auditlog_retention_deleted_events_total",
     "Events deleted by retention.",

@@ -313,6 +313,12 @@ class Settings(BaseSettings):
     cache_closed_ttl_seconds: float = Field(
         3600.0, ge=0, description="TTL of cached pages whose window is entirely in the past"
     )
+    stream_poll_seconds: float = Field(
+        0.2, gt=0, description="locally: how often log stream delivery looks for new leaves"
+    )
+    stream_run_budget_seconds: float = Field(
+        50.0, gt=0, description="GCP: how long one scheduled run of the streams function delivers"
+    )
     tile_cache_ttl_seconds: float = Field(
         7 * 86400.0,
         ge=0,

@@ -4,7 +4,7 @@ mirrors the README's table, asserted against the running server."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,18 @@ pytestmark = pytest.mark.e2e
 ROLES = ("audit_writer", "audit_reader", "audit_export", "audit_admin", "system_admin")
 PLATFORM = "auditlog-platform"
 READERS = {"audit_reader", "audit_export", "audit_admin", "system_admin"}
+
+STREAM_OPERATIONS = (
+    "createStream",
+    "listStreams",
+    "getStream",
+    "updateStream",
+    "deleteStream",
+    "pauseStream",
+    "resumeStream",
+    "replayStream",
+    "testStream",
+)
 
 # The declaration: which roles of a customer tenant may call each endpoint for their own tenant
 # (customers have no "other": a tenant's roles never reach another tenant).
@@ -47,6 +59,8 @@ ALLOWED_OWN: dict[str, set[str]] = {
     "releaseLegalHold": {"system_admin"},
     "eraseSubject": {"system_admin"},
     "listErasures": {"system_admin"},
+    **{op: {"system_admin"} for op in STREAM_OPERATIONS},
+    "runStreams": set(),
 }
 ALLOWED_OTHER: dict[str, set[str]] = {op: set() for op in ALLOWED_OWN} | {
     "getPublicKey": set(ROLES),
@@ -58,6 +72,7 @@ ALLOWED_OTHER: dict[str, set[str]] = {op: set() for op in ALLOWED_OWN} | {
 PLATFORM_OWN: dict[str, set[str]] = ALLOWED_OWN | {
     "runRetention": {"system_admin"},
     "runIntegrity": {"system_admin"},
+    "runStreams": {"system_admin"},
 }
 PLATFORM_OTHER: dict[str, set[str]] = {
     "ingestEvent": set(),  # events are always written into the caller's own tenant
@@ -84,9 +99,13 @@ PLATFORM_OTHER: dict[str, set[str]] = {
     "releaseLegalHold": {"system_admin"},
     "eraseSubject": {"system_admin"},
     "listErasures": {"system_admin"},
+    **{op: {"system_admin"} for op in STREAM_OPERATIONS},
+    "runStreams": {"system_admin"},
 }
 # Operations that name no tenant: only the "own" cell applies.
-UNSCOPED = {"runRetention", "runIntegrity", "getPublicKey"}
+UNSCOPED = {"runRetention", "runIntegrity", "runStreams", "getPublicKey"}
+# A stream named by its id: another tenant's is not shown to a tenant's administrator (404).
+BY_STREAM_ID = {op for op in STREAM_OPERATIONS if op not in ("createStream", "listStreams")}
 
 
 def _event(tenant: str | None = None) -> dict[str, Any]:
@@ -109,6 +128,14 @@ class Tenants:
     event_of: dict[str, str]
     checkpoint_of: dict[str, int]
     hold_of: dict[str, str]
+    stream_of: dict[str, str]
+    new_stream: Callable[[str], str]
+
+
+def _stream(tenant: str) -> dict[str, Any]:
+    # Nothing listens on the discard port: deliveries fail and back off, which the matrix ignores.
+    hook = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "whsec_" + "A" * 32}
+    return {"tenant_id": tenant, "name": "matrix", "destination": hook}
 
 
 @pytest.fixture(scope="module")
@@ -120,14 +147,20 @@ def tenants(service: LocalService) -> Iterator[Tenants]:
             audit_id = client.post("/api/v1/audit/events", json=_event()).json()["audit_id"]
             wait_for(lambda c=client, i=audit_id: c.get(f"/api/v1/audit/events/{i}/proof").status_code == 200)
             ids[tenant] = audit_id
-    sizes, holds = {}, {}
+    sizes, holds, streams = {}, {}, {}
+
+    def new_stream(tenant: str) -> str:
+        with service.client(PLATFORM, ["system_admin"]) as admin:
+            return str(admin.post("/api/v1/admin/streams", json=_stream(tenant)).json()["stream_id"])
+
     with service.client(PLATFORM, ["system_admin"]) as admin:
         for tenant in (own, other, PLATFORM):
             latest = admin.get("/api/v1/audit/checkpoints/latest", params={"tenant_id": tenant}).json()
             sizes[tenant] = latest["tree_size"]
             hold = admin.post("/api/v1/admin/legal-holds", json={"tenant_id": tenant, "reason": "matrix"})
             holds[tenant] = hold.json()["hold_id"]
-    yield Tenants(own, other, ids, sizes, holds)
+            streams[tenant] = new_stream(tenant)
+    yield Tenants(own, other, ids, sizes, holds, streams, new_stream)
 
 
 def _call(client: httpx.Client, operation: str, target: str, own: str, tenants: Tenants) -> httpx.Response:
@@ -182,6 +215,28 @@ def _call(client: httpx.Client, operation: str, target: str, own: str, tenants: 
         return client.post("/api/v1/admin/erasures", json={"tenant_id": target, "user_id": "nobody"})
     if operation == "listErasures":
         return client.get("/api/v1/admin/erasures", params={"tenant_id": target})
+    if operation == "runStreams":
+        return client.post("/api/v1/audit/streams/run")
+    return _stream_call(client, operation, target, tenants)
+
+
+def _stream_call(client: httpx.Client, operation: str, target: str, tenants: Tenants) -> httpx.Response:
+    streams = "/api/v1/admin/streams"
+    if operation == "createStream":
+        return client.post(streams, json=_stream(target))
+    if operation == "listStreams":
+        return client.get(streams, params={"tenant_id": target})
+    if operation == "deleteStream":  # a stream of its own, so that the others keep theirs
+        return client.delete(f"{streams}/{tenants.new_stream(target)}")
+    one = f"{streams}/{tenants.stream_of[target]}"
+    if operation == "getStream":
+        return client.get(one)
+    if operation == "updateStream":
+        return client.patch(one, json={"name": "renamed"})
+    if operation in ("pauseStream", "resumeStream", "testStream"):
+        return client.post(f"{one}/{operation.removesuffix('Stream')}")
+    if operation == "replayStream":
+        return client.post(f"{one}/replay", json={"from_leaf_index": 0})
     raise AssertionError(operation)
 
 
@@ -213,6 +268,8 @@ def test_role_matrix_cell(
     cell = f"{caller} {role} {operation} {scope}: {response.text}"
     if allowed:
         assert response.status_code in (200, 201, 202), cell
+    elif operation in BY_STREAM_ID and role in ALLOWED_OWN[operation]:
+        assert response.status_code == 404, cell  # as for legal holds, below
     elif operation == "releaseLegalHold" and role in ALLOWED_OWN["releaseLegalHold"]:
         # A hold of another tenant is not shown to a tenant's administrator, as its events are not.
         assert response.status_code == 404, cell

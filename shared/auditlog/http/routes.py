@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from auditlog.auth.access import Capability
 from auditlog.http.filters import EXPORT_QUERY, SEARCH_QUERY
-from auditlog.http.handlers import admin, events, ingest, ledger, log, ops
+from auditlog.http.handlers import admin, events, ingest, ledger, log, ops, streams
 from auditlog.http.rules import (
     Answer,
     Audited,
@@ -46,11 +46,13 @@ from auditlog.model.proofs import (
     VerifierKeysOut,
 )
 from auditlog.model.retention import RetentionReportOut
+from auditlog.streams.model import ReplayIn, Stream, StreamIn, StreamList, StreamPatch, TestDelivery
 
 _WRITE = "a write is its own record in the log"
 _PROBE = "reads no tenant's data"
 _TENANT = Param("tenant_id", "tenant", description="Only for roles that read across tenants.")
 _AUDIT_ID = Param("audit_id", "uuid", where="path", required=True)
+_STREAM = Param("stream_id", where="path", required=True)
 _NOT_FOR_CALLERS = Free("answers from memory, no tenant's data")
 
 ROUTES: tuple[Route, ...] = (
@@ -286,6 +288,97 @@ ROUTES: tuple[Route, ...] = (
         body=Body(TenantPolicy, MAX_SINGLE_BODY_BYTES),
         answer=Answer(200, "The stored policy.", TenantPolicy),
         errors=(400, 401, 403, 413, 415),
+    ),
+    Route(
+        "POST", "/api/v1/admin/streams", "retention", "createStream", streams.create_stream,
+        access=Capability.ADMIN, audit=Audited("stream.create"), cost=Requests(1),
+        summary="Create a log stream: the tenant's events, in leaf order, to its SIEM",
+        description="Destination webhook, syslog, pubsub, gcs or splunk_hec; format json, ocsf or "
+        "cef; an optional filter (other leaves go as their hash alone). Secrets are never shown "
+        "again. See docs/STREAMS.md.",
+        body=Body(StreamIn, MAX_SINGLE_BODY_BYTES),
+        answer=Answer(201, "The stream.", Stream),
+        errors=(400, 401, 403, 413, 415),
+    ),
+    Route(
+        "GET", "/api/v1/admin/streams", "retention", "listStreams", streams.list_streams,
+        access=Capability.ADMIN, audit=Audited("stream.list"), cost=Requests(1),
+        summary="Log streams with their delivery status",
+        params=(_TENANT,),
+        answer=Answer(200, "The streams.", StreamList),
+        errors=(400, 401, 403),
+    ),
+    Route(
+        "GET", "/api/v1/admin/streams/{stream_id}", "retention", "getStream", streams.get_stream,
+        access=Capability.ADMIN, audit=Audited("stream.get"), cost=Requests(1),
+        summary="A log stream and its status (position, lag, last error)",
+        params=(_STREAM,),
+        answer=Answer(200, "The stream.", Stream),
+        errors=(400, 401, 403, 404),
+    ),
+    Route(
+        "PATCH", "/api/v1/admin/streams/{stream_id}", "retention", "updateStream", streams.patch_stream,
+        access=Capability.ADMIN, audit=Audited("stream.update"), cost=Requests(1),
+        summary="Change a log stream's name, destination, format, filter or batching",
+        params=(_STREAM,),
+        body=Body(StreamPatch, MAX_SINGLE_BODY_BYTES),
+        answer=Answer(200, "The stream.", Stream),
+        errors=(400, 401, 403, 404, 413, 415),
+    ),
+    Route(
+        "DELETE", "/api/v1/admin/streams/{stream_id}", "retention", "deleteStream", streams.delete_stream,
+        access=Capability.ADMIN, audit=Audited("stream.delete"), cost=Requests(1),
+        summary="Delete a log stream",
+        params=(_STREAM,),
+        answer=Answer(200, "The deleted stream.", Stream),
+        errors=(400, 401, 403, 404),
+    ),
+    Route(
+        "POST", "/api/v1/admin/streams/{stream_id}/pause", "retention", "pauseStream", streams.pause_stream,
+        access=Capability.ADMIN, audit=Audited("stream.pause"), cost=Requests(1),
+        summary="Pause a log stream (its position is kept)",
+        params=(_STREAM,),
+        answer=Answer(200, "The stream.", Stream),
+        errors=(400, 401, 403, 404),
+    ),
+    Route(
+        "POST", "/api/v1/admin/streams/{stream_id}/resume", "retention", "resumeStream",
+        streams.resume_stream,
+        access=Capability.ADMIN, audit=Audited("stream.resume"), cost=Requests(1),
+        summary="Resume a paused or failing log stream now",
+        params=(_STREAM,),
+        answer=Answer(200, "The stream.", Stream),
+        errors=(400, 401, 403, 404),
+    ),
+    Route(
+        "POST", "/api/v1/admin/streams/{stream_id}/replay", "retention", "replayStream",
+        streams.replay_stream,
+        access=Capability.ADMIN, audit=Audited("stream.replay"), cost=Requests(1),
+        summary="Deliver again from a leaf index or a time",
+        description="`from_leaf_index`, or `from_time` (the first leaf created at or after it). "
+        "Deleted payloads and erased fields are not sent in clear.",
+        params=(_STREAM,),
+        body=Body(ReplayIn, MAX_SINGLE_BODY_BYTES),
+        answer=Answer(200, "The stream.", Stream),
+        errors=(400, 401, 403, 404, 413, 415),
+    ),
+    Route(
+        "POST", "/api/v1/admin/streams/{stream_id}/test", "retention", "testStream", streams.test_stream,
+        access=Capability.ADMIN, audit=Audited("stream.test"), cost=Requests(1),
+        summary="Send one synthetic event (leaf index -1) and report the destination's answer",
+        params=(_STREAM,),
+        answer=Answer(200, "What the destination answered.", TestDelivery),
+        errors=(400, 401, 403, 404),
+    ),
+    Route(
+        "POST", "/api/v1/audit/streams/run", "streams", "runStreams", streams.run_streams,
+        access=Capability.JOBS,
+        audit=NotAudited("a scheduled job; what it delivers is already in the log"),
+        cost=Requests(1),
+        summary="Deliver every log stream's backlog for up to the run's budget",
+        description="Called by Cloud Scheduler every minute on GCP; locally a background loop does it.",
+        answer=Answer(200, "Leaves delivered per stream."),
+        errors=(400, 401, 403),
     ),
     Route(
         "GET", "/healthz", "*", "healthz", ops.healthz,

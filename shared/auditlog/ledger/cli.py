@@ -31,7 +31,7 @@ def add_commands(sub: Any) -> None:
         help="a trusted Ed25519 key of the log, hex (repeatable, for keys retired by a rotation; "
         "default: the configured signing key and AUDITLOG_RETIRED_PUBLIC_KEYS)",
     )
-    _witness_arguments(verify)
+    witness_arguments(verify)
     verify.set_defaults(run=_verify)
 
     verify_file = sub.add_parser("verify-export", help="check an export taken with manifest=true, offline")
@@ -41,11 +41,11 @@ def add_commands(sub: Any) -> None:
         action="append",
         help="a trusted Ed25519 key of the log, hex (repeatable; default: the keys in the file)",
     )
-    _witness_arguments(verify_file)
+    witness_arguments(verify_file)
     verify_file.set_defaults(run=_verify_export)
 
 
-def _witness_policy(command: str, args: argparse.Namespace) -> tuple[WitnessPolicy | None, int]:
+def witness_policy(command: str, args: argparse.Namespace) -> tuple[WitnessPolicy | None, int]:
     """(the policy of ``--witness``/``--quorum``, or None; 0) or (None, 2) after saying why."""
     from auditlog.ledger.notes import NoteError, WitnessPolicy
 
@@ -61,7 +61,7 @@ def _witness_policy(command: str, args: argparse.Namespace) -> tuple[WitnessPoli
         return None, 2
 
 
-def _public_keys(command: str, args: argparse.Namespace) -> list[bytes] | None:
+def public_keys(command: str, args: argparse.Namespace) -> list[bytes] | None:
     """The ``--public-key`` values as raw keys, or None after saying which is malformed."""
     keys = []
     for text in args.public_key or ():
@@ -84,8 +84,8 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.ledger.verify import verify_tenants
     from auditlog.runtime.tools import open_for_verification
 
-    witnesses, failed = _witness_policy("verify", args)
-    keys = _public_keys("verify", args)
+    witnesses, failed = witness_policy("verify", args)
+    keys = public_keys("verify", args)
     if failed or keys is None:
         return failed or 2
     since = None
@@ -138,8 +138,8 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
     from auditlog.ledger.manifest import verify_export
 
-    witnesses, failed = _witness_policy("verify-export", args)
-    keys = _public_keys("verify-export", args)
+    witnesses, failed = witness_policy("verify-export", args)
+    keys = public_keys("verify-export", args)
     if failed or keys is None:
         return failed or 2
     try:
@@ -152,7 +152,7 @@ def _verify_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
-def _witness_arguments(command: argparse.ArgumentParser) -> None:
+def witness_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--witness",
         action="append",

@@ -34,6 +34,7 @@ from auditlog.ports.cache import QueryCache
 from auditlog.ports.integrity import IntegrityStore
 from auditlog.ports.limiter import RateLimiter
 from auditlog.ports.queue import EventQueue
+from auditlog.ports.signer import KeyWrapper
 from auditlog.ports.state import StateStore
 from auditlog.ports.store import EventStore
 from auditlog.read.query import ReadLimits
@@ -48,6 +49,9 @@ from auditlog.runtime.keys import (
     witness_policy,
 )
 from auditlog.settings import Backend, Settings, get_settings
+from auditlog.streams.book import StreamBook
+from auditlog.streams.delivery import DeliveryLoop, StreamDelivery
+from auditlog.streams.destinations import Context
 from auditlog.write.writer import EventWriter, WriterLoop
 
 
@@ -81,11 +85,16 @@ class Runtime:
     proofs: IntegrityReader
     # The GCP writer function's entry point; locally the writer loop owns one.
     writer: EventWriter
+    # Log streams: administered by the retention function's routes; delivered by a loop
+    # locally (stream_loop), by the streams function's scheduled run on GCP.
+    streams: StreamBook
+    stream_delivery: StreamDelivery
     sequencer_loop: SequencerLoop | None = None
     # Witnessing (none without AUDITLOG_WITNESSES): locally a loop of its own; on GCP the
     # integrity job submits what it signed.
     cosigning: Cosigning | None = None
     cosigning_loop: CosigningLoop | None = None
+    stream_loop: DeliveryLoop | None = None
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -138,6 +147,10 @@ class Runtime:
             self.sequencer_loop.stop()
         if self.cosigning_loop is not None:
             self.cosigning_loop.stop()
+        if self.stream_loop is not None:
+            self.stream_loop.stop()
+        else:
+            self.stream_delivery.close()
         if self.cosigning is not None:
             self.cosigning.close()
         self.backends.queue.close()
@@ -268,6 +281,20 @@ def _cosigning(
     return cosigning, loop
 
 
+def _streams(
+    settings: Settings, backends: Backends, wrapper: KeyWrapper | None, witnessed: bool
+) -> tuple[StreamBook, StreamDelivery, DeliveryLoop | None]:
+    local = settings.is_development
+    book = StreamBook(backends.state, backends.integrity, wrapper, allow_private_addresses=local)
+    context = Context(settings.gcp_project, allow_private_addresses=local)
+    delivery = StreamDelivery(book, backends.integrity, backends.store, context, witnessed=witnessed)
+    loop = None
+    if backends.writer_loop is not None:  # the embedded server: delivery runs beside it
+        loop = DeliveryLoop(delivery, settings.stream_poll_seconds)
+        loop.start()
+    return book, delivery, loop
+
+
 def build_runtime(settings: Settings) -> Runtime:
     data = settings.data_dir
     private_files(data)
@@ -295,6 +322,7 @@ def build_runtime(settings: Settings) -> Runtime:
     protector = PiiProtector(TenantSecrets(backends.state, wrapper), subject_keys)
     holds = HoldBook(backends.state, policies)
     skew = timedelta(seconds=settings.max_future_skew_seconds)
+    streams, stream_delivery, stream_loop = _streams(settings, backends, wrapper, cosigning is not None)
     return Runtime(
         settings=settings,
         backends=backends,
@@ -334,6 +362,9 @@ def build_runtime(settings: Settings) -> Runtime:
         sequencer_loop=sequencer_loop,
         cosigning=cosigning,
         cosigning_loop=cosigning_loop,
+        streams=streams,
+        stream_delivery=stream_delivery,
+        stream_loop=stream_loop,
     )
 
 
