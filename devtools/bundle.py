@@ -30,8 +30,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The log's four functions (terraform/modules/functions), and the witness, deployed on its own.
-FUNCTIONS = ("ingest", "query", "retention", "writer")
+# The log's five functions (terraform/modules/functions), and the witness, deployed on its own.
+FUNCTIONS = ("ingest", "query", "retention", "streams", "writer")
 WITNESS = "witness"
 EVERY = (*FUNCTIONS, WITNESS)
 # Imported only by the embedded backends (backends/duckdb_store.py): no GCP function loads them.

@@ -2,8 +2,10 @@
 
 Starts the stand-ins (Pub/Sub and Firestore emulators, redis-server, the BigQuery emulator),
 creates the topic, subscriptions (push to the writer, with a dead-letter policy) and the events
-table, runs the four functions as separate functions-framework processes, and serves the same API
-as `make run` on PORT through a local gateway. Endpoints are written to DATA_DIR/stack.json so
+table, runs the five functions as separate functions-framework processes, and serves the same API
+as `make run` on PORT through a local gateway. A local scheduler calls the streams function's
+delivery run every ``SCHEDULE_SECONDS`` (Cloud Scheduler does every minute on GCP), after the
+integrity job that signs the checkpoints deliveries wait for. Endpoints are written to DATA_DIR/stack.json so
 that tests (and curious people) can reach each piece.
 
 Where it differs from GCP, on purpose:
@@ -40,6 +42,7 @@ PROJECT = "auditlog-local"
 WRITER_SUBSCRIPTION = "audit-events-writer"
 MAX_DELIVERY_ATTEMPTS = 20
 SUPERVISE_SECONDS = 0.5
+SCHEDULE_SECONDS = 5.0
 
 
 class Stack:
@@ -72,7 +75,7 @@ class Stack:
             "PUBSUB_EMULATOR_HOST": pubsub.host,
             "FIRESTORE_EMULATOR_HOST": firestore.host,
         }
-        ports = {name: standins.free_port() for name in ("ingest", "query", "retention", "writer")}
+        ports = {name: standins.free_port() for name in ("ingest", "query", "retention", "streams", "writer")}
         self._bootstrap(push_endpoint=f"http://127.0.0.1:{ports['writer']}/")
         for name, port in ports.items():
             self._start_function(name, port)
@@ -80,6 +83,7 @@ class Stack:
             self._wait_healthy(name, port)
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         self._supervisor.start()
+        threading.Thread(target=self._schedule, name="scheduler", daemon=True).start()
         info = {
             "project": PROJECT,
             "env": self.env,
@@ -152,6 +156,20 @@ class Stack:
                 with contextlib.suppress(RuntimeError):  # the port may still be closing: next time
                     self.redis = self._keep(standins.start_redis(self.workdir, self.redis.port))
                 self._write_processes()
+
+    def _schedule(self) -> None:
+        """Cloud Scheduler's two jobs that keep streams moving: the integrity run (retention
+        function), then the delivery run (streams function), with a platform token."""
+        from auditlog.auth.dev_issuer import DevIssuer
+
+        issuer = DevIssuer(self.data_dir, issuer="auditlog-dev", audience="auditlog")
+        while not self._stopping.wait(SCHEDULE_SECONDS):
+            token = issuer.issue(tenant_id="auditlog-platform", roles=["system_admin"], subject="scheduler")
+            headers = {"Authorization": f"Bearer {token}"}
+            for name, path in (("retention", "integrity/run"), ("streams", "streams/run")):
+                port = self.functions[name][1]
+                with contextlib.suppress(httpx.HTTPError):  # a function restarting: the next tick
+                    httpx.post(f"http://127.0.0.1:{port}/api/v1/audit/{path}", headers=headers, timeout=120)
 
     def _write_processes(self) -> None:
         info_path = self.data_dir / "stack.json"

@@ -15,6 +15,7 @@ locals {
         ingest    = { memory = "512Mi", cpu = "1", min_instances = 0, max_instances = 3, concurrency = 80 }
         query     = { memory = "512Mi", cpu = "1", min_instances = 0, max_instances = 3, concurrency = 40 }
         retention = { memory = "512Mi", cpu = "1", min_instances = 0, max_instances = 2, concurrency = 4 }
+        streams   = { memory = "512Mi", cpu = "1", min_instances = 0, max_instances = 2, concurrency = 1 }
         writer    = { memory = "512Mi", cpu = "1", min_instances = 0, max_instances = 3, concurrency = 8 }
       }
     }
@@ -32,6 +33,7 @@ locals {
         ingest    = { memory = "1Gi", cpu = "1", min_instances = 0, max_instances = 10, concurrency = 80 }
         query     = { memory = "1Gi", cpu = "1", min_instances = 0, max_instances = 10, concurrency = 40 }
         retention = { memory = "1Gi", cpu = "1", min_instances = 0, max_instances = 2, concurrency = 4 }
+        streams   = { memory = "1Gi", cpu = "1", min_instances = 0, max_instances = 2, concurrency = 1 }
         writer    = { memory = "1Gi", cpu = "1", min_instances = 0, max_instances = 10, concurrency = 8 }
       }
     }
@@ -47,6 +49,7 @@ locals {
         ingest    = { memory = "2Gi", cpu = "2", min_instances = 1, max_instances = 100, concurrency = 80 }
         query     = { memory = "2Gi", cpu = "2", min_instances = 1, max_instances = 100, concurrency = 40 }
         retention = { memory = "2Gi", cpu = "2", min_instances = 0, max_instances = 2, concurrency = 4 }
+        streams   = { memory = "2Gi", cpu = "2", min_instances = 0, max_instances = 2, concurrency = 1 }
         writer    = { memory = "2Gi", cpu = "2", min_instances = 1, max_instances = 100, concurrency = 8 }
       }
     }

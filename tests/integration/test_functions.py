@@ -225,3 +225,20 @@ def test_witness_function_cosigns_with_its_state_in_firestore(
         assert witness.get("/nothing/here/at-all").status_code == 404
     finally:
         get_settings.cache_clear()
+
+
+def test_streams_are_administered_by_retention_and_delivered_by_the_streams_function(
+    data_dir: Path,
+) -> None:
+    retention, streams, query = http_function("retention"), http_function("streams"), http_function("query")
+    hook = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "whsec_" + "A" * 32}
+    body = {"tenant_id": "acme", "name": "siem", "destination": hook}
+    admin = auth(data_dir, ["system_admin"])
+    assert query.post("/api/v1/admin/streams", json=body, headers=admin).status_code == 404
+    created = retention.post("/api/v1/admin/streams", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    platform = auth(data_dir, ["system_admin"], "auditlog-platform")
+    assert streams.post("/api/v1/audit/streams/run", headers=admin).status_code == 403, "a platform job"
+    ran = streams.post("/api/v1/audit/streams/run", headers=platform)
+    assert ran.status_code == 200 and created.json()["stream_id"] in ran.json()["delivered"]
+    assert streams.get("/api/v1/admin/streams", headers=admin).status_code == 404

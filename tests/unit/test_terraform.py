@@ -36,7 +36,7 @@ FILES = sorted(p for p in TF.rglob("*.tf") if ".terraform" not in p.parts)
 OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
 MODULES = ("platform", "functions", "gateway", "monitoring")
 ENVIRONMENTS = ("dev", "staging", "prod")
-FUNCTIONS = ("ingest", "query", "retention", "writer")
+FUNCTIONS = ("ingest", "query", "retention", "streams", "writer")
 
 
 def _require_or_skip(ok: bool, reason: str) -> None:
@@ -388,7 +388,7 @@ def test_every_secret_has_a_version_created_in_the_same_apply_and_none_in_state(
 def test_each_function_gets_only_its_own_secrets_and_settings() -> None:
     settings = _function_locals("dev")
     names = settings["secret_names"]
-    assert names["ingest"] == ["AUDITLOG_REDIS_URL"] and names["writer"] == ["AUDITLOG_REDIS_URL"]
+    assert names["ingest"] == names["writer"] == names["streams"] == ["AUDITLOG_REDIS_URL"]
     every = ["AUDITLOG_CURSOR_SECRET", "AUDITLOG_REDIS_URL", "AUDITLOG_SIGNING_KEY"]
     assert names["query"] == every and names["retention"] == every
     env = settings["env_by_function"]
@@ -397,7 +397,8 @@ def test_each_function_gets_only_its_own_secrets_and_settings() -> None:
         assert env[function]["AUDITLOG_REDIS_CA_CERT"].startswith("-----BEGIN CERTIFICATE-----")
         assert env[function]["AUDITLOG_FIRESTORE_DATABASE"] == "auditlog-dev"
         assert env[function]["AUDITLOG_PUBSUB_TOPIC"] == "auditlog-dev-events"
-        assert ("AUDITLOG_SCHEDULER_SERVICE_ACCOUNT" in env[function]) == (function == "retention")
+        scheduled = function in ("retention", "streams")
+        assert ("AUDITLOG_SCHEDULER_SERVICE_ACCOUNT" in env[function]) == scheduled
         assert not set(env[function]) & set(every), "secrets only through Secret Manager"
     accessor = one("google_secret_manager_secret_iam_member", "accessor")
     assert "local.secret_names[fn]" in accessor["for_each"]
@@ -658,6 +659,7 @@ def test_the_writer_takes_internal_traffic_only() -> None:
         "ingest": "ALLOW_ALL",
         "query": "ALLOW_ALL",
         "retention": "ALLOW_ALL",
+        "streams": "ALLOW_ALL",
         "writer": "ALLOW_INTERNAL_ONLY",
     }
     writer = one("google_pubsub_subscription", "writer")
@@ -666,9 +668,15 @@ def test_the_writer_takes_internal_traffic_only() -> None:
 
 def test_functions_schedules_and_gateway() -> None:
     jobs = {n: b for n, b in resources("google_cloud_scheduler_job")}
-    assert set(jobs) == {"retention", "integrity"}
+    assert set(jobs) == {"retention", "integrity", "streams"}
     assert all(j["http_target"][0]["oidc_token"] for j in jobs.values())
     assert "integrity/run" in jobs["integrity"]["http_target"][0]["uri"]
+    assert jobs["streams"]["http_target"][0]["uri"] == "${local.streams_url}/api/v1/audit/streams/run"
+    evaluated = _function_locals("prod")
+    budget = evaluated["env_by_function"]["streams"]["AUDITLOG_STREAM_RUN_BUDGET_SECONDS"]
+    assert float(budget) + 30 <= evaluated["timeout_seconds"]["streams"] <= 120, (
+        "a run ends, its last batch included, within the timeout; the stream lease (120 s) outlives it"
+    )
     assert one("google_api_gateway_api_config", "auditlog")["openapi_documents"]
     assert (
         one("google_project_service", "api")["service"]
@@ -703,7 +711,7 @@ def test_bundle_protocol_answers_terraform_with_reproducible_zips(tmp_path: Path
         assert done.returncode == 0, done.stderr
         answers.append(json.loads(done.stdout))
     assert answers[0] == answers[1], "the same sources give the same MD5s: no spurious redeploys"
-    assert set(answers[0]) == {f"{n}_{k}" for n in FUNCTIONS for k in ("zip", "md5")}, "the log's four"
+    assert set(answers[0]) == {f"{n}_{k}" for n in FUNCTIONS for k in ("zip", "md5")}, "the log's five"
     for name in FUNCTIONS:
         archive = Path(answers[0][f"{name}_zip"])
         assert hashlib.md5(archive.read_bytes()).hexdigest() == answers[0][f"{name}_md5"]

@@ -77,7 +77,7 @@ locals {
     reader = {
       title       = "auditlog events reader (${var.environment})"
       permissions = ["bigquery.tables.get", "bigquery.tables.getData"]
-      functions   = ["query"]
+      functions   = ["query", "streams"] # streams: the records of the leaves it delivers
     }
     retention = {
       title = "auditlog events retention (${var.environment})"
@@ -109,9 +109,9 @@ resource "google_bigquery_table_iam_member" "events" {
   member     = google_service_account.fn[each.value.function].member
 }
 
-# Running query jobs: query and retention. The writer has none, so it cannot run DML.
+# Running query jobs: query, retention and streams. The writer has none, so it cannot run DML.
 resource "google_project_iam_member" "jobs" {
-  for_each = toset(["query", "retention"])
+  for_each = toset(["query", "retention", "streams"])
   project  = var.project_id
   role     = "roles/bigquery.jobUser"
   member   = google_service_account.fn[each.key].member
@@ -164,6 +164,7 @@ locals {
     "query-gateway"       = { function = "query", member = google_service_account.gateway.member }
     "retention-gateway"   = { function = "retention", member = google_service_account.gateway.member }
     "retention-scheduler" = { function = "retention", member = google_service_account.scheduler.member }
+    "streams-scheduler"   = { function = "streams", member = google_service_account.scheduler.member }
     "writer-pusher"       = { function = "writer", member = google_service_account.pusher.member }
   }
 }

@@ -183,3 +183,27 @@ resource "google_cloud_scheduler_job" "integrity" {
   }
   depends_on = [google_cloudfunctions2_function.fn, google_cloud_run_v2_service_iam_member.invoker]
 }
+
+# Log streams: one delivery run a minute (docs/STREAMS.md); each stream is leased by one run at
+# a time, so a slow or killed run never makes two deliver the same stream.
+resource "google_cloud_scheduler_job" "streams" {
+  project          = var.project_id
+  region           = var.region
+  name             = "${local.prefix}-streams"
+  description      = "Delivers every log stream's backlog for up to its budget."
+  schedule         = local.streams.schedule
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "${local.streams.timeout_seconds}s"
+  retry_config {
+    retry_count = 0
+  }
+  http_target {
+    http_method = "POST"
+    uri         = "${local.streams_url}/api/v1/audit/streams/run"
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.streams_url
+    }
+  }
+  depends_on = [google_cloudfunctions2_function.fn, google_cloud_run_v2_service_iam_member.invoker]
+}

@@ -3,7 +3,7 @@
 
 locals {
   prefix    = "auditlog-${var.environment}"
-  functions = toset(["ingest", "query", "retention", "writer"])
+  functions = toset(["ingest", "query", "retention", "streams", "writer"])
   labels    = { app = "auditlog", environment = var.environment }
 
   # Retention runs in bounded steps (one range of partitions each, progress and a lease in
@@ -23,7 +23,17 @@ locals {
     ingest    = 60
     query     = 300 # exports stream up to the gateway's 300 s deadline
     retention = local.retention.timeout_seconds
+    streams   = local.streams.timeout_seconds
     writer    = 60 # within the push subscription's 60 s ack deadline
+  }
+
+  # Log streams are delivered by a run every minute: each delivers for its budget, then stops
+  # starting batches (one may take up to its destination's 30 s timeout); a stream's lease
+  # (120 s, in the code) outlives a killed run, so two runs never deliver the same stream.
+  streams = {
+    schedule        = "* * * * *"
+    budget_seconds  = 50
+    timeout_seconds = 90
   }
 
   # Only API Gateway and Cloud Scheduler call ingest, query and retention from outside Google's
@@ -33,6 +43,7 @@ locals {
     ingest    = "ALLOW_ALL"
     query     = "ALLOW_ALL"
     retention = "ALLOW_ALL"
+    streams   = "ALLOW_ALL" # Cloud Scheduler, as for retention
     writer    = "ALLOW_INTERNAL_ONLY"
   }
 
@@ -42,12 +53,14 @@ locals {
     ingest    = ["AUDITLOG_REDIS_URL"]
     query     = ["AUDITLOG_CURSOR_SECRET", "AUDITLOG_REDIS_URL", "AUDITLOG_SIGNING_KEY"]
     retention = ["AUDITLOG_CURSOR_SECRET", "AUDITLOG_REDIS_URL", "AUDITLOG_SIGNING_KEY"]
+    streams   = ["AUDITLOG_REDIS_URL"]
     writer    = ["AUDITLOG_REDIS_URL"]
   }
 
   # The retention function's cloudfunctions.net address: known before the function exists, so
   # it can be both the scheduler's target and audience and the function's own setting.
   retention_url   = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.prefix}-retention"
+  streams_url     = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.prefix}-streams"
   scheduler_email = "al-${var.environment}-scheduler@${var.project_id}.iam.gserviceaccount.com"
 
   env = {
@@ -91,6 +104,12 @@ locals {
     ingest = local.env
     query  = merge(local.env, local.kms_signing, local.integrity)
     writer = local.env
+    # Stream secrets are wrapped by the KMS key (every function may unwrap), not Secret Manager.
+    streams = merge(local.env, {
+      AUDITLOG_SCHEDULER_SERVICE_ACCOUNT = local.scheduler_email
+      AUDITLOG_SCHEDULER_AUDIENCE        = local.streams_url
+      AUDITLOG_STREAM_RUN_BUDGET_SECONDS = tostring(local.streams.budget_seconds)
+    })
     retention = merge(local.env, local.kms_signing, local.integrity, {
       # Cloud Scheduler's Google ID tokens act as system_admin (retention and integrity jobs).
       AUDITLOG_SCHEDULER_SERVICE_ACCOUNT     = local.scheduler_email

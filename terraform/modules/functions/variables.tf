@@ -40,10 +40,10 @@ variable "sizing" {
     max_instances = number
     concurrency   = number
   }))
-  description = "Per function (ingest, query, retention, writer): memory (e.g. 512Mi), cpu, instances and request concurrency."
+  description = "Per function (ingest, query, retention, streams, writer): memory (e.g. 512Mi), cpu, instances and request concurrency."
   validation {
-    condition     = alltrue([for name in ["ingest", "query", "retention", "writer"] : contains(keys(var.sizing), name)])
-    error_message = "sizing needs entries for ingest, query, retention and writer."
+    condition     = alltrue([for name in ["ingest", "query", "retention", "streams", "writer"] : contains(keys(var.sizing), name)])
+    error_message = "sizing needs entries for ingest, query, retention, streams and writer."
   }
 }
 
