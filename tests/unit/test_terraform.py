@@ -267,7 +267,7 @@ def test_alert_policies_are_the_rules_of_alerts_yml_in_promql() -> None:
     # alerts.yml as Terraform's yamldecode reads it: the rule names, `for`, labels, annotations.
     rules: dict[str, Any] = evaluated["rules"]
     listed = re.findall(r"^      - alert: (\w+)$", (ROOT / "monitoring/alerts.yml").read_text(), re.M)
-    assert sorted(listed) == sorted(rules) and len(rules) == 7
+    assert sorted(listed) == sorted(rules) and len(rules) == 9
     assert set(alerts) - set(rules) == {"AuditLogRetentionStalled", "AuditLogDeadLetterArchiveStalled"}, (
         "GCP-only alerts are listed in terraform/README.md"
     )
@@ -290,6 +290,8 @@ def test_alert_policies_are_the_rules_of_alerts_yml_in_promql() -> None:
         "AuditLogCheckpointStale": ("> 300", "[5m]"),
         "AuditLogRetentionFailing": ("[1d]) > 0", "[1d])) > 0"),
         "AuditLogWitnessRefusedFork": ('{reason="fork"}[15m]) > 0', "witness_forks{"),
+        "AuditLogStreamFailing": ("(auditlog_streams_failing) > 0", "streams_failing{"),
+        "AuditLogStreamLagging": ("(auditlog_stream_lag_seconds) > 900", "streams_lagging{"),
     }
     assert set(same) == set(rules)
     for name, (local, gcp) in same.items():

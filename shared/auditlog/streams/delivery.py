@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 BASE_BACKOFF = 1.0
 MAX_BACKOFF = 300.0
+LAGGING_SECONDS = 900.0  # the lag alert's threshold: logged once a minute per stream beyond it
 
 
 def matches(wanted: StreamFilter, record: dict[str, Any]) -> bool:
@@ -95,6 +96,7 @@ class StreamDelivery:
         self._lease_seconds = lease_seconds
         self._senders: dict[str, tuple[str, Sender]] = {}
         self._waiting_since: dict[str, float] = {}
+        self._lag_logged: dict[str, float] = {}
 
     # -- rounds -----------------------------------------------------------------------------------
 
@@ -232,15 +234,14 @@ class StreamDelivery:
             "destination": stream.destination.type,
             "status_code": failure.status_code,
             "consecutive_failures": failures,
+            "state": stream.state.value,
         }
         log.warning("stream %s: delivery failed: %s", stream.stream_id, failure, extra=extra)
         if failure.permanent:
             self._book.set_state(None, stream.stream_id, StreamState.PAUSED, f"paused: {failure}"[:500])
         elif now - float(since) >= stream.config.failing_after_seconds and stream.state is StreamState.ACTIVE:
             self._book.set_state(None, stream.stream_id, StreamState.FAILING)
-            log.error(
-                "stream %s is failing", stream.stream_id, extra={**extra, "event": "stream_failing"}
-            )
+            log.error("stream %s is failing", stream.stream_id, extra={**extra, "event": "stream_failing"})
 
     def _apply_replay(self, stream: StoredStream, position: dict[str, Any]) -> dict[str, Any]:
         replay = stream.document.get("replay")
@@ -283,6 +284,20 @@ class StreamDelivery:
         if position.get("lag_seconds") != round(lag, 3):
             position["lag_seconds"] = round(lag, 3)
             self._book.save_position(stream.stream_id, position)
+        if lag > LAGGING_SECONDS and time.monotonic() - self._lag_logged.get(stream.stream_id, -1e9) >= 60:
+            self._lag_logged[stream.stream_id] = time.monotonic()
+            log.warning(
+                "stream %s is %.0f s behind",
+                stream.stream_id,
+                lag,
+                extra={
+                    "event": "stream_lagging",
+                    "stream_id": stream.stream_id,
+                    "tenant_id": stream.tenant_id,
+                    "destination": stream.destination.type,
+                    "lag_seconds": round(lag),
+                },
+            )
 
     def _gauges(self, streams: list[StoredStream]) -> None:
         lags: dict[str, float] = {}
@@ -335,8 +350,12 @@ class StreamDelivery:
         item = Item(-1, record["audit_id"], leaf_hash, render(stream.config.format, record, delivery))
         checkpoint = self._checkpoint(stream.tenant_id)
         batch = Batch(
-            stream.stream_id, stream.tenant_id, stream.config.format, [item],
-            checkpoint.as_dict() if checkpoint else {}, f"{stream.stream_id}-test-{int(time.time())}",
+            stream.stream_id,
+            stream.tenant_id,
+            stream.config.format,
+            [item],
+            checkpoint.as_dict() if checkpoint else {},
+            f"{stream.stream_id}-test-{int(time.time())}",
         )
         try:
             self._sender(stream).deliver(batch)

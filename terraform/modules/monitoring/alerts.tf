@@ -48,6 +48,15 @@ locals {
     AuditLogWitnessRefusedFork = <<-EOT
       sum(increase(${local.user}_witness_forks{${local.run}}[15m])) > 0
     EOT
+    # A failing stream logs each failed attempt (at most every 5 minutes with the back-off)
+    # with its state; `stream_failing` when it turns failing.
+    AuditLogStreamFailing = <<-EOT
+      sum(increase(${local.user}_streams_failing{${local.run}}[15m])) > 0
+    EOT
+    # Delivery logs `stream_lagging` at most once a minute per stream while it is 15 min behind.
+    AuditLogStreamLagging = <<-EOT
+      sum(increase(${local.user}_streams_lagging{${local.run}}[10m])) > 0
+    EOT
     # Runs that logged outcome "failed", and runs that never logged because they timed out or
     # crashed (their request answered 5xx).
     AuditLogRetentionFailing = <<-EOT

@@ -29,6 +29,28 @@ resource "google_logging_metric" "witness_forks" {
   }
 }
 
+resource "google_logging_metric" "streams_failing" {
+  project     = var.project_id
+  name        = "auditlog_${var.environment}_streams_failing"
+  description = "Failed deliveries of streams in state failing, and streams turning failing (log lines `stream_delivery_failed` with state failing, `stream_failing`)."
+  filter      = "${local.runs} AND (jsonPayload.event=\"stream_failing\" OR (jsonPayload.event=\"stream_delivery_failed\" AND jsonPayload.state=\"failing\"))"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+  }
+}
+
+resource "google_logging_metric" "streams_lagging" {
+  project     = var.project_id
+  name        = "auditlog_${var.environment}_streams_lagging"
+  description = "Streams more than 15 minutes behind (log line `stream_lagging`, at most once a minute per stream)."
+  filter      = "${local.runs} AND jsonPayload.event=\"stream_lagging\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+  }
+}
+
 resource "google_logging_metric" "retention_failures" {
   project     = var.project_id
   name        = "auditlog_${var.environment}_retention_failures"
@@ -94,6 +116,8 @@ resource "google_monitoring_alert_policy" "alert" {
   depends_on = [
     google_logging_metric.checkpoints_signed,
     google_logging_metric.witness_forks,
+    google_logging_metric.streams_failing,
+    google_logging_metric.streams_lagging,
     google_logging_metric.retention_failures,
     google_logging_metric.retention_completed,
     google_logging_metric.poison_messages,
@@ -112,6 +136,8 @@ locals {
     ["Checkpoints signed per minute", "sum(rate(${local.user}_checkpoints_signed{${local.run}}[5m])) * 60"],
     ["Poison deliveries per minute", "sum(rate(${local.user}_poison_messages{${local.run}}[5m])) * 60"],
     ["Retention: failed steps per day", "sum(increase(${local.user}_retention_failures{${local.run}}[1d]))"],
+    ["Log streams: failed deliveries of failing streams per 15 min", "sum(increase(${local.user}_streams_failing{${local.run}}[15m]))"],
+    ["Log streams: lagging more than 15 min (lines per 10 min)", "sum(increase(${local.user}_streams_lagging{${local.run}}[10m]))"],
     ["Retention: completed sweeps per day", "sum(increase(${local.user}_retention_completed{${local.run}}[1d]))"],
   ]
 }
