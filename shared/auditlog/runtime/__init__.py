@@ -149,8 +149,7 @@ class Runtime:
             self.cosigning_loop.stop()
         if self.stream_loop is not None:
             self.stream_loop.stop()
-        else:
-            self.stream_delivery.close()
+        self.stream_delivery.close()
         if self.cosigning is not None:
             self.cosigning.close()
         self.backends.queue.close()

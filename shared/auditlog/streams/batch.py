@@ -26,11 +26,15 @@ class Item:
     def delivery_fields(self) -> dict[str, Any]:
         return {"audit_id": self.audit_id, "leaf_index": self.leaf_index, "leaf_hash": self.leaf_hash}
 
-    def as_json(self, tenant_id: str) -> dict[str, Any] | str:
-        """The item as a JSON batch carries it: the rendered event, or the leaf's hash alone."""
-        if self.rendered is not None:
+    def as_json(self, tenant_id: str, fmt: Format = Format.JSON) -> dict[str, Any]:
+        """The item as a JSON batch carries it, the delivery fields always at the top: a json
+        event is the committed record with them; an ocsf or cef event goes under ``event``
+        beside them; a leaf left out is its hash alone, with why (``omitted``)."""
+        if self.rendered is None:
+            return {"tenant_id": tenant_id, **self.delivery_fields(), "omitted": self.omitted}
+        if fmt is Format.JSON and isinstance(self.rendered, dict):
             return self.rendered
-        return {"tenant_id": tenant_id, **self.delivery_fields(), "omitted": self.omitted}
+        return {"tenant_id": tenant_id, **self.delivery_fields(), "event": self.rendered}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ class Batch:
             "first_leaf_index": self.first_leaf_index,
             "last_leaf_index": self.last_leaf_index,
             "checkpoint": self.checkpoint,
-            "events": [item.as_json(self.tenant_id) for item in self.items],
+            "events": [item.as_json(self.tenant_id, self.format) for item in self.items],
         }
 
 

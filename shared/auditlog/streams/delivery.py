@@ -19,6 +19,7 @@ import logging
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,6 +98,7 @@ class StreamDelivery:
         self._senders: dict[str, tuple[str, Sender]] = {}
         self._waiting_since: dict[str, float] = {}
         self._lag_logged: dict[str, float] = {}
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-read")
 
     # -- rounds -----------------------------------------------------------------------------------
 
@@ -132,15 +134,17 @@ class StreamDelivery:
     def _deliver_until(
         self, stream: StoredStream, position: dict[str, Any], lease: Lease, deadline: float
     ) -> int:
+        """Batches one after another; the next is read (store, rendering) while the destination
+        takes the one before, and is dropped if that one fails."""
         sent = 0
-        while time.monotonic() < deadline:
-            batch = self._next_batch(stream, int(position["next_leaf_index"]))
-            if batch is None:
-                break
-            kind = stream.destination.type
+        batch = self._next_batch(stream, int(position["next_leaf_index"]))
+        kind = stream.destination.type
+        while batch is not None and time.monotonic() < deadline:
+            ahead = self._reader.submit(self._next_batch, stream, batch.last_leaf_index + 1)
             try:
-                self._sender(stream).deliver(batch)
+                self._send(stream, batch)
             except DeliveryError as failure:
+                ahead.cancel()
                 metrics.STREAM_EVENTS.labels(kind, "failed").inc(len(batch.items))
                 self._failed(stream, position, failure)
                 break
@@ -151,6 +155,7 @@ class StreamDelivery:
                 log.warning("stream %s: lease lost; another deliverer goes on", stream.stream_id)
                 break
             position = self._delivered(stream, position, batch)
+            batch = ahead.result()
         self._record_lag(stream, position)
         return sent
 
@@ -313,6 +318,17 @@ class StreamDelivery:
 
     # -- senders ----------------------------------------------------------------------------------
 
+    def _send(self, stream: StoredStream, batch: Batch) -> None:
+        """Deliver, every failure a DeliveryError: a sender's unexpected error (a name that does
+        not encode, a library's own exception) fails this stream's batch, never the round."""
+        try:
+            self._sender(stream).deliver(batch)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            log.exception("stream %s: the %s sender failed", stream.stream_id, stream.destination.type)
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+
     def _sender(self, stream: StoredStream) -> Sender:
         secret = self._book.secret(stream)
         shown = orjson.dumps(stream.document["destination"], option=orjson.OPT_SORT_KEYS)
@@ -358,12 +374,13 @@ class StreamDelivery:
             f"{stream.stream_id}-test-{int(time.time())}",
         )
         try:
-            self._sender(stream).deliver(batch)
+            self._send(stream, batch)
         except DeliveryError as failure:
             return TestDelivery(ok=False, status_code=failure.status_code, detail=str(failure)[:500])
         return TestDelivery(ok=True, detail="the destination acknowledged the test event")
 
     def close(self) -> None:
+        self._reader.shutdown(wait=True, cancel_futures=True)
         for _, sender in self._senders.values():
             sender.close()
         self._senders.clear()
@@ -392,4 +409,3 @@ class DeliveryLoop:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        self._delivery.close()

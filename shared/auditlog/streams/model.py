@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MAX_NAME = 128
 SECRET_FIELDS = ("secret", "token")
+# A DNS name (labels of 1 to 63 letters, digits and hyphens), an IPv4 or a bracketless IPv6 address.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"^(?:{_LABEL}\.)*{_LABEL}$|^[0-9A-Fa-f:.]{{2,45}}$"
 _TOPIC = r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9_.~+%-]{2,254}$"
 
 
@@ -50,7 +53,7 @@ class SyslogDestination(_Destination):
     """RFC 5424 messages over TCP with octet counting (RFC 6587), TLS per RFC 5425."""
 
     type: Literal["syslog"]
-    host: str = Field(min_length=1, max_length=253)
+    host: str = Field(min_length=1, max_length=253, pattern=_HOST, description="A DNS name or an IP.")
     port: int = Field(6514, ge=1, le=65535)
     tls: bool = True
     ca_cert: str | None = Field(None, max_length=20_000, description="PEM of the CA to trust (TLS).")

@@ -4,6 +4,10 @@ to its leaf, that every batch's checkpoint is signed by the log's key (and the w
 given a policy) and covers the batch, and, when it holds every leaf from 0 up to a checkpoint's
 size, that those leaves rebuild the checkpoint's signed root: nothing was left out or altered.
 
+Every format carries the delivery fields (``leaf_index``, ``leaf_hash``, ``audit_id``,
+``tenant_id``) at the top of each event; only json events are the committed record itself, so
+only their hashes are recomputed (ocsf and cef events are checked by position and by the root).
+
 Input: what a webhook receiver stores (one batch body per ``.json`` file, or per line of an
 ``.ndjson`` file) or a GCS destination writes (``.ndjson.gz`` objects: the batch header line,
 then one line per leaf); a directory of such files, in any order. Re-sent batches (the same leaf
@@ -155,7 +159,11 @@ def _check_root(check: StreamCheck, leaves: list[dict[str, Any]], checkpoints: l
     if not reached:
         return
     checkpoint = max(reached, key=lambda c: c.tree_size)
-    hashes = [bytes.fromhex(e["leaf_hash"]) for e in leaves[: checkpoint.tree_size]]
+    try:
+        hashes = [bytes.fromhex(e["leaf_hash"]) for e in leaves[: checkpoint.tree_size]]
+    except (TypeError, KeyError, ValueError):
+        check.problem("a leaf has no leaf_hash: the signed root cannot be rebuilt")
+        return
     if merkle.root(hashes) != checkpoint.root_hash:
         size = checkpoint.tree_size
         check.problem(f"the leaves do not rebuild the signed root of the checkpoint of size {size}")
