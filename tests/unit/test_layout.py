@@ -18,9 +18,12 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 STAGES = ("model", "auth", "ports", "ingest", "write", "read", "ledger", "admin", "http")
 # Client libraries of one backend family, and the only folder that may import them.
-EXCLUSIVE_IMPORTS = {
-    "google.cloud": "backends/gcp",
-    "google.api_core": "backends/gcp",
+# Log streams deliver to the tenant's own Pub/Sub topic or Cloud Storage bucket: those senders
+# are destinations, not the service's backends, and import the client libraries too.
+_GCP_CLIENTS = ("backends/gcp", "streams/destinations/pubsub.py", "streams/destinations/gcs.py")
+EXCLUSIVE_IMPORTS: dict[str, str | tuple[str, ...]] = {
+    "google.cloud": _GCP_CLIENTS,
+    "google.api_core": _GCP_CLIENTS,
     "redis": "backends/gcp",
     "grpc": "backends/gcp",
     "duckdb": "backends/embedded",
