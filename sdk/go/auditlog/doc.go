@@ -22,5 +22,6 @@
 // For the hot path, Client.NewLogger returns a Logger whose Log returns at once and which sends
 // events in batches in the background. Proofs that an event is in the tenant's signed Merkle log
 // (docs/INTEGRITY.md) are checked with VerifyEvent, or piece by piece with LeafHash,
-// VerifyInclusion, VerifyConsistency and VerifyCheckpoint.
+// VerifyInclusion, VerifyConsistency and VerifyCheckpoint. What a log stream delivered is
+// checked offline with ReadStreamBatches and VerifyStream.
 package auditlog

@@ -55,6 +55,27 @@ func EmptyRoot() []byte {
 	return sum[:]
 }
 
+// MerkleRoot is MTH (RFC 9162 section 2.1.1) of a list of leaf hashes, built a level at a time:
+// pairs hashed left to right and an odd last node carried up unchanged, which is the same tree
+// as splitting at the largest power of two below the size.
+func MerkleRoot(leafHashes [][]byte) []byte {
+	if len(leafHashes) == 0 {
+		return EmptyRoot()
+	}
+	level := leafHashes
+	for len(level) > 1 {
+		next := make([][]byte, 0, (len(level)+1)/2)
+		for i := 0; i+1 < len(level); i += 2 {
+			next = append(next, HashChildren(level[i], level[i+1]))
+		}
+		if len(level)%2 == 1 {
+			next = append(next, level[len(level)-1])
+		}
+		level = next
+	}
+	return level[0]
+}
+
 // LeafHash is the leaf hash of a committed record (docs/INTEGRITY.md): HashLeaf of its RFC 8785
 // canonical form. record is the record's JSON text, e.g. the Record of an InclusionProof.
 func LeafHash(record []byte) ([]byte, error) {

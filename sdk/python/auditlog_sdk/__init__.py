@@ -16,9 +16,11 @@ from auditlog_sdk.errors import (
 )
 from auditlog_sdk.logger import AuditLogger, BufferFullError
 from auditlog_sdk.notes import NoteError, NoteKey, WitnessPolicy, open_checkpoint
+from auditlog_sdk.streams import StreamVerification, read_stream_batches, verify_stream
 from auditlog_sdk.verify import (
     keys_from,
     leaf_hash,
+    merkle_root,
     verify_checkpoint,
     verify_consistency,
     verify_inclusion,
@@ -42,14 +44,18 @@ __all__ = [
     "RateLimitedError",
     "RetryPolicy",
     "ServerError",
+    "StreamVerification",
     "TransportError",
     "WitnessPolicy",
     "filters",
     "keys_from",
     "leaf_hash",
+    "merkle_root",
     "open_checkpoint",
+    "read_stream_batches",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
     "verify_proof",
+    "verify_stream",
 ]

@@ -32,6 +32,8 @@ from auditlog_sdk.models import (
     InclusionProof,
     IngestResult,
     PublicKeys,
+    Stream,
+    TestDelivery,
 )
 from auditlog_sdk.notes import WitnessPolicy
 from auditlog_sdk.verify import keys_from, verify_proof
@@ -335,6 +337,55 @@ class Client(_Base):
         """OpenAPI: putTenantPolicy"""
         return dict(self._json(_ops.put_tenant_policy(tenant_id, policy)))
 
+    # -- log streams --------------------------------------------------------------------------
+
+    def create_stream(self, stream: Mapping[str, Any]) -> Stream:
+        """Create a log stream (``tenant_id``, ``name``, ``destination`` with its ``secret`` or
+        ``token``; optional ``format``, ``filter``, ``start``, batching). Not resent after an
+        ambiguous failure: list the streams before creating it again. OpenAPI: createStream"""
+        return cast(Stream, self._json(_ops.create_stream(stream)))
+
+    def list_streams(self, *, tenant_id: str | None = None) -> list[Stream]:
+        """The streams with their delivery status. OpenAPI: listStreams"""
+        return cast(list[Stream], self._json(_ops.list_streams(tenant_id))["streams"])
+
+    def get_stream(self, stream_id: str) -> Stream:
+        """OpenAPI: getStream"""
+        return cast(Stream, self._json(_ops.get_stream(stream_id)))
+
+    def update_stream(self, stream_id: str, change: Mapping[str, Any]) -> Stream:
+        """Change the fields given (name, destination, format, filter, batching).
+        OpenAPI: updateStream"""
+        return cast(Stream, self._json(_ops.update_stream(stream_id, change)))
+
+    def delete_stream(self, stream_id: str) -> Stream:
+        """OpenAPI: deleteStream"""
+        return cast(Stream, self._json(_ops.delete_stream(stream_id)))
+
+    def pause_stream(self, stream_id: str) -> Stream:
+        """Stop delivering; the position is kept. OpenAPI: pauseStream"""
+        return cast(Stream, self._json(_ops.pause_stream(stream_id)))
+
+    def resume_stream(self, stream_id: str) -> Stream:
+        """Deliver again now, after a pause or failures. OpenAPI: resumeStream"""
+        return cast(Stream, self._json(_ops.resume_stream(stream_id)))
+
+    def replay_stream(
+        self, stream_id: str, *, from_leaf_index: int | None = None, from_time: str | datetime | None = None
+    ) -> Stream:
+        """Deliver again from a leaf index, or from the first leaf created at or after
+        ``from_time`` (RFC 3339 or an aware datetime); exactly one. OpenAPI: replayStream"""
+        return cast(Stream, self._json(_ops.replay_stream(stream_id, from_leaf_index, from_time)))
+
+    def test_stream(self, stream_id: str) -> TestDelivery:
+        """Send one synthetic event (leaf index -1) and report the destination's answer.
+        OpenAPI: testStream"""
+        return cast(TestDelivery, self._json(_ops.test_stream(stream_id)))
+
+    def run_streams(self) -> dict[str, Any]:
+        """One delivery round: leaves delivered per stream. OpenAPI: runStreams"""
+        return dict(self._json(_ops.run_streams()))
+
     # -- operations -------------------------------------------------------------------------
 
     def healthz(self) -> bool:
@@ -522,6 +573,48 @@ class AsyncClient(_Base):
     async def put_tenant_policy(self, tenant_id: str, policy: Mapping[str, Any]) -> dict[str, Any]:
         """OpenAPI: putTenantPolicy"""
         return dict(await self._json(_ops.put_tenant_policy(tenant_id, policy)))
+
+    async def create_stream(self, stream: Mapping[str, Any]) -> Stream:
+        """OpenAPI: createStream"""
+        return cast(Stream, await self._json(_ops.create_stream(stream)))
+
+    async def list_streams(self, *, tenant_id: str | None = None) -> list[Stream]:
+        """OpenAPI: listStreams"""
+        return cast(list[Stream], (await self._json(_ops.list_streams(tenant_id)))["streams"])
+
+    async def get_stream(self, stream_id: str) -> Stream:
+        """OpenAPI: getStream"""
+        return cast(Stream, await self._json(_ops.get_stream(stream_id)))
+
+    async def update_stream(self, stream_id: str, change: Mapping[str, Any]) -> Stream:
+        """OpenAPI: updateStream"""
+        return cast(Stream, await self._json(_ops.update_stream(stream_id, change)))
+
+    async def delete_stream(self, stream_id: str) -> Stream:
+        """OpenAPI: deleteStream"""
+        return cast(Stream, await self._json(_ops.delete_stream(stream_id)))
+
+    async def pause_stream(self, stream_id: str) -> Stream:
+        """OpenAPI: pauseStream"""
+        return cast(Stream, await self._json(_ops.pause_stream(stream_id)))
+
+    async def resume_stream(self, stream_id: str) -> Stream:
+        """OpenAPI: resumeStream"""
+        return cast(Stream, await self._json(_ops.resume_stream(stream_id)))
+
+    async def replay_stream(
+        self, stream_id: str, *, from_leaf_index: int | None = None, from_time: str | datetime | None = None
+    ) -> Stream:
+        """OpenAPI: replayStream"""
+        return cast(Stream, await self._json(_ops.replay_stream(stream_id, from_leaf_index, from_time)))
+
+    async def test_stream(self, stream_id: str) -> TestDelivery:
+        """OpenAPI: testStream"""
+        return cast(TestDelivery, await self._json(_ops.test_stream(stream_id)))
+
+    async def run_streams(self) -> dict[str, Any]:
+        """OpenAPI: runStreams"""
+        return dict(await self._json(_ops.run_streams()))
 
     async def healthz(self) -> bool:
         """OpenAPI: healthz"""

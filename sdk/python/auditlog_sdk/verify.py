@@ -1,12 +1,12 @@
 """Checking receipts and proofs exactly as docs/INTEGRITY.md describes, with nothing but
-SHA-256 and Ed25519: the leaf hash of a committed record (RFC 8785), RFC 9162 inclusion and
-consistency proofs, and the Ed25519 signature of a checkpoint."""
+SHA-256 and Ed25519: the leaf hash of a committed record (RFC 8785), RFC 9162 tree roots,
+inclusion and consistency proofs, and the Ed25519 signature of a checkpoint."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -40,6 +40,21 @@ def leaf_hash(record: Mapping[str, Any]) -> bytes:
 
 def _node(left: bytes, right: bytes) -> bytes:
     return _sha(b"\x01" + left + right)
+
+
+def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """RFC 9162 2.1.1's MTH of a list of leaf hashes, a level at a time: pairs hashed left to
+    right and an odd last node carried up unchanged, which builds the same tree as splitting at
+    the largest power of two below the size."""
+    level = list(leaf_hashes)
+    if not level:
+        return _sha(b"")
+    while len(level) > 1:
+        paired = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes | None:
