@@ -1,7 +1,8 @@
 /**
  * The harness page: the plugin's views inside a minimal Backstage-like shell (BUI's styles, an
- * API holder with the real client and an app config, React Router). `/audit-log` is the page,
- * `/entity/<service>` an entity tab for a catalog entity annotated with that service name.
+ * API holder with the real client and an app config, React Router). `/audit-log` is the page
+ * (with its tabs: `/audit-log/streams` for the log streams), `/entity/<service>` an entity tab
+ * for a catalog entity annotated with that service name.
  */
 import '@backstage/ui/css/styles.css';
 import { ApiProvider, ConfigReader } from '@backstage/core-app-api';

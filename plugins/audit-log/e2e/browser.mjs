@@ -6,6 +6,9 @@
 //   AUDITLOG_E2E_SCENARIO              explorer (default), integrity, or backend: through the
 //                                      audit log backend plugin at AUDITLOG_BACKEND_URL, signed
 //                                      in as each user of the manifest in turn
+//   AUDITLOG_ADMIN_TOKEN               optional, explorer: a system_admin token of the manifest's
+//                                      tenant; the streams steps then create a log stream through
+//                                      the API and drive the Streams tab as that admin
 //   CHROMIUM_PATH                      default /usr/bin/chromium
 // Screenshots and downloads go to test-results/ (kept as CI artefacts). Prints one line per
 // step and "N passed, M failed".
@@ -63,6 +66,44 @@ const server = await preview({
   preview: { port, strictPort: true },
 });
 const base = `http://127.0.0.1:${port}`;
+
+/** A second harness server whose proxy sends `token` (the first one sends AUDITLOG_TOKEN). */
+async function previewAs(token) {
+  const reader = process.env.AUDITLOG_TOKEN;
+  process.env.AUDITLOG_TOKEN = token; // the config reads it when loaded, once per server
+  try {
+    const adminPort = await freePort();
+    const adminServer = await preview({
+      configFile,
+      logLevel: 'warn',
+      preview: { port: adminPort, strictPort: true },
+    });
+    return { url: `http://127.0.0.1:${adminPort}`, server: adminServer };
+  } finally {
+    process.env.AUDITLOG_TOKEN = reader;
+  }
+}
+
+/** Creates a log stream in the manifest's tenant through the API itself, as an admin. */
+async function createStream(token, body) {
+  const response = await fetch(
+    `${process.env.AUDITLOG_API_URL}/api/v1/admin/streams`,
+    {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+      },
+      body: JSON.stringify(body),
+    },
+  );
+  const answer = await response.json();
+  if (response.status !== 201)
+    throw new Failure(
+      `createStream ${response.status}: ${JSON.stringify(answer)}`,
+    );
+  return answer;
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -398,6 +439,83 @@ try {
       await open('/audit-log?metadata.bad%20key=x');
       await page.getByRole('alert').filter({ hasText: 'metadata' }).waitFor();
     });
+
+    await step(
+      'streams tab: a reader is told it needs the tenant admin role',
+      async () => {
+        await open('/audit-log');
+        await page.getByRole('link', { name: 'Streams' }).click();
+        await page
+          .getByText('Log stream administration needs the tenant admin role')
+          .waitFor();
+        expectEqual(
+          await page.getByRole('alert').count(),
+          0,
+          'error alerts on a 403',
+        );
+      },
+    );
+
+    const adminToken = process.env.AUDITLOG_ADMIN_TOKEN;
+    if (adminToken) {
+      await step(
+        'streams tab: an admin sees a stream made through the API, tests, pauses and resumes it',
+        async () => {
+          const name = `e2e-webhook-${Date.now()}`;
+          const created = await createStream(adminToken, {
+            tenant_id: m.tenant,
+            name,
+            destination: {
+              type: 'webhook',
+              url: 'http://127.0.0.1:9/hook',
+              secret: `whsec_${'A'.repeat(32)}`,
+            },
+          });
+          const admin = await previewAs(adminToken);
+          try {
+            await page.goto(`${admin.url}/audit-log/streams`);
+            const row = page.locator(`[data-stream-id="${created.stream_id}"]`);
+            await row.waitFor();
+            const text = await row.textContent();
+            for (const part of [name, 'Webhook', 'http://127.0.0.1:9/hook'])
+              expectTrue(text.includes(part), `row shows ${part}: ${text}`);
+            expectTrue(!text.includes('whsec_'), 'no secret in the row');
+            const state = () =>
+              row.locator('[data-state]').getAttribute('data-state');
+            expectTrue(
+              ['active', 'failing'].includes(await state()),
+              `state ${await state()}`,
+            );
+            await row
+              .getByRole('button', { name: `Send test event to ${name}` })
+              .click();
+            const outcome = page.getByTestId('stream-test-outcome');
+            await outcome.waitFor();
+            expectEqual(
+              await outcome.getAttribute('data-ok'),
+              'false',
+              `test outcome (${await outcome.textContent()})`,
+            );
+            await row.getByRole('button', { name: `Pause ${name}` }).click();
+            await row.locator('[data-state="paused"]').waitFor();
+            await row.getByText('paused by an administrator').waitFor();
+            await page.screenshot({
+              path: join(results, 'streams.png'),
+              fullPage: true,
+              animations: 'disabled',
+            });
+            await row.getByRole('button', { name: `Resume ${name}` }).click();
+            await row.locator('[data-state="paused"]').waitFor({
+              state: 'detached',
+            });
+          } finally {
+            await new Promise(resolve =>
+              admin.server.httpServer.close(resolve),
+            );
+          }
+        },
+      );
+    }
   } else if (scenario === 'integrity') {
     await step('integrity panel verifies the latest checkpoint', async () => {
       await page.goto(`${base}/audit-log/integrity`);

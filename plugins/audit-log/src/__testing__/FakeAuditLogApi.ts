@@ -19,6 +19,7 @@ import {
   type PortalIdentity,
   type PublicKey,
   type QueryPairs,
+  type TestDelivery,
 } from '../api/types';
 
 export function makeEvent(
@@ -232,5 +233,44 @@ export class FakeAuditLogApi implements AuditLogApi {
 
   async listStreams(): Promise<LogStream[] | null> {
     return this.streams;
+  }
+
+  async getStream(streamId: string): Promise<LogStream> {
+    const stream = this.streams?.find(s => s.stream_id === streamId);
+    if (!stream) throw new AuditLogApiError(404, 'not_found', 'no such stream');
+    return stream;
+  }
+
+  // Changing streams is tested over the real client and FakeStreamsServer (a fetch fake).
+  private streamsElsewhere(): never {
+    throw new AuditLogApiError(501, 'not_implemented', 'see FakeStreamsServer');
+  }
+
+  async createStream(): Promise<LogStream> {
+    return this.streamsElsewhere();
+  }
+
+  async updateStream(): Promise<LogStream> {
+    return this.streamsElsewhere();
+  }
+
+  async deleteStream(): Promise<LogStream> {
+    return this.streamsElsewhere();
+  }
+
+  async pauseStream(): Promise<LogStream> {
+    return this.streamsElsewhere();
+  }
+
+  async resumeStream(): Promise<LogStream> {
+    return this.streamsElsewhere();
+  }
+
+  async replayStream(): Promise<LogStream> {
+    return this.streamsElsewhere();
+  }
+
+  async testStream(): Promise<TestDelivery> {
+    return this.streamsElsewhere();
   }
 }

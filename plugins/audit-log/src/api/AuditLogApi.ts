@@ -13,6 +13,10 @@ import type {
   PortalIdentity,
   PublicKey,
   QueryPairs,
+  StreamPatch,
+  StreamReplay,
+  StreamRequest,
+  TestDelivery,
 } from './types';
 
 /**
@@ -76,8 +80,35 @@ export interface AuditLogApi {
   eraseSubject(userId: string, options?: Options): Promise<Erasure>;
   /** `previewRetention`: what a retention run would delete now in the acting tenant. */
   retentionDryRun(options?: Options): Promise<Record<string, unknown>>;
-  /** Log streams with their state and lag; null while the API has none (404). */
+  /**
+   * `listStreams`: the tenant's log streams with their state and lag; null from a service
+   * without log streams (404).
+   */
   listStreams(options?: Options): Promise<LogStream[] | null>;
+  /** `getStream`: one stream and its status. */
+  getStream(streamId: string, options?: Options): Promise<LogStream>;
+  /** `createStream`: the destination's secret is sent once and never shown again. */
+  createStream(stream: StreamRequest, options?: Options): Promise<LogStream>;
+  /** `updateStream`: change what the patch names. */
+  updateStream(
+    streamId: string,
+    patch: StreamPatch,
+    options?: Options,
+  ): Promise<LogStream>;
+  /** `deleteStream`: answers the deleted stream. */
+  deleteStream(streamId: string, options?: Options): Promise<LogStream>;
+  /** `pauseStream`: stop delivering, keeping the position. */
+  pauseStream(streamId: string, options?: Options): Promise<LogStream>;
+  /** `resumeStream`: deliver again now (a paused or failing stream). */
+  resumeStream(streamId: string, options?: Options): Promise<LogStream>;
+  /** `replayStream`: deliver again from a leaf index or a time. */
+  replayStream(
+    streamId: string,
+    from: StreamReplay,
+    options?: Options,
+  ): Promise<LogStream>;
+  /** `testStream`: send one synthetic event and report what the destination answered. */
+  testStream(streamId: string, options?: Options): Promise<TestDelivery>;
 }
 
 export const auditLogApiRef = createApiRef<AuditLogApi>({

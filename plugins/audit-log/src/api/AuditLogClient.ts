@@ -18,6 +18,10 @@ import type {
   PortalIdentity,
   PublicKey,
   QueryPairs,
+  StreamPatch,
+  StreamReplay,
+  StreamRequest,
+  TestDelivery,
 } from './types';
 
 export interface AuditLogClientOptions {
@@ -32,7 +36,7 @@ export interface AuditLogClientOptions {
 }
 
 interface CallOptions {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   body?: unknown;
   signal?: AbortSignal;
   scope?: RequestScope;
@@ -231,6 +235,88 @@ export class AuditLogClient implements AuditLogApi {
     }
   }
 
+  async getStream(
+    streamId: string,
+    options: CallOptions = {},
+  ): Promise<LogStream> {
+    return this.json<LogStream>(streamPath(streamId), [], options);
+  }
+
+  async createStream(
+    stream: StreamRequest,
+    options: CallOptions = {},
+  ): Promise<LogStream> {
+    return this.json<LogStream>('/api/v1/admin/streams', [], {
+      ...options,
+      method: 'POST',
+      body: stream,
+    });
+  }
+
+  async updateStream(
+    streamId: string,
+    patch: StreamPatch,
+    options: CallOptions = {},
+  ): Promise<LogStream> {
+    return this.json<LogStream>(streamPath(streamId), [], {
+      ...options,
+      method: 'PATCH',
+      body: patch,
+    });
+  }
+
+  async deleteStream(
+    streamId: string,
+    options: CallOptions = {},
+  ): Promise<LogStream> {
+    return this.json<LogStream>(streamPath(streamId), [], {
+      ...options,
+      method: 'DELETE',
+    });
+  }
+
+  async pauseStream(
+    streamId: string,
+    options: CallOptions = {},
+  ): Promise<LogStream> {
+    return this.json<LogStream>(streamPath(streamId, 'pause'), [], {
+      ...options,
+      method: 'POST',
+    });
+  }
+
+  async resumeStream(
+    streamId: string,
+    options: CallOptions = {},
+  ): Promise<LogStream> {
+    return this.json<LogStream>(streamPath(streamId, 'resume'), [], {
+      ...options,
+      method: 'POST',
+    });
+  }
+
+  async replayStream(
+    streamId: string,
+    from: StreamReplay,
+    options: CallOptions = {},
+  ): Promise<LogStream> {
+    return this.json<LogStream>(streamPath(streamId, 'replay'), [], {
+      ...options,
+      method: 'POST',
+      body: from,
+    });
+  }
+
+  async testStream(
+    streamId: string,
+    options: CallOptions = {},
+  ): Promise<TestDelivery> {
+    return this.json<TestDelivery>(streamPath(streamId, 'test'), [], {
+      ...options,
+      method: 'POST',
+    });
+  }
+
   /** The URL a path and query reach: the backend plugin's, or the proxy endpoint's. */
   async url(path: string, query: QueryPairs = []): Promise<string> {
     const base =
@@ -285,6 +371,14 @@ export class AuditLogClient implements AuditLogApi {
     if (!response.ok) throw await toError(response);
     return response;
   }
+}
+
+function streamPath(
+  streamId: string,
+  action?: 'pause' | 'resume' | 'replay' | 'test',
+): string {
+  const path = `/api/v1/admin/streams/${encodeURIComponent(streamId)}`;
+  return action ? `${path}/${action}` : path;
 }
 
 function tenantPairs(tenantId: string | undefined): [string, string][] {

@@ -192,6 +192,41 @@ describe('AuditLogClient request building', () => {
     expect(await client.listStreams()).toBeNull();
   });
 
+  it('sends each log stream operation to its endpoint and method', async () => {
+    const stream = { stream_id: 's/1', name: 'siem' };
+    const { urls, requests, fetchApi } = recordingFetch(
+      Array.from({ length: 8 }, () => new Response(JSON.stringify(stream))),
+    );
+    const client = new AuditLogClient({ discoveryApi, fetchApi });
+    await client.getStream('s/1');
+    await client.createStream({
+      name: 'siem',
+      destination: { type: 'webhook', url: 'https://siem.example.com/h' },
+    });
+    await client.updateStream('s/1', { name: 'siem 2' });
+    await client.pauseStream('s/1');
+    await client.resumeStream('s/1');
+    await client.replayStream('s/1', { from_leaf_index: 0 });
+    await client.testStream('s/1');
+    await client.deleteStream('s/1');
+    const base = 'https://backstage.example.com/api/audit-log/api/v1/admin';
+    expect(urls.map((url, i) => `${requests[i].method} ${url}`)).toEqual([
+      `GET ${base}/streams/s%2F1`,
+      `POST ${base}/streams`,
+      `PATCH ${base}/streams/s%2F1`,
+      `POST ${base}/streams/s%2F1/pause`,
+      `POST ${base}/streams/s%2F1/resume`,
+      `POST ${base}/streams/s%2F1/replay`,
+      `POST ${base}/streams/s%2F1/test`,
+      `DELETE ${base}/streams/s%2F1`,
+    ]);
+    expect(JSON.parse(String(requests[2].body))).toEqual({ name: 'siem 2' });
+    expect(JSON.parse(String(requests[5].body))).toEqual({
+      from_leaf_index: 0,
+    });
+    expect(requests[3].body).toBeUndefined();
+  });
+
   it('names the format on export and drops the page size', async () => {
     const { urls, fetchApi } = recordingFetch([new Response('a,b\n')]);
     const client = new AuditLogClient({
@@ -330,6 +365,11 @@ describe.skipIf(!live)('AuditLogClient against the real server', () => {
         .split('\n')
         .map(line => JSON.parse(line).audit_id),
     ).toEqual(manifest.user.ids);
+  });
+
+  it('refuses the log streams to a token without the tenant admin role', async () => {
+    const refused = await rejection(client.listStreams());
+    expect([refused.status, refused.code]).toEqual([403, 'permission_denied']);
   });
 
   it('raises the service errors with their codes', async () => {

@@ -142,10 +142,107 @@ export interface Erasure {
   caches_clear_within_seconds: number;
 }
 
-/** A log stream as the admin API lists it (the fields shown; others are kept as they come). */
+/** `StreamState`: delivering, paused (by an administrator or a permanent refusal), or failing. */
+export type StreamState = 'active' | 'paused' | 'failing';
+
+/** `Format`: how a stream writes each event. */
+export type StreamFormat = 'json' | 'ocsf' | 'cef';
+
+/**
+ * A stream's destination as the API shows it: its `type` and settings, never a secret (only
+ * `secret_set` / `token_set`). Fields of destinations this plugin does not know are kept.
+ */
+export interface StreamDestination {
+  /** `webhook`, `syslog`, `pubsub`, `gcs` or `splunk_hec` (the API may add others). */
+  type: string;
+  url?: string;
+  host?: string;
+  port?: number;
+  tls?: boolean;
+  topic?: string;
+  bucket?: string;
+  prefix?: string;
+  index?: string | null;
+  source?: string | null;
+  [field: string]: unknown;
+}
+
+/** `StreamFilter`: the events a stream sends in full (the others go as their hash alone). */
+export interface StreamFilter {
+  event_types?: string[];
+  service_names?: string[];
+  statuses?: Array<'success' | 'failure' | 'denied'>;
+  metadata?: Record<string, string>;
+  include_self_audit?: boolean;
+}
+
+/** `StreamStatus`: where delivery stands. */
+export interface StreamStatus {
+  state: StreamState;
+  /** The last leaf delivered; null before any. */
+  delivered_leaf_index?: number | null;
+  next_leaf_index: number;
+  lag_events?: number | null;
+  lag_seconds?: number | null;
+  last_delivery_at?: string | null;
+  last_error?: string | null;
+  consecutive_failures?: number;
+  failing_since?: string | null;
+  paused_reason?: string | null;
+}
+
+/** `Stream`: a log stream of a tenant and its delivery status. */
 export interface LogStream {
   stream_id: string;
-  state?: string;
-  lag_seconds?: number | null;
-  [field: string]: unknown;
+  tenant_id: string;
+  name: string;
+  destination: StreamDestination;
+  format: StreamFormat;
+  filter: StreamFilter;
+  batch_size: number;
+  batch_wait_seconds: number;
+  failing_after_seconds: number;
+  created_at: string;
+  created_by: string;
+  status: StreamStatus;
+}
+
+/**
+ * `StreamIn` without the tenant (the backend plugin sets the user's). The destination carries
+ * its secret (`secret` of a webhook, `token` of Splunk HEC), which the API never shows again.
+ */
+export interface StreamRequest {
+  name: string;
+  destination: StreamDestination;
+  format?: StreamFormat;
+  filter?: StreamFilter;
+  start?: 'now' | 'beginning' | { leaf_index: number };
+  batch_size?: number;
+  batch_wait_seconds?: number;
+  failing_after_seconds?: number;
+  tenant_id?: string;
+}
+
+/** `StreamPatch`: what may change (not the tenant, not the position: replay moves that). */
+export type StreamPatch = Partial<
+  Pick<
+    StreamRequest,
+    | 'name'
+    | 'destination'
+    | 'format'
+    | 'filter'
+    | 'batch_size'
+    | 'batch_wait_seconds'
+    | 'failing_after_seconds'
+  >
+>;
+
+/** `ReplayIn`: deliver again from a leaf index or from a time (RFC 3339). */
+export type StreamReplay = { from_leaf_index: number } | { from_time: string };
+
+/** `TestDelivery`: what the destination answered to one synthetic event. */
+export interface TestDelivery {
+  ok: boolean;
+  status_code?: number | null;
+  detail: string;
 }

@@ -299,56 +299,10 @@ function RetentionDryRun() {
   );
 }
 
-function Streams() {
-  const api = useAuditLogApi();
-  const streams = useQuery({
-    queryKey: ['audit-log', 'admin', 'streams'],
-    queryFn: ({ signal }) => api.listStreams({ signal }),
-  });
-  return (
-    <Section title="Log streams" testId="admin-streams">
-      {streams.error && <ErrorAlert error={streams.error} />}
-      {streams.data === null && (
-        <Text as="p" color="secondary">
-          This audit log has no log streams yet.
-        </Text>
-      )}
-      {streams.data && (
-        <table className="al-admin-table" aria-label="Log streams">
-          <thead>
-            <tr>
-              <th>Stream</th>
-              <th>State</th>
-              <th>Lag</th>
-            </tr>
-          </thead>
-          <tbody>
-            {streams.data.length === 0 && (
-              <tr>
-                <td colSpan={3}>No log streams</td>
-              </tr>
-            )}
-            {streams.data.map(s => (
-              <tr key={s.stream_id}>
-                <td className="al-mono">{s.stream_id}</td>
-                <td>{s.state ?? '—'}</td>
-                <td>
-                  {typeof s.lag_seconds === 'number'
-                    ? `${s.lag_seconds} s`
-                    : '—'}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </Section>
-  );
-}
-
 /**
- * The admin tab: legal holds, erasure requests, retention dry runs and log streams, each through
- * the backend plugin, which checks the audit-log.admin permission and acts as the signed-in user.
+ * The admin tab: legal holds, erasure requests and retention dry runs (log streams have a tab of
+ * their own, StreamsPanel), each through the backend plugin, which checks the audit-log.admin
+ * permission and acts as the signed-in user.
  */
 export function AdminPanel() {
   const identity = useIdentity();
@@ -374,7 +328,6 @@ export function AdminPanel() {
       <LegalHolds />
       <Erasures />
       <RetentionDryRun />
-      <Streams />
     </section>
   );
 }

@@ -11,6 +11,7 @@ import {
 import { EventDetail } from './EventDetail';
 import { EventExplorer } from './EventExplorer';
 import { IntegrityPanel } from './IntegrityPanel';
+import { StreamsPanel } from './StreamsPanel';
 
 function Nav({ admin }: { admin: boolean }) {
   const base = useBasePath();
@@ -21,6 +22,10 @@ function Nav({ admin }: { admin: boolean }) {
         Events
       </NavLink>
       <NavLink to={`${base}/integrity`}>Integrity</NavLink>
+      {/* Hidden only when the backend plugin says no; through a proxy the API decides (403). */}
+      {admin && identity.data?.allowed.admin !== false && (
+        <NavLink to={`${base}/streams`}>Streams</NavLink>
+      )}
       {admin && identity.data?.allowed.admin && (
         <NavLink to={`${base}/admin`}>Admin</NavLink>
       )}
@@ -28,7 +33,10 @@ function Nav({ admin }: { admin: boolean }) {
   );
 }
 
-/** The plugin's views under one mount point: explorer, event detail, integrity, admin. */
+/**
+ * The plugin's views under one mount point: explorer, event detail, integrity, and on the page
+ * (not on an entity's tab) the log streams and admin.
+ */
 export function AuditLogRoutes({
   lockedFilters,
 }: {
@@ -38,7 +46,7 @@ export function AuditLogRoutes({
     <AuditLogQueryProvider>
       <BasePathProvider>
         <div className="al-root" style={{ paddingTop: 0 }}>
-          {/* The admin tab belongs to the page, not to an entity's tab. */}
+          {/* The streams and admin tabs belong to the page, not to an entity's tab. */}
           <Nav admin={!lockedFilters} />
           <Routes>
             <Route
@@ -47,6 +55,9 @@ export function AuditLogRoutes({
             />
             <Route path="events/:auditId" element={<EventDetail />} />
             <Route path="integrity" element={<IntegrityPanel />} />
+            {!lockedFilters && (
+              <Route path="streams" element={<StreamsPanel />} />
+            )}
             {!lockedFilters && <Route path="admin" element={<AdminPanel />} />}
           </Routes>
         </div>
@@ -59,6 +70,7 @@ export function AuditLogRoutes({
 function sectionTitle(pathname: string): string {
   if (/\/events\/[^/]+\/?$/.test(pathname)) return 'Event';
   if (/\/integrity\/?$/.test(pathname)) return 'Integrity';
+  if (/\/streams\/?$/.test(pathname)) return 'Log streams';
   if (/\/admin\/?$/.test(pathname)) return 'Admin';
   return 'Events';
 }

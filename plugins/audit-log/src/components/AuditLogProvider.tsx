@@ -100,6 +100,14 @@ function scoped(api: AuditLogApi, scope: RequestScope): AuditLogApi {
     eraseSubject: (u, o = {}) => api.eraseSubject(u, { ...o, scope }),
     retentionDryRun: (o = {}) => api.retentionDryRun({ ...o, scope }),
     listStreams: (o = {}) => api.listStreams({ ...o, scope }),
+    getStream: (id, o = {}) => api.getStream(id, { ...o, scope }),
+    createStream: (st, o = {}) => api.createStream(st, { ...o, scope }),
+    updateStream: (id, p, o = {}) => api.updateStream(id, p, { ...o, scope }),
+    deleteStream: (id, o = {}) => api.deleteStream(id, { ...o, scope }),
+    pauseStream: (id, o = {}) => api.pauseStream(id, { ...o, scope }),
+    resumeStream: (id, o = {}) => api.resumeStream(id, { ...o, scope }),
+    replayStream: (id, f, o = {}) => api.replayStream(id, f, { ...o, scope }),
+    testStream: (id, o = {}) => api.testStream(id, { ...o, scope }),
   };
 }
 
