@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ours, postgres, witnesses
+from bench import ours, postgres, streams, witnesses
 from bench.dataset import prepare
 from bench.generate import EventGenerator
 from bench.mix import query_mix
@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=50_000,
         help="batch ingest with two local witnesses vs none on this many events (50k; 0 skips)",
+    )
+    p.add_argument(
+        "--stream-events",
+        type=int,
+        default=50_000,
+        help="one log stream's delivery of a backlog this large while ingest continues (50k; 0 skips)",
     )
     p.add_argument("--workdir", type=Path, default=None, help="where temp data goes (default: TMPDIR)")
     p.add_argument("--keep-workdir", action="store_true", help="keep the spool files and data dirs")
@@ -126,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 data, workdir / "witnesses", args.witness_events, args.connections, progress
             )
         run_service(args, gen, data, specs, workdir, results, progress)
+        if args.stream_events:
+            results["ours"]["stream"] = streams.run(gen, workdir / "stream", args.stream_events, progress)
 
         progress.phase("store alone: DuckDBEventStore.append into a fresh file")
         raw_path = workdir / "raw" / "events.duckdb"

@@ -67,6 +67,26 @@ WITNESS_SLOWDOWN = 0.9
 WITNESS_FINAL_S = 5.0
 
 
+STREAM_TARGET = 20_000.0
+
+
+def _stream_lines(stream: dict[str, Any] | None) -> list[Line]:
+    if not stream:
+        return []
+    return [
+        Line(
+            f"log stream to a webhook, {stream['backlog_events']:,}-event backlog, ingesting (events/s)",
+            _num(stream["events_per_s"]),
+            target=f"≥ {STREAM_TARGET:,.0f}, no gap",
+            passed=stream["events_per_s"] >= STREAM_TARGET and not stream["gaps"],
+        ),
+        Line(
+            "  caught up after ingest stopped (s); server CPU per 1,000 delivered, ingest included (ms)",
+            f"{_num(stream['lag_after_ingest_stopped_s'], 2)}; {_num(stream['server_cpu_ms_per_1k'], 1)}",
+        ),
+    ]
+
+
 def _witness_lines(ab: dict[str, Any] | None) -> list[Line]:
     if not ab:
         return []
@@ -137,6 +157,7 @@ def build_lines(results: dict[str, Any]) -> list[Line]:
             )
         )
     lines += _witness_lines(ours.get("witnesses"))
+    lines += _stream_lines(ours.get("stream"))
     raw = ours.get("raw_append")
     if raw:
         lines.append(

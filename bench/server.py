@@ -90,6 +90,13 @@ class BenchServer:
             )
         return self._tokens[tenant]
 
+    def admin_headers(self, tenant: str) -> dict[str, str]:
+        """A tenant administrator's (system_admin): the stream benchmark creates a stream."""
+        if self._issuer is None:
+            self._issuer = DevIssuer(self.data_dir, issuer="auditlog-dev", audience="auditlog")
+        token = self._issuer.issue(tenant_id=tenant, roles=["system_admin"], subject="bench-admin")
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
     def headers(self, tenant: str, *, json_body: bool = False) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.token(tenant)}"}
         if json_body:
