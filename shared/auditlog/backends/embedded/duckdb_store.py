@@ -297,13 +297,12 @@ class DuckDBEventStore:
     def get_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Row]:
         if not audit_ids:
             return {}
+        params: list[Any]
         if len(audit_ids) >= _LIST_JOIN:
             # One list parameter joined with the table: binding thousands of parameters cost 6x
             # more (0.38 s against 0.06 s for 5,000 ids, a stream's batch).
-            sql, params = (
-                f"SELECT {_SELECT} FROM events WHERE audit_id IN (SELECT unnest(?::UUID[]))",
-                [list(audit_ids)],
-            )
+            sql = f"SELECT {_SELECT} FROM events WHERE audit_id IN (SELECT unnest(?::UUID[]))"
+            params = [list(audit_ids)]
         else:
             marks = ", ".join("CAST(? AS UUID)" for _ in audit_ids)
             sql, params = f"SELECT {_SELECT} FROM events WHERE audit_id IN ({marks})", list(audit_ids)
