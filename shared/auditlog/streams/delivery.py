@@ -268,24 +268,26 @@ class StreamDelivery:
         low, high = 0, self._log.state(tenant).frontier.size
         while low < high:
             middle = (low + high) // 2
-            ids, _ = self._log.spine(tenant, middle, middle + 1)
-            row = self._store.get_many(tenant, ids).get(ids[0]) if ids else None
-            created = None if row is None else record_from_row(row)["created_at"]
-            if created is None or parse_rfc3339(created) < cutoff:
+            created = self._created_at(tenant, middle)
+            if created is None or created < cutoff:
                 low = middle + 1
             else:
                 high = middle
         return low
 
+    def _created_at(self, tenant: str, index: int) -> datetime | None:
+        """When the record of leaf ``index`` was created (naive UTC); None if retention deleted it."""
+        ids, _ = self._log.spine(tenant, index, index + 1)
+        row = self._store.get_many(tenant, ids).get(ids[0]) if ids else None
+        return None if row is None else parse_rfc3339(record_from_row(row)["created_at"])
+
     def _record_lag(self, stream: StoredStream, position: dict[str, Any]) -> None:
         start = int(position["next_leaf_index"])
         lag = 0.0
         if start < self._log.state(stream.tenant_id).frontier.size:
-            ids, _ = self._log.spine(stream.tenant_id, start, start + 1)
-            row = self._store.get_many(stream.tenant_id, ids).get(ids[0]) if ids else None
-            if row is not None:
-                created = parse_rfc3339(record_from_row(row)["created_at"]).replace(tzinfo=UTC)
-                lag = max(0.0, (datetime.now(UTC) - created).total_seconds())
+            created = self._created_at(stream.tenant_id, start)
+            if created is not None:
+                lag = max(0.0, (datetime.now(UTC) - created.replace(tzinfo=UTC)).total_seconds())
         if position.get("lag_seconds") != round(lag, 3):
             position["lag_seconds"] = round(lag, 3)
             self._book.save_position(stream.stream_id, position)
