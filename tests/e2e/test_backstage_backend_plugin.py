@@ -271,6 +271,13 @@ def test_two_users_through_backstage(
         records = wait_for(lambda a=action: _self_audit(service, billing_tenant, a), timeout=20)
         assert {e["user_id"] for e in records} == {ALICE}, records
         assert records[0]["metadata"]["via"] == DELEGATE
+    # Log streams administered through the backend: in Alice's tenant, recorded as hers.
+    for action in ("auditlog.stream.create", "auditlog.stream.pause", "auditlog.stream.resume",
+                   "auditlog.stream.delete"):
+        records = wait_for(lambda a=action: _self_audit(service, billing_tenant, a), timeout=20)
+        assert {e["user_id"] for e in records} == {ALICE}, records
+        assert records[0]["metadata"]["via"] == DELEGATE
+    assert _self_audit(service, identity_tenant, "auditlog.stream.create") == []
     with client(service, billing_tenant, ["system_admin"], sub="auditor") as admin:
         holds = admin.get("/api/v1/admin/legal-holds").json()["holds"]
     hold = next(h for h in holds if h["reason"] == hold_reason)

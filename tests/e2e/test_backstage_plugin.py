@@ -291,9 +291,12 @@ def test_component_tests(service: LocalService, node: str, plugin_tenant: dict[s
 
 def _browser(node: str, chromium: str, service: LocalService, tenant: dict[str, Any], scenario: str) -> str:
     RESULTS.mkdir(exist_ok=True)
+    # A tenant admin for the Streams tab's steps (the explorer scenario's last ones).
+    admin = service.token(tenant["tenant"], ["system_admin"], sub="backstage-e2e-admin")
     result = _run(
         [node, "e2e/browser.mjs"],
         env={
+            "AUDITLOG_ADMIN_TOKEN": admin,
             "AUDITLOG_API_URL": service.url,
             "AUDITLOG_TOKEN": tenant["token"],
             "AUDITLOG_E2E_MANIFEST": str(tenant["manifest"]),
@@ -313,6 +316,7 @@ def test_explorer_in_browser(
 ) -> None:
     out = _browser(node, chromium, service, plugin_tenant, "explorer")
     assert "ok - explorer lists the newest events first" in out
+    assert "ok - streams tab: an admin sees a stream made through the API" in out
     assert (RESULTS / "explorer.png").stat().st_size > 10_000
 
 

@@ -351,6 +351,57 @@ describe('the audit log backend plugin', () => {
     expect(seen).toHaveLength(3);
   });
 
+  it('passes log stream administration, the tenant fixed on creation, bodies only where the API takes one', async () => {
+    const server = await backend();
+    const created = await request(server)
+      .post('/api/audit-log/api/v1/admin/streams')
+      .set(as(ALICE))
+      .send({ tenant_id: 'globex', name: 'siem', format: 'json' });
+    expect(created.status).toBe(200);
+    expect(JSON.parse(seen[0].body)).toEqual({
+      tenant_id: 'acme',
+      name: 'siem',
+      format: 'json',
+    });
+    const steps = [
+      ['patch', '/streams/s-1', { name: 'renamed' }],
+      ['post', '/streams/s-1/pause', { tenant_id: 'globex' }],
+      ['post', '/streams/s-1/resume', undefined],
+      ['post', '/streams/s-1/test', undefined],
+      ['post', '/streams/s-1/replay', { from_leaf_index: 7 }],
+      ['delete', '/streams/s-1', undefined],
+      ['get', '/streams/s-1', undefined],
+    ] as const;
+    for (const [method, path, body] of steps) {
+      const call = request(server)
+        [method](`/api/audit-log/api/v1/admin${path}`)
+        .set(as(ALICE));
+      const answer = await (body === undefined ? call : call.send(body));
+      expect(answer.status, `${method} ${path}`).toBe(200);
+    }
+    expect(seen.slice(1).map(s => `${s.method} ${s.url} ${s.body}`)).toEqual([
+      'PATCH /api/v1/admin/streams/s-1 {"name":"renamed"}',
+      'POST /api/v1/admin/streams/s-1/pause ',
+      'POST /api/v1/admin/streams/s-1/resume ',
+      'POST /api/v1/admin/streams/s-1/test ',
+      'POST /api/v1/admin/streams/s-1/replay {"from_leaf_index":7}',
+      'DELETE /api/v1/admin/streams/s-1 ',
+      'GET /api/v1/admin/streams/s-1 ',
+    ]);
+    expect(
+      seen.every(s => s.headers['x-auditlog-actor-tenant'] === 'acme'),
+    ).toBe(true);
+    const bob = await request(server)
+      .post('/api/audit-log/api/v1/admin/streams/s-1/pause')
+      .set(as(BOB));
+    expect(bob.status).toBe(403);
+    const unknown = await request(server)
+      .post('/api/audit-log/api/v1/admin/streams/s-1/delete')
+      .set(as(ALICE));
+    expect(unknown.status).toBe(404);
+    expect(seen).toHaveLength(8);
+  });
+
   it('reaches no other operation of the API', async () => {
     const server = await backend();
     for (const [method, path] of [

@@ -37,9 +37,15 @@ type Need = 'read' | 'export' | 'admin';
 
 /** Every API operation the portal may reach, and what each needs. Anything else is 404. */
 interface Operation {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: RegExp;
   need: Need;
+  /**
+   * What is sent upstream as the body: `tenant` the browser's JSON with `tenant_id` set to the
+   * user's chosen tenant (admin creations name a tenant), `as-is` the browser's JSON (a change to
+   * something already the tenant's), `none` nothing. GET and DELETE never carry one.
+   */
+  body?: 'tenant' | 'as-is' | 'none';
   /** Allowed on an entity tab; `event` ones first check the event is the entity's. */
   entity?: 'query' | 'event' | 'any';
 }
@@ -88,24 +94,64 @@ const OPERATIONS: Operation[] = [
     entity: 'any',
   },
   { method: 'GET', path: /^\/api\/v1\/admin\/legal-holds$/, need: 'admin' },
-  { method: 'POST', path: /^\/api\/v1\/admin\/legal-holds$/, need: 'admin' },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/admin\/legal-holds$/,
+    need: 'admin',
+    body: 'tenant',
+  },
   {
     method: 'DELETE',
     path: /^\/api\/v1\/admin\/legal-holds\/[^/]+$/,
     need: 'admin',
   },
   { method: 'GET', path: /^\/api\/v1\/admin\/erasures$/, need: 'admin' },
-  { method: 'POST', path: /^\/api\/v1\/admin\/erasures$/, need: 'admin' },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/admin\/erasures$/,
+    need: 'admin',
+    body: 'tenant',
+  },
   // What retention would delete: the API's dry run for the acting tenant (never a real run).
   {
     method: 'GET',
     path: /^\/api\/v1\/admin\/retention\/preview$/,
     need: 'admin',
   },
+  // Log streams: the API answers only for streams of the acting tenant (404 for any other id).
   {
     method: 'GET',
     path: /^\/api\/v1\/admin\/streams(\/[^/]+)?$/,
     need: 'admin',
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/admin\/streams$/,
+    need: 'admin',
+    body: 'tenant',
+  },
+  {
+    method: 'PATCH',
+    path: /^\/api\/v1\/admin\/streams\/[^/]+$/,
+    need: 'admin',
+    body: 'as-is',
+  },
+  {
+    method: 'DELETE',
+    path: /^\/api\/v1\/admin\/streams\/[^/]+$/,
+    need: 'admin',
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/admin\/streams\/[^/]+\/(pause|resume|test)$/,
+    need: 'admin',
+    body: 'none',
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/admin\/streams\/[^/]+\/replay$/,
+    need: 'admin',
+    body: 'as-is',
   },
 ];
 
@@ -289,12 +335,13 @@ export async function createRouter(
           ['service_name', service],
         ];
       }
-      if (operation.method === 'POST') {
+      if (operation.body === 'tenant' || operation.body === 'as-is') {
         const body = (req.body ?? {}) as Record<string, unknown>;
-        // Admin bodies name a tenant: always the user's chosen one.
-        request.body = operation.path.source.includes('admin')
-          ? { ...body, tenant_id: access.tenant }
-          : body;
+        // Admin creations name a tenant: always the user's chosen one.
+        request.body =
+          operation.body === 'tenant'
+            ? { ...body, tenant_id: access.tenant }
+            : body;
       }
       const actor = { userEntityRef: who.userEntityRef, access };
       if (service !== undefined && operation.entity === 'event') {

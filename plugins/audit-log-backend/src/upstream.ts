@@ -9,7 +9,7 @@ export interface Actor {
 }
 
 export interface UpstreamRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   query: Array<[string, string]>;
   body?: unknown;
