@@ -27,6 +27,7 @@ from auditlog.backends.gcp.bigquery_store import (
     ensure_events_table,
     storage_write_client,
 )
+from auditlog.ledger import merkle
 from auditlog.ledger.leaves import event_leaf_hash
 from auditlog.model.event import COLUMNS, StoredEvent, parse_rfc3339
 from auditlog.ports.store import EventQuery, WriteBatch, epoch_us
@@ -306,6 +307,20 @@ def test_leaf_digests_give_each_event_of_the_tenants_asked_once(store: BigQueryE
         (e["tenant_id"], e["audit_id"], epoch_us(parse_rfc3339(e["created_at"])), event_leaf_hash(e))
         for e in [*acme, *globex]
     )
+
+
+def test_committed_records_are_the_leaf_bytes_of_the_rows(store: BigQueryEventStore) -> None:
+    """A log stream's read: each found event's committed record, as its leaf hash covers it
+    (BigQuery's re-serialised JSON made canonical again), and the filter's columns."""
+    acme = [event(minutes=i, request_data='{"k":"é","n":[1,2.5]}') for i in range(3)]
+    store.append(WriteBatch([*acme, event("globex")], position=1))
+    ids = [e["audit_id"] for e in acme]
+    found = store.committed_many("acme", [*ids, str(uuid.uuid4())])
+    assert set(found) == set(ids)
+    for e in acme:
+        got = found[e["audit_id"]]
+        assert merkle.leaf_hash(got.record) == event_leaf_hash(e)
+        assert (got.event_type, got.status) == (e["event_type"], e["status"])
 
 
 def test_a_table_with_the_seeds_clustering_is_migrated_and_reads_the_same(table: Table) -> None:

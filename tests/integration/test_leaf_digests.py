@@ -88,3 +88,28 @@ def test_duckdb_digests_equal_the_reference_leaf_hashes(tmp_path: Path) -> None:
 def test_leaf_bytes_are_rfc8785(record: dict[str, object]) -> None:
     full = {c: record.get(c) for c in COLUMNS}
     assert leaf_bytes(full) == rfc8785.dumps(full)
+
+
+def test_duckdb_committed_records_are_the_records_a_stream_sends(tmp_path: Path) -> None:
+    """``committed_many`` (a log stream's read): DuckDB writes each record; parsed, it is exactly
+    the committed record (whose leaf hash a receiver recomputes), awkward text included, with the
+    columns the stream's filter reads; another tenant's ids and unknown ids are not found."""
+    store = DuckDBEventStore(tmp_path / "e.duckdb")
+    events = [_event(i, t) for i, t in enumerate([*AWKWARD, CONTROL])]
+    events[0]["metadata"] = '{"region":"eu"}'
+    events[1]["tenant_id"] = "globex"
+    store.append(WriteBatch(events, 1))  # type: ignore[arg-type]
+    ids = [str(e["audit_id"]) for e in events] + [str(uuid.uuid4())]
+    found = store.committed_many("acme", ids)
+    assert set(found) == {str(e["audit_id"]) for e in events if e["tenant_id"] == "acme"}
+    for event in events:
+        got = found.get(str(event["audit_id"]))
+        if event["tenant_id"] != "acme":
+            continue
+        assert got is not None
+        assert orjson.loads(got.record) == {c: event[c] for c in COLUMNS}, event["user_id"]
+        assert event_leaf_hash(orjson.loads(got.record)) == event_leaf_hash(event)
+        assert (got.event_type, got.service_name, got.status, got.metadata) == (
+            event["event_type"], event["service_name"], event["status"], event["metadata"]
+        )
+    store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from auditlog.model.event import StoredEvent
 
@@ -24,6 +24,17 @@ FILTER_COLUMNS: tuple[str, ...] = (
     "correlation_id",
     "session_id",
 )
+
+
+class Committed(NamedTuple):
+    """A stored event as a log stream reads it: its committed record as the leaf hash covers it
+    (RFC 8785 JCS, without the leaf's 0x00 prefix) and the columns a stream's filter looks at."""
+
+    record: bytes
+    event_type: str
+    service_name: str | None
+    status: str | None
+    metadata: str | None  # JSON text, as stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,12 @@ class EventStore(Protocol):
     def get_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Row]:
         """The stored rows of those of ``audit_ids`` (at most a few hundred) that exist, by id:
         one read however many (a tile's entry bundle)."""
+        ...
+
+    def committed_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Committed]:
+        """Of ``audit_ids`` (a stream's batch: thousands), those that exist, by id, each as its
+        committed record's bytes: written by the engine where it can (``record_bytes`` of the
+        row exactly), so that a stream need not rebuild the record in Python."""
         ...
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:

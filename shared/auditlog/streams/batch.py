@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from auditlog.streams.model import Format
 
 Omitted = Literal["filtered", "deleted"]
@@ -14,27 +16,39 @@ Omitted = Literal["filtered", "deleted"]
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One leaf of the range. ``rendered`` is the event in the stream's format (a JSON object for
-    json and ocsf, a line of text for cef), None when the leaf goes as its hash alone."""
+    """One leaf of the range. ``payload`` is the event in the stream's format (a JSON object for
+    json and ocsf, a line of text for cef), or for json the object already serialised (bytes,
+    embedded as they are); None when the leaf goes as its hash alone."""
 
     leaf_index: int
     audit_id: str
     leaf_hash: str  # hex
-    rendered: dict[str, Any] | str | None
+    payload: dict[str, Any] | str | bytes | None
     omitted: Omitted | None = None
+
+    @property
+    def rendered(self) -> dict[str, Any] | str | None:
+        """The event as a JSON object or a CEF line (what syslog and Splunk HEC look into)."""
+        if isinstance(self.payload, bytes):
+            parsed: dict[str, Any] = orjson.loads(self.payload)
+            return parsed
+        return self.payload
 
     def delivery_fields(self) -> dict[str, Any]:
         return {"audit_id": self.audit_id, "leaf_index": self.leaf_index, "leaf_hash": self.leaf_hash}
 
-    def as_json(self, tenant_id: str, fmt: Format = Format.JSON) -> dict[str, Any]:
-        """The item as a JSON batch carries it, the delivery fields always at the top: a json
-        event is the committed record with them; an ocsf or cef event goes under ``event``
-        beside them; a leaf left out is its hash alone, with why (``omitted``)."""
-        if self.rendered is None:
+    def as_json(self, tenant_id: str, fmt: Format = Format.JSON) -> dict[str, Any] | orjson.Fragment:
+        """The item as a JSON batch carries it (for ``orjson.dumps``), the delivery fields always
+        at the top level: a json event is the committed record with them; an ocsf or cef event
+        goes under ``event`` beside them; a leaf left out is its hash alone, with why
+        (``omitted``)."""
+        if self.payload is None:
             return {"tenant_id": tenant_id, **self.delivery_fields(), "omitted": self.omitted}
-        if fmt is Format.JSON and isinstance(self.rendered, dict):
-            return self.rendered
-        return {"tenant_id": tenant_id, **self.delivery_fields(), "event": self.rendered}
+        if isinstance(self.payload, bytes):
+            return orjson.Fragment(self.payload)
+        if fmt is Format.JSON and isinstance(self.payload, dict):
+            return self.payload
+        return {"tenant_id": tenant_id, **self.delivery_fields(), "event": self.payload}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from auditlog.model.event import COLUMNS, JSON_COLUMNS
 from auditlog.ports.store import (
     FILTER_COLUMNS,
     SELF_AUDIT_PREFIX,
+    Committed,
     EventQuery,
     HoldScope,
     LeafDigests,
@@ -308,6 +309,20 @@ class DuckDBEventStore:
             sql, params = f"SELECT {_SELECT} FROM events WHERE audit_id IN ({marks})", list(audit_ids)
         rows = self._cursor().execute(sql, params).fetchall()
         return {str(r[0]): tuple(r) for r in rows if r[_TENANT] == tenant_id}
+
+    def committed_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Committed]:
+        # DuckDB writes the records (as ``leaf_digests`` does), ~6 us each, against ~12 us to
+        # fetch the rows and ~22 us more to rebuild and serialise them in Python. The ids are
+        # found first (a scan of their column alone), then those rows by rowid: joining the ids
+        # with the table directly read every column of every row (54 against 36 ms for 5,000 of
+        # 120k rows).
+        sql = (
+            f"SELECT CAST(audit_id AS VARCHAR), tenant_id, {_LEAF_BYTES}, event_type, service_name, "
+            "status, CAST(metadata AS VARCHAR) FROM events WHERE rowid IN "
+            "(SELECT rowid FROM events WHERE audit_id IN (SELECT unnest(?::UUID[])))"
+        )
+        rows = self._cursor().execute(sql, [list(audit_ids)]).fetchall()  # the tenant as in get()
+        return {r[0]: Committed(r[2][1:].encode(), *r[3:]) for r in rows if r[1] == tenant_id}
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         # A cursor of its own: the export is consumed lazily, possibly across threads.

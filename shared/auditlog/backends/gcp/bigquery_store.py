@@ -64,6 +64,7 @@ from auditlog.errors import Unavailable
 from auditlog.model.event import COLUMNS, MAX_RETENTION_DAYS
 from auditlog.ports.store import (
     FILTER_COLUMNS,
+    Committed,
     EventQuery,
     HoldScope,
     LeafDigests,
@@ -87,6 +88,9 @@ _TS = COLUMNS.index("timestamp")
 _CREATED = COLUMNS.index("created_at")
 _ID = COLUMNS.index("audit_id")
 _TENANT = COLUMNS.index("tenant_id")
+_TYPE, _SERVICE, _STATUS, _METADATA = (
+    COLUMNS.index(c) for c in ("event_type", "service_name", "status", "metadata")
+)
 
 
 def ensure_events_table(client: bigquery.Client, dataset: str, table: str) -> None:
@@ -253,6 +257,21 @@ class BigQueryEventStore:
             row = _row(r)
             found.setdefault(str(row[0]), row)
         return found
+
+    def committed_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Committed]:
+        # In Python from the rows: BigQuery re-serialises JSON columns (see ``leaf_digests``).
+        from auditlog.ledger.leaves import record_bytes
+
+        return {
+            audit_id: Committed(
+                record_bytes(row, recanonicalise=True),
+                row[_TYPE],
+                row[_SERVICE],
+                row[_STATUS],
+                row[_METADATA],
+            )
+            for audit_id, row in self.get_many(tenant_id, audit_ids).items()
+        }
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
         first, last = query.start.date(), query.end.date()

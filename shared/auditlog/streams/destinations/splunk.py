@@ -45,7 +45,8 @@ MAX_POLL = 5.0
 
 
 def hec_event(batch: Batch, item: Item, host: str, config: SplunkHecDestination) -> dict[str, Any]:
-    moment = event_time(item.rendered) or datetime.now(UTC)
+    rendered = item.rendered
+    moment = event_time(rendered) or datetime.now(UTC)
     event: dict[str, Any] = {
         "time": round(moment.timestamp(), 6),
         "host": host,
@@ -54,7 +55,7 @@ def hec_event(batch: Batch, item: Item, host: str, config: SplunkHecDestination)
     }
     if config.index is not None:
         event["index"] = config.index
-    event["event"] = item.rendered if item.rendered is not None else item.as_json(batch.tenant_id)
+    event["event"] = rendered if rendered is not None else item.as_json(batch.tenant_id)
     event["fields"] = {"tenant_id": batch.tenant_id, **item.delivery_fields()}
     return event
 
