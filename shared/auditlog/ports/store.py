@@ -27,8 +27,9 @@ FILTER_COLUMNS: tuple[str, ...] = (
 
 
 class Committed(NamedTuple):
-    """A stored event as a log stream reads it: its committed record as the leaf hash covers it
-    (RFC 8785 JCS, without the leaf's 0x00 prefix) and the columns a stream's filter looks at."""
+    """A stored event as a log stream reads it: its committed record as JSON (the leaf's bytes
+    without the 0x00 prefix; an engine may escape control characters as ``\u001F`` where JCS has
+    ``\u001f``, the same JSON) and the columns a stream's filter looks at."""
 
     record: bytes
     event_type: str
@@ -117,8 +118,8 @@ class EventStore(Protocol):
 
     def committed_many(self, tenant_id: str, audit_ids: list[str]) -> dict[str, Committed]:
         """Of ``audit_ids`` (a stream's batch: thousands), those that exist, by id, each as its
-        committed record's bytes: written by the engine where it can (``record_bytes`` of the
-        row exactly), so that a stream need not rebuild the record in Python."""
+        committed record's JSON: written by the engine where it can (it parses to the record
+        ``record_from_row`` gives), so that a stream need not rebuild the record in Python."""
         ...
 
     def export(self, query: EventQuery, chunk_rows: int = 10_000) -> Iterator[list[Row]]:
